@@ -1,0 +1,70 @@
+"""The ``returnrisk`` command line. Command names and options are a contract: scripts call them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from returnrisk.cli.console import configure_logging, console, print_problems
+from returnrisk.data.problems import DataError
+from returnrisk.errors import ReturnRiskError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="returnrisk",
+    help="Return risk, size advice, fix suggestions and returns operations for a shop's history.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show debug logs."),
+) -> None:
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
+
+
+def _register() -> None:
+    from returnrisk.cli import data_commands  # noqa: F401  (registers commands on import)
+
+    for module in ("model_commands", "serve_command", "fixes_command", "size_command",
+                   "reasons_command", "ops_commands", "dashboard_command"):
+        try:
+            __import__(f"returnrisk.cli.{module}")
+        except ModuleNotFoundError as exc:  # a command group not built in this version
+            if exc.name != f"returnrisk.cli.{module}":
+                raise
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: expected failures exit 2 with a clear message."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except DataError as exc:
+        print_problems(exc.problems)
+        sys.exit(2)
+    except ReturnRiskError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code)
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        console.print("interrupted: nothing was changed beyond what is reported above")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,87 @@
+"""Bookkeeping of the rows set aside from one table, with every reason for each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from returnrisk.data.problems import MAX_EXAMPLES, Problem
+
+__all__ = ["Rejections"]
+
+
+class Rejections:
+    """Collects row-level problems of one table and the rows they set aside.
+
+    Rows are addressed by position in the table's frame; ``row_numbers`` maps a position to the
+    1-based data row of the file, which is what messages quote.
+    """
+
+    def __init__(self, table: str, file: str, n_rows: int, row_numbers: np.ndarray):
+        self.table = table
+        self.file = file
+        self.n_rows = n_rows
+        self.row_numbers = np.asarray(row_numbers)
+        self.problems: list[Problem] = []
+        self._reasons: list[tuple[np.ndarray, str]] = []
+
+    def add(
+        self,
+        mask: np.ndarray,
+        *,
+        rule: str,
+        column: str | None,
+        message: str,
+        fix: str,
+        values: pd.Series | np.ndarray | list | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record that the rows where ``mask`` is true break ``rule``.
+
+        ``message`` may use ``{n}`` for the number of rows; ``reason`` is the short text written
+        next to each row in the quarantine file (default: the message).
+        """
+        mask = np.asarray(mask, dtype=bool)
+        positions = np.flatnonzero(mask)
+        if positions.size == 0:
+            return
+        shown = positions[:MAX_EXAMPLES]
+        if values is None:
+            example_values: list[object] = [None] * len(shown)
+        else:
+            vals = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+            example_values = [vals[p] for p in shown]
+        problem = Problem(
+            self.table, self.file, rule, message.format(n=positions.size), fix,
+            column=column,
+            rows=[int(r) for r in self.row_numbers[shown]],
+            values=example_values,
+            n_rows=int(positions.size),
+        )
+        self.problems.append(problem)
+        self._reasons.append((positions, reason or f"{rule}: {problem.message}"))
+
+    def rows_with(self, rule: str, column: str | None) -> np.ndarray:
+        """Mask of the rows already set aside for ``rule`` on ``column``."""
+        out = np.zeros(self.n_rows, dtype=bool)
+        for problem, (positions, _) in zip(self.problems, self._reasons):
+            if problem.rule == rule and problem.column == column:
+                out[positions] = True
+        return out
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Rows set aside for any reason."""
+        out = np.zeros(self.n_rows, dtype=bool)
+        for positions, _ in self._reasons:
+            out[positions] = True
+        return out
+
+    def reasons(self) -> pd.Series:
+        """The reasons of every rejected row (indexed by position), joined by ``; ``."""
+        if not self._reasons:
+            return pd.Series([], dtype=object)
+        parts = pd.concat(
+            [pd.Series(reason, index=positions, dtype=object) for positions, reason in self._reasons]
+        )
+        return parts.groupby(level=0, sort=True).agg("; ".join)
