@@ -34,7 +34,7 @@ from returnrisk.data.readers import RawTable, find_table_file, read_table_file
 from returnrisk.data.rejections import Rejections
 from returnrisk.taxonomy import NO_REASON, group_of
 
-__all__ = ["Shop", "TableLoad", "load_shop", "default_quarantine_dir", "read_shop_tables"]
+__all__ = ["Shop", "TableLoad", "load_shop", "clean_shop", "default_quarantine_dir", "read_shop_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,19 @@ def load_shop(
         ``reason_text`` (setting ``reason_code`` and ``reason_source='inferred'``).
     """
     folder = Path(folder)
-    raws = read_shop_tables(folder)
+    return clean_shop(read_shop_tables(folder), folder, quarantine_dir=quarantine_dir, strict=strict,
+                      reason_filler=reason_filler)
+
+
+def clean_shop(
+    raws: dict[str, RawTable],
+    folder: Path,
+    *,
+    quarantine_dir: str | Path | None = None,
+    strict: bool = False,
+    reason_filler=None,
+) -> Shop:
+    """Check and clean tables read by :func:`read_shop_tables` (the second half of loading)."""
     typed: dict[str, pd.DataFrame] = {}
     rejections: dict[str, Rejections] = {}
     for name, spec in TABLES.items():

@@ -19,10 +19,10 @@ FALSE_WORDS = frozenset({"false", "f", "0", "no", "n", "non", "faux", "0.0"})
 
 def missing_mask(raw: pd.Series) -> np.ndarray:
     """Values that are absent: null, or text that is empty after trimming spaces."""
-    mask = raw.isna().to_numpy()
+    mask = raw.isna().to_numpy().copy()
     if raw.dtype == object or isinstance(raw.dtype, pd.StringDtype):
         text = raw.astype("string[pyarrow]")
-        mask |= (text.str.strip() == "").fillna(True).to_numpy()
+        mask |= (text.str.strip() == "").fillna(True).to_numpy(dtype=bool)
     return mask
 
 

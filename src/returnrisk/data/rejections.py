@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -33,13 +35,15 @@ class Rejections:
         column: str | None,
         message: str,
         fix: str,
-        values: pd.Series | np.ndarray | list | None = None,
+        values: pd.Series | np.ndarray | list | Callable | None = None,
         reason: str | None = None,
     ) -> None:
         """Record that the rows where ``mask`` is true break ``rule``.
 
-        ``message`` may use ``{n}`` for the number of rows; ``reason`` is the short text written
-        next to each row in the quarantine file (default: the message).
+        ``message`` may use ``{n}`` for the number of rows; ``values`` are the offending values
+        (a series aligned with the table, or a callable giving the values at some positions);
+        ``reason`` is the short text written next to each row in the quarantine file (default:
+        the message).
         """
         mask = np.asarray(mask, dtype=bool)
         positions = np.flatnonzero(mask)
@@ -48,6 +52,8 @@ class Rejections:
         shown = positions[:MAX_EXAMPLES]
         if values is None:
             example_values: list[object] = [None] * len(shown)
+        elif callable(values):
+            example_values = list(values(shown))
         else:
             vals = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
             example_values = [vals[p] for p in shown]

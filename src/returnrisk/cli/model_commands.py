@@ -1,0 +1,132 @@
+"""``returnrisk train``, ``returnrisk predict`` and ``returnrisk promote``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from returnrisk.cli import app
+from returnrisk.cli.console import console, err_console, print_json_line
+
+TRACKING_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)."
+MODEL_HELP = "Model URI (default models:/returnrisk@champion)."
+STAGE_NAMES = {
+    "load": "loading files", "validate": "validating and cleaning", "features": "point-in-time features",
+    "fit": "fitting LightGBM (validation model, then refit)", "evaluate": "evaluating on the future",
+    "snapshot": "building the serving snapshot", "log": "logging to MLflow and registering",
+}
+
+
+def tracker_for(tracking_uri: str | None):
+    from returnrisk.tracking import Tracker
+
+    return Tracker(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None)
+
+
+def _timestamp(value: str | None, option: str):
+    if value is None:
+        return None
+    import pandas as pd
+
+    from returnrisk.errors import InputError
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not a timestamp: use ISO 8601, e.g. 2026-06-01") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+@app.command("train")
+def train(
+    data: Path = typer.Option(..., "--data", help="Shop history folder (see docs/data-contract.md)."),
+    as_of: str = typer.Option(None, "--as-of", help="Train as if today were this time: later data is ignored."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+    params_file: Path = typer.Option(None, "--params", help="Parameters YAML (default training/params.yaml)."),
+    quarantine: Path = typer.Option(None, "--quarantine", help="Folder for rejected rows."),
+    as_json: bool = typer.Option(False, "--json", help="End with one JSON line: run_id, model_version, promoted, metrics."),
+) -> None:
+    """Train, evaluate on the future, log to MLflow, register, and promote if not worse."""
+    from returnrisk.pipeline.params import load_params
+    from returnrisk.pipeline.stages import StageClock
+    from returnrisk.pipeline.train import run_training
+    from returnrisk.reasons.fill import default_reason_filler
+
+    params = load_params(params_file)
+    when = _timestamp(as_of, "--as-of")
+    tracker = tracker_for(tracking_uri)
+    out = err_console if as_json else console
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=out,
+                  transient=False) as progress:
+        tasks: dict[str, int] = {}
+
+        def start(name: str) -> None:
+            tasks[name] = progress.add_task(STAGE_NAMES.get(name, name), total=None)
+
+        def end(record) -> None:
+            progress.update(tasks[record.name], total=1, completed=1,
+                            description=f"{STAGE_NAMES.get(record.name, record.name)} "
+                                        f"[dim]({record.seconds:.1f} s, peak {record.peak_rss_mb:,.0f} MB)[/]")
+
+        result = run_training(data, params=params, tracker=tracker, as_of=when, quarantine_dir=quarantine,
+                              reason_filler=default_reason_filler(), clock=StageClock(start, end))
+    m = result.metrics
+    table = Table(title=f"validation on the future (as-of {result.as_of:%Y-%m-%d %H:%M})", title_justify="left")
+    table.add_column("metric")
+    table.add_column("model", justify="right")
+    table.add_column("product-rate baseline", justify="right")
+    table.add_column("global-rate baseline", justify="right")
+    for key in ("auc", "log_loss", "brier", "ece"):
+        table.add_row(key, f"{m[f'val_{key}']:.4f}", f"{m[f'baseline_product_rate_{key}']:.4f}",
+                      f"{m[f'baseline_global_rate_{key}']:.4f}")
+    out.print(table)
+    from returnrisk.taxonomy import RETURN_GROUPS
+
+    out.print("per-reason AUC: " + ", ".join(f"{g} {m[f'val_auc_{g}']:.3f}" for g in RETURN_GROUPS))
+    out.print(f"cold-start products AUC {m['val_auc_cold_start']:.3f} on {int(m['val_cold_start_rows']):,} lines · "
+              f"{int(m['val_rows']):,} validation lines · {int(m['immature_rows']):,} immature lines left out")
+    if "ceiling_auc" in m:
+        out.print(f"ground-truth ceiling AUC {m['ceiling_auc']:.4f}: the model reaches {m['ceiling_share']:.1%} "
+                  f"of it ({m['ceiling_share_above_chance']:.1%} of the ceiling's lift above chance)")
+    out.print(f"run {result.run_id} · model returnrisk version {result.model_version} · {result.decision}")
+    out.print(f"look: mlflow ui --backend-store-uri {tracker.tracking_uri}")
+    if as_json:
+        print_json_line(result.to_json())
+
+
+@app.command("predict")
+def predict(
+    data: Path = typer.Option(None, "--data", help="Shop history folder (only to resolve relative inputs; the "
+                              "model's own snapshot is used for features)."),
+    input_file: Path = typer.Option(..., "--input", help="Order lines to score (CSV or Parquet, order_lines columns)."),
+    output: Path = typer.Option(..., "--output", help="Where to write the scores (.csv or .parquet)."),
+    model: str = typer.Option("models:/returnrisk@champion", "--model", help=MODEL_HELP),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+) -> None:
+    """Score new order lines with a registered model and its feature snapshot."""
+    from returnrisk.io_files import read_table, write_table
+    from returnrisk.model.bundle import score_frame
+    from returnrisk.scoring_input import prepare_scoring_lines
+
+    lines = prepare_scoring_lines(read_table(input_file, required=("product_id",)), input_file.name)
+    bundle, ref = tracker_for(tracking_uri).load_bundle(model)
+    scores = score_frame(bundle, lines)
+    write_table(scores, output)
+    console.print(f"scored {len(scores):,} lines with returnrisk v{ref.version or '?'} → {output}")
+
+
+@app.command("promote")
+def promote(
+    version: int = typer.Option(..., "--version", help="Registered version to make champion."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+) -> None:
+    """Give the ``champion`` alias to a registered version (overrides the automatic decision)."""
+    tracker = tracker_for(tracking_uri)
+    before = tracker.champion()
+    ref = tracker.set_champion(version)
+    tracker.set_version_tag(str(version), "promotion", "promoted by hand with returnrisk promote")
+    console.print(f"champion: returnrisk v{ref.version} (was {('v' + before.version) if before else 'none'})")

@@ -1,0 +1,142 @@
+"""The training frame: every line known at ``as_of``, its features at its own cut-off, its label.
+
+Labels and maturity
+-------------------
+A line ordered less than ``window_days`` before ``as_of`` is *immature*: its outcome is not
+known yet, so it is neither a positive nor a negative and is left out of training and
+evaluation labels — even if it was already returned, since keeping its early returns while
+dropping its siblings still in their window would bias the labels. A matured line is
+*returned* if a return was registered for it before ``as_of`` (its outcome is then the
+return's reason group) and *kept* otherwise.
+
+Point in time
+-------------
+Each line's cut-off is the start of its order day (UTC); its history features use only orders
+and returns strictly before that cut-off (see :mod:`returnrisk.features.history`). Training at
+``as_of`` on a full history therefore gives the same frame as training on the history
+truncated at ``as_of``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from returnrisk.data.loader import Shop
+from returnrisk.features.attributes import product_attributes
+from returnrisk.features.derive import Smoothing, derive_features
+from returnrisk.features.history import DAY, HistoryIndex, day_floor
+from returnrisk.features.lines import Vocabulary, line_inputs
+from returnrisk.sizes import SIZE_SYSTEMS
+
+__all__ = ["TrainingFrame", "build_training_frame", "outcomes_at", "KEPT_CLASS", "IMMATURE", "prepare_lines"]
+
+KEPT_CLASS = 0
+IMMATURE = -1
+
+
+@dataclass
+class TrainingFrame:
+    """Features and outcomes of the lines known at ``as_of``.
+
+    ``outcome`` is ``-1`` (immature), ``0`` (kept) or ``1 + index`` of the reason group in
+    :data:`~returnrisk.taxonomy.RETURN_GROUPS`.
+    """
+
+    X: np.ndarray
+    outcome: np.ndarray
+    lines: pd.DataFrame
+    as_of: pd.Timestamp
+    window_days: int
+    history: HistoryIndex
+    attrs: pd.DataFrame
+    vocabulary: Vocabulary
+
+    @property
+    def mature(self) -> np.ndarray:
+        return self.outcome != IMMATURE
+
+    @property
+    def returned(self) -> np.ndarray:
+        return self.outcome > KEPT_CLASS
+
+    @property
+    def n_immature(self) -> int:
+        return int((self.outcome == IMMATURE).sum())
+
+
+def prepare_lines(lines: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
+    """Lines with their product's size system and the ordinal of their size in it."""
+    from returnrisk.features.attributes import size_position
+
+    out = lines.copy()
+    position = attrs.index.get_indexer(out["product_id"].astype(object))
+    systems = attrs["size_system"].to_numpy(dtype=object)
+    out["size_system"] = np.where(position >= 0, systems[np.maximum(position, 0)], "unsized")
+    out["size_ordinal"], _ = size_position(out["size"], out["size_system"].to_numpy())
+    return out
+
+
+def build_training_frame(
+    shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: int = 30,
+    smoothing: Smoothing = Smoothing(),
+) -> TrainingFrame:
+    """Build the frame of every line ordered before ``as_of`` (default: end of the data)."""
+    if as_of is None:
+        last = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
+        as_of = (last + pd.Timedelta(seconds=1))
+    as_of = pd.Timestamp(as_of)
+    lines = shop.order_lines[shop.order_lines["ordered_at"] < as_of].reset_index(drop=True)
+    attrs = product_attributes(shop.products, lines)
+    vocabulary = Vocabulary(
+        sorted(shop.products["category"].dropna().astype(str).unique()),
+        sorted(shop.products["brand"].dropna().astype(str).unique()),
+        list(SIZE_SYSTEMS),
+    )
+    lines = prepare_lines(lines, attrs)
+    history = HistoryIndex(attrs, lines, shop.returns, as_of, window_days=window_days)
+    lines = history.lines  # the same rows (all before as_of), in the same order
+    t = history.t
+    cutoffs = day_floor(t)
+    X = features_from_history(history, lines, cutoffs, attrs, vocabulary, smoothing)
+
+    meta = lines[["line_id", "order_id", "customer_id", "product_id", "size", "ordered_at",
+                  "unit_price", "quantity", "size_system", "size_ordinal"]].copy()
+    meta["category"] = attrs["category"].reindex(meta["product_id"].astype(object)).to_numpy()
+    meta["brand"] = attrs["brand"].reindex(meta["product_id"].astype(object)).to_numpy()
+    meta["cutoff"] = cutoffs
+    frame = TrainingFrame(X, np.empty(0, dtype=np.int8), meta, as_of, window_days, history, attrs, vocabulary)
+    frame.outcome = outcomes_at(frame, as_of)
+    return frame
+
+
+def features_from_history(history: HistoryIndex, lines: pd.DataFrame, cutoffs: np.ndarray,
+                          attrs: pd.DataFrame, vocabulary: Vocabulary,
+                          smoothing: Smoothing) -> np.ndarray:
+    """Features of ``lines`` at ``cutoffs`` from the event history (no snapshot involved)."""
+    codes = history.line_codes if lines is history.lines else history.codes_for(lines)
+    known = history.line_history(codes, cutoffs, history.system_code(lines["size_system"]))
+    rows = attrs.reindex(lines["product_id"].astype(object)).reset_index(drop=True)
+    rows["size_system"] = lines["size_system"].to_numpy()
+    inputs = line_inputs(lines, rows, vocabulary, cutoffs)
+    return derive_features(known, inputs, smoothing)
+
+
+def outcomes_at(frame: TrainingFrame, when: pd.Timestamp) -> np.ndarray:
+    """Outcomes of the frame's lines as they were known at ``when`` (≤ the frame's ``as_of``).
+
+    Lines not matured at ``when`` are immature (``-1``); returns registered after ``when`` are
+    not known yet.
+    """
+    when_s = int(pd.Timestamp(when).timestamp())
+    history = frame.history
+    out = np.full(len(frame.lines), IMMATURE, dtype=np.int8)
+    matured = history.t < when_s - frame.window_days * DAY
+    out[matured] = KEPT_CLASS
+    known = history.ret_t < when_s
+    lines, groups = history.ret_line[known], history.ret_group[known]
+    keep = matured[lines]
+    out[lines[keep]] = 1 + groups[keep].astype(np.int8)
+    return out

@@ -1,0 +1,381 @@
+"""What the shop knew, entity by entity, at any cut-off: sales, exposure, returns by reason.
+
+For each entity (the whole shop, a category, a brand, a product, a product in one size, a
+customer) the *state* at a cut-off ``c`` is computed from events strictly before ``c`` only:
+
+``n``
+    lines sold before ``c``;
+``exposure``
+    how many of those lines could have come back by ``c``: a matured line counts 1, a line
+    ``a`` days old counts ``F(a)``, the share of returns that arrive within ``a`` days (the
+    shop's return-delay curve, itself learnt from returns completed before ``c``);
+``r_total`` and ``r_<group>``
+    returns registered before ``c``, in total and per reason group.
+
+``returns / exposure`` is then an unbiased return rate even for a product launched last week.
+Two more states serve size advice: the customer's *size profile* per size system (what they
+kept, and what they sent back as too small / too large, one size step off) and the product's
+*fit offset* (how far from their usual size the customers who kept it ordered).
+
+Everything is an :class:`~returnrisk.features.asof.AsOfCounter` query, so the same code gives
+the state of every training line at its own cut-off and the serving snapshot at the end of
+the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from returnrisk.features.asof import AsOfCounter
+from returnrisk.taxonomy import RETURN_GROUPS
+
+__all__ = [
+    "HistoryIndex",
+    "LineHistory",
+    "RATE_ENTITIES",
+    "STATE_COLUMNS",
+    "DAY",
+    "day_floor",
+    "to_seconds",
+]
+
+DAY = 86_400
+#: Entities with sales/returns state, and the line column holding their code.
+RATE_ENTITIES: tuple[str, ...] = ("shop", "category", "brand", "product", "product_size", "customer")
+STATE_COLUMNS: tuple[str, ...] = ("n", "exposure", "r_total") + tuple(f"r_{g}" for g in RETURN_GROUPS)
+_DELAY_PRIOR = (0.35, 0.75)   # share of returns arriving within the two knots, before data says
+_DELAY_PRIOR_WEIGHT = 50.0
+
+
+def to_seconds(timestamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+    """UTC timestamps as int64 seconds since the epoch (NaT → INT64 min)."""
+    values = pd.Series(timestamps).dt.tz_convert("UTC") if getattr(timestamps.dtype, "tz", None) \
+        else pd.Series(timestamps)
+    return values.astype("datetime64[s, UTC]").astype("int64").to_numpy()
+
+
+def day_floor(seconds: np.ndarray) -> np.ndarray:
+    """The cut-off of a line ordered at ``seconds``: the start of its (UTC) day."""
+    return (np.asarray(seconds) // DAY) * DAY
+
+
+@dataclass
+class LineHistory:
+    """Everything the history says about a set of lines, each at its own cut-off.
+
+    ``states`` maps each of :data:`RATE_ENTITIES` to a ``(n, len(STATE_COLUMNS))`` array;
+    ``profile`` is ``(n, 3)`` (signal sum, signal count, kept count in the product's size
+    system); ``fit_offset`` is ``(n, 2)`` (kept-distance sum and count of the product);
+    ``body`` is ``(n, 2)`` (z-score sum and count over all systems); ``moments`` is ``(n, 2)``
+    (mean and standard deviation of kept sizes in the line's size system).
+    """
+
+    states: dict[str, np.ndarray]
+    profile: np.ndarray
+    fit_offset: np.ndarray
+    body: np.ndarray
+    moments: np.ndarray
+
+
+@dataclass
+class _Codes:
+    """Integer codes of the entities of a set of lines (``-1``: unknown entity)."""
+
+    shop: np.ndarray
+    category: np.ndarray
+    brand: np.ndarray
+    product: np.ndarray
+    product_size: np.ndarray
+    customer: np.ndarray
+    customer_system: np.ndarray
+
+
+class HistoryIndex:
+    """Event counters over a shop's history as known at ``as_of``.
+
+    Parameters
+    ----------
+    attrs:
+        Product attributes indexed by ``product_id`` (see
+        :func:`~returnrisk.features.attributes.product_attributes`), with ``category``,
+        ``brand`` and ``size_system``.
+    lines:
+        Order lines with ``line_id``, ``customer_id``, ``product_id``, ``size``,
+        ``ordered_at`` and ``size_ordinal`` (ordinal in the product's system, nan if none).
+    returns:
+        Returns with ``line_id``, ``returned_at`` and ``reason_group``.
+    as_of:
+        Only lines ordered and returns registered strictly before this time are used.
+    window_days, knots_days:
+        The return window and the two knots of the piecewise-linear return-delay curve.
+    kept_after_days:
+        A line not returned this long after its order counts as kept in size profiles
+        (provisionally: a later return retracts it).
+    """
+
+    def __init__(self, attrs: pd.DataFrame, lines: pd.DataFrame, returns: pd.DataFrame,
+                 as_of: pd.Timestamp, *, window_days: int = 30, knots_days: tuple[int, int] = (7, 14),
+                 kept_after_days: int = 14):
+        self.as_of = pd.Timestamp(as_of)
+        self.as_of_s = int(self.as_of.timestamp())
+        self.window_s = int(window_days) * DAY
+        self.knots_s = tuple(int(k) * DAY for k in knots_days)
+        self.kept_after_s = int(kept_after_days) * DAY
+        if not (0 < self.knots_s[0] < self.knots_s[1] < self.window_s):
+            raise ValueError(f"knots {knots_days} must be increasing and inside the window {window_days}")
+        t = to_seconds(lines["ordered_at"])
+        known = t < self.as_of_s
+        self.lines = lines.loc[known].reset_index(drop=True)
+        self.t = t[known]
+        self.attrs = attrs
+        self.products = pd.Index(attrs.index)
+        self.categories = pd.Index(pd.unique(attrs["category"].astype(object)))
+        self.brands = pd.Index(pd.unique(attrs["brand"].astype(object).dropna()))
+        self.customers = pd.Index(pd.unique(self.lines["customer_id"].astype(object)))
+        self.size_labels = pd.Index(pd.unique(self.lines["size"].astype(object).fillna("")))
+        self.systems = pd.Index(pd.unique(attrs["size_system"].astype(object)))
+        self._product_category = self.categories.get_indexer(attrs["category"].astype(object))
+        self._product_brand = self.brands.get_indexer(attrs["brand"].astype(object))
+        self._product_system = self.systems.get_indexer(attrs["size_system"].astype(object))
+        codes = self.codes_for(self.lines)
+        self.line_codes = codes
+        self._line_system = np.where(codes.product >= 0, self._product_system[np.maximum(codes.product, 0)],
+                                     -1).astype(np.int64)
+
+        # returns known at as_of, aligned to the known lines
+        ret = returns[to_seconds(returns["returned_at"]) < self.as_of_s]
+        position = pd.Index(self.lines["line_id"]).get_indexer(ret["line_id"])
+        ret = ret.loc[position >= 0]
+        self.ret_line = position[position >= 0]
+        self.ret_t = to_seconds(ret["returned_at"])
+        self.ret_group = pd.Categorical(ret["reason_group"].astype(object), categories=RETURN_GROUPS).codes
+        self.returned = np.zeros(len(self.lines), dtype=bool)
+        self.returned[self.ret_line] = True
+
+        self._delay = self._delay_counter()
+        self._counters = {entity: self._rate_counter(getattr(codes, entity)) for entity in RATE_ENTITIES}
+        self._profile = None
+        self._fit_offset = None
+        self._systems = None
+        self._body = None
+
+    # ---- encoding -----------------------------------------------------------------------------
+    def codes_for(self, lines: pd.DataFrame) -> _Codes:
+        """Entity codes of arbitrary lines (unknown products, customers… get ``-1``).
+
+        Lines of products the history does not know may carry ``category``, ``brand`` and
+        ``size_system`` columns: their category and brand priors are then used.
+        """
+        n = len(lines)
+        product = self.products.get_indexer(lines["product_id"].astype(object))
+        known = product >= 0
+        safe = np.maximum(product, 0)
+        category = np.where(known, self._product_category[safe], -1)
+        brand = np.where(known, self._product_brand[safe], -1)
+        system = np.where(known, self._product_system[safe], -1)
+        if "category" in lines.columns:
+            category = np.where(known, category, self.categories.get_indexer(lines["category"].astype(object)))
+        if "brand" in lines.columns:
+            brand = np.where(known, brand, self.brands.get_indexer(lines["brand"].astype(object)))
+        if "size_system" in lines.columns:
+            system = np.where(known, system, self.systems.get_indexer(lines["size_system"].astype(object)))
+        sizes = lines["size"].astype(object).fillna("") if "size" in lines.columns else pd.Series([""] * n)
+        size_code = self.size_labels.get_indexer(sizes)
+        product_size = np.where(known & (size_code >= 0),
+                                product.astype(np.int64) * len(self.size_labels) + size_code, -1)
+        customer = self.customers.get_indexer(lines["customer_id"].astype(object)) \
+            if "customer_id" in lines.columns else np.full(n, -1)
+        customer_system = np.where((customer >= 0) & (system >= 0),
+                                   customer.astype(np.int64) * 16 + system, -1)
+        return _Codes(np.zeros(n, dtype=np.int64), category.astype(np.int64), brand.astype(np.int64),
+                      product.astype(np.int64), product_size.astype(np.int64), customer.astype(np.int64),
+                      customer_system.astype(np.int64))
+
+    # ---- counters -----------------------------------------------------------------------------
+    def _rate_counter(self, line_entity: np.ndarray) -> AsOfCounter:
+        n_lines = self.t.size
+        n_ret = self.ret_t.size
+        sales = np.zeros((n_lines, 3 + len(RETURN_GROUPS)))
+        sales[:, 0] = 1.0
+        sales[:, 1] = self.t / DAY
+        rets = np.zeros((n_ret, 3 + len(RETURN_GROUPS)))
+        rets[:, 2] = 1.0
+        rets[np.arange(n_ret), 3 + self.ret_group] = 1.0
+        keys = np.concatenate([line_entity, line_entity[self.ret_line]])
+        times = np.concatenate([self.t, self.ret_t])
+        values = np.vstack([sales, rets])
+        keep = keys >= 0
+        return AsOfCounter(keys[keep], times[keep], values[keep])
+
+    def _delay_counter(self) -> AsOfCounter:
+        """Returns by delay bucket, counted once the line's whole window has passed."""
+        delay = self.ret_t - self.t[self.ret_line]
+        complete_at = np.maximum(self.ret_t, self.t[self.ret_line] + self.window_s)
+        values = np.stack([
+            delay < self.knots_s[0], delay < self.knots_s[1], np.ones(delay.size, bool)
+        ], axis=1).astype(float)
+        return AsOfCounter(np.zeros(delay.size, dtype=np.int64), complete_at, values)
+
+    def delay_curve(self, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(F(k1), F(k2))`` at each cut-off, shrunk towards a prior when returns are few."""
+        counts = self._delay.query_unique(np.zeros(cutoffs.size, dtype=np.int64), cutoffs)
+        w = _DELAY_PRIOR_WEIGHT
+        f1 = (counts[:, 0] + w * _DELAY_PRIOR[0]) / (counts[:, 2] + w)
+        f2 = (counts[:, 1] + w * _DELAY_PRIOR[1]) / (counts[:, 2] + w)
+        return f1, f2
+
+    def state(self, entity: str, codes: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+        """``(len(codes), len(STATE_COLUMNS))`` state of ``entity`` at each cut-off."""
+        counter = self._counters[entity]
+        k1, k2, w = self.knots_s[0], self.knots_s[1], self.window_s
+        now = counter.query_unique(codes, cutoffs)
+        at_k1 = counter.query_unique(codes, cutoffs - k1)[:, :2]
+        at_k2 = counter.query_unique(codes, cutoffs - k2)[:, :2]
+        at_w = counter.query_unique(codes, cutoffs - w)[:, :2]
+        f1, f2 = self.delay_curve(cutoffs)
+        c = cutoffs / DAY
+        d1, d2, dw = k1 / DAY, k2 / DAY, w / DAY
+        n_a, s_a = now[:, 0] - at_k1[:, 0], now[:, 1] - at_k1[:, 1]
+        n_b, s_b = at_k1[:, 0] - at_k2[:, 0], at_k1[:, 1] - at_k2[:, 1]
+        n_c, s_c = at_k2[:, 0] - at_w[:, 0], at_k2[:, 1] - at_w[:, 1]
+        exposure = (
+            at_w[:, 0]
+            + f1 / d1 * (n_a * c - s_a)
+            + n_b * f1 + (f2 - f1) / (d2 - d1) * (n_b * (c - d1) - s_b)
+            + n_c * f2 + (1 - f2) / (dw - d2) * (n_c * (c - d2) - s_c)
+        )
+        out = np.empty((codes.size, len(STATE_COLUMNS)), dtype=np.float64)
+        out[:, 0] = now[:, 0]
+        out[:, 1] = np.maximum(exposure, 0.0)
+        out[:, 2:] = now[:, 2:]
+        return out
+
+    # ---- size profiles ------------------------------------------------------------------------
+    def _kept_events(self, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Provisional "kept" events and their retractions, for the lines where ``eligible``.
+
+        A line not returned ``kept_after`` after its order counts as kept from then on; if it is
+        returned later after all, the return retracts it. Returns ``(kept_lines, kept_times,
+        retracted_lines, retraction_times)``.
+        """
+        first_return = np.full(self.t.size, np.iinfo(np.int64).max)
+        np.minimum.at(first_return, self.ret_line, self.ret_t)
+        kept_time = self.t + self.kept_after_s
+        kept = eligible & (first_return >= kept_time)
+        retracted = kept & (first_return < np.iinfo(np.int64).max)
+        kept_lines = np.flatnonzero(kept)
+        retracted_lines = np.flatnonzero(retracted)
+        return kept_lines, kept_time[kept_lines], retracted_lines, first_return[retracted_lines]
+
+    def _profile_counter(self) -> AsOfCounter:
+        """Size signals per (customer, size system): kept at s → s; too small → s+1; too large → s-1."""
+        if self._profile is None:
+            ordinal = self.lines["size_ordinal"].to_numpy(dtype=float)
+            key = self.line_codes.customer_system
+            sized = np.isfinite(ordinal) & (key >= 0)
+            kept, kept_t, retracted, retracted_t = self._kept_events(sized)
+            r_line = self.ret_line
+            small = (self.ret_group == RETURN_GROUPS.index("too_small")) & sized[r_line]
+            large = (self.ret_group == RETURN_GROUPS.index("too_large")) & sized[r_line]
+            keys = np.concatenate([key[kept], key[retracted], key[r_line[small]], key[r_line[large]]])
+            times = np.concatenate([kept_t, retracted_t, self.ret_t[small], self.ret_t[large]])
+            signal = np.concatenate([ordinal[kept], -ordinal[retracted],
+                                     ordinal[r_line[small]] + 1.0, ordinal[r_line[large]] - 1.0])
+            count = np.concatenate([np.ones(kept.size), -np.ones(retracted.size),
+                                    np.ones(small.sum() + large.sum())])
+            n_kept = np.concatenate([np.ones(kept.size), -np.ones(retracted.size),
+                                     np.zeros(small.sum() + large.sum())])
+            self._profile = AsOfCounter(keys, times, np.stack([signal, count, n_kept], axis=1))
+        return self._profile
+
+    def _system_counter(self) -> AsOfCounter:
+        """Per size system: sum, sum of squares and count of the sizes kept (for z-scores)."""
+        if self._systems is None:
+            ordinal = self.lines["size_ordinal"].to_numpy(dtype=float)
+            system = self._line_system
+            kept, kept_t, retracted, retracted_t = self._kept_events(np.isfinite(ordinal) & (system >= 0))
+            sign = np.concatenate([np.ones(kept.size), -np.ones(retracted.size)])
+            rows = np.concatenate([kept, retracted])
+            values = np.stack([sign * ordinal[rows], sign * ordinal[rows] ** 2, sign], axis=1)
+            self._systems = AsOfCounter(system[rows], np.concatenate([kept_t, retracted_t]), values)
+        return self._systems
+
+    def system_moments(self, system: np.ndarray, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of kept sizes per size system at each cut-off."""
+        sums = self._system_counter().query_unique(system, cutoffs)
+        count = sums[:, 2]
+        mean = np.where(count > 0, sums[:, 0] / np.maximum(count, 1), np.nan)
+        var = np.where(count > 1, sums[:, 1] / np.maximum(count, 1) - mean ** 2, np.nan)
+        sd = np.sqrt(np.maximum(var, 0.0))
+        enough = count >= 30
+        return np.where(enough, mean, np.nan), np.where(enough & (sd > 0.1), sd, np.nan)
+
+    def _body_counter(self) -> AsOfCounter:
+        """Per customer, size signals of every system as z-scores: one body size across systems."""
+        if self._body is None:
+            ordinal = self.lines["size_ordinal"].to_numpy(dtype=float)
+            system = self._line_system
+            customer = self.line_codes.customer
+            mean, sd = self.system_moments(np.maximum(system, 0), day_floor(self.t))
+            z = (ordinal - mean) / sd
+            usable = np.isfinite(z) & (customer >= 0) & (system >= 0)
+            kept, kept_t, retracted, retracted_t = self._kept_events(usable)
+            r_line = self.ret_line
+            step = 1.0 / sd
+            small = (self.ret_group == RETURN_GROUPS.index("too_small")) & usable[r_line]
+            large = (self.ret_group == RETURN_GROUPS.index("too_large")) & usable[r_line]
+            keys = np.concatenate([customer[kept], customer[retracted], customer[r_line[small]], customer[r_line[large]]])
+            times = np.concatenate([kept_t, retracted_t, self.ret_t[small], self.ret_t[large]])
+            signal = np.concatenate([z[kept], -z[retracted], z[r_line[small]] + step[r_line[small]],
+                                     z[r_line[large]] - step[r_line[large]]])
+            count = np.concatenate([np.ones(kept.size), -np.ones(retracted.size), np.ones(small.sum() + large.sum())])
+            self._body = AsOfCounter(keys, times, np.stack([signal, count], axis=1))
+        return self._body
+
+    def body(self, customer: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+        """``(z_sum, z_count)``: the customer's body size across systems, as a z-score sum."""
+        return self._body_counter().query_unique(customer, cutoffs)
+
+    def line_history(self, codes: "_Codes", cutoffs: np.ndarray, system: np.ndarray) -> LineHistory:
+        """The history of lines with entity ``codes`` and size ``system`` codes at ``cutoffs``."""
+        mean, sd = self.system_moments(np.maximum(system, 0), cutoffs)
+        unknown_system = system < 0
+        return LineHistory(
+            states={entity: self.state(entity, getattr(codes, entity), cutoffs) for entity in RATE_ENTITIES},
+            profile=self.profile(codes.customer_system, cutoffs),
+            fit_offset=self.fit_offset(codes.product, cutoffs),
+            body=self.body(codes.customer, cutoffs),
+            moments=np.stack([np.where(unknown_system, np.nan, mean), np.where(unknown_system, np.nan, sd)], axis=1),
+        )
+
+    def system_code(self, systems: pd.Series | np.ndarray) -> np.ndarray:
+        return self.systems.get_indexer(pd.Series(systems).astype(object)).astype(np.int64)
+
+    def profile(self, customer_system: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+        """``(signal_sum, signal_count, kept_count)`` of each customer's size profile."""
+        return self._profile_counter().query_unique(customer_system, cutoffs)
+
+    def _fit_offset_counter(self) -> AsOfCounter:
+        """Per product: how far from their usual size the customers who kept it ordered."""
+        if self._fit_offset is None:
+            cutoffs = day_floor(self.t)
+            prof = self.profile(self.line_codes.customer_system, cutoffs)
+            usual = np.where(prof[:, 1] > 0, prof[:, 0] / np.maximum(prof[:, 1], 1e-9), np.nan)
+            distance = self.lines["size_ordinal"].to_numpy(dtype=float) - usual
+            product = self.line_codes.product
+            kept, kept_t, retracted, retracted_t = self._kept_events(np.isfinite(distance) & (product >= 0))
+            keys = np.concatenate([product[kept], product[retracted]])
+            times = np.concatenate([kept_t, retracted_t])
+            values = np.stack([
+                np.concatenate([distance[kept], -distance[retracted]]),
+                np.concatenate([np.ones(kept.size), -np.ones(retracted.size)]),
+            ], axis=1)
+            self._fit_offset = AsOfCounter(keys, times, values)
+        return self._fit_offset
+
+    def fit_offset(self, product: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+        """``(distance_sum, count)`` of kept lines of each product."""
+        return self._fit_offset_counter().query_unique(product, cutoffs)

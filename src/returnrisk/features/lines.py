@@ -1,0 +1,106 @@
+"""Per-line inputs: codes of the categorical attributes, price, page attributes, size, order context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from returnrisk.features.attributes import describe_text, size_position
+from returnrisk.features.history import DAY, to_seconds
+
+__all__ = ["Vocabulary", "order_context", "line_inputs", "PRODUCT_ATTRIBUTE_COLUMNS"]
+
+#: Product attributes a line may carry for a product the model has never seen.
+PRODUCT_ATTRIBUTE_COLUMNS = ("category", "brand", "price", "has_size_guide", "n_photos", "description", "created_at")
+
+
+@dataclass
+class Vocabulary:
+    """The values of the categorical features, fixed at training (unknown → missing)."""
+
+    categories: list[str]
+    brands: list[str]
+    systems: list[str]
+
+    @classmethod
+    def from_attributes(cls, attrs: pd.DataFrame) -> "Vocabulary":
+        return cls(
+            sorted(attrs["category"].dropna().astype(str).unique()),
+            sorted(attrs["brand"].dropna().astype(str).unique()),
+            sorted(attrs["size_system"].dropna().astype(str).unique()),
+        )
+
+    @staticmethod
+    def _code(values: pd.Series, vocabulary: list[str]) -> np.ndarray:
+        codes = pd.Index(vocabulary).get_indexer(values.astype(object))
+        return np.where(codes >= 0, codes, np.nan)
+
+    def codes(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {
+            "category": self._code(frame["category"], self.categories),
+            "brand": self._code(frame["brand"], self.brands),
+            "size_system": self._code(frame["size_system"], self.systems),
+        }
+
+    def to_dict(self) -> dict:
+        return {"categories": self.categories, "brands": self.brands, "systems": self.systems}
+
+
+def order_context(lines: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Lines in the order, the same product ordered several times, in several sizes."""
+    if "order_id" not in lines.columns or lines["order_id"].isna().all():
+        n = len(lines)
+        return {"order_lines": np.ones(n), "order_same_product": np.ones(n),
+                "order_sizes_same_product": np.ones(n)}
+    order = lines["order_id"].astype(object).fillna("").to_numpy()
+    order_codes = pd.factorize(order)[0]
+    product_codes = pd.factorize(lines["product_id"].astype(object))[0]
+    size_codes = pd.factorize(lines["size"].astype(object).fillna(""))[0]
+    frame = pd.DataFrame({"o": order_codes, "p": product_codes, "s": size_codes})
+    n_lines = frame.groupby("o")["o"].transform("size").to_numpy()
+    same = frame.groupby(["o", "p"])["p"].transform("size").to_numpy()
+    sizes = frame.groupby(["o", "p"])["s"].transform("nunique").to_numpy()
+    return {"order_lines": n_lines.astype(float), "order_same_product": same.astype(float),
+            "order_sizes_same_product": sizes.astype(float)}
+
+
+def line_inputs(lines: pd.DataFrame, product_rows: pd.DataFrame, vocabulary: Vocabulary,
+                cutoffs: np.ndarray, order: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Arrays named as :data:`~returnrisk.features.derive.LINE_INPUTS`.
+
+    ``product_rows`` holds, aligned with ``lines``, each line's product attributes (from the
+    catalogue, or sent with the line for a new product) including ``size_system`` and the
+    description features.
+    """
+    out = vocabulary.codes(product_rows)
+    price = product_rows["price"].to_numpy(dtype=float)
+    unit_price = lines["unit_price"].to_numpy(dtype=float) if "unit_price" in lines.columns \
+        else np.full(len(lines), np.nan)
+    unit_price = np.where(np.isfinite(unit_price), unit_price, price)
+    out["log_price"] = np.log1p(price)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["discount"] = np.clip(np.where(price > 0, 1.0 - unit_price / price, 0.0), -1.0, 1.0)
+    out["quantity"] = lines["quantity"].to_numpy(dtype=float) if "quantity" in lines.columns \
+        else np.ones(len(lines))
+    for name in ("has_size_guide", "n_photos", "description_length", "mentions_material",
+                 "mentions_dimensions", "mentions_fit"):
+        out[name] = product_rows[name].to_numpy(dtype=float)
+    created = product_rows["created_at"]
+    created_s = np.where(created.isna().to_numpy(), np.nan, to_seconds(created.fillna(pd.Timestamp(0, tz="UTC"))))
+    out["product_age_days"] = (cutoffs - created_s) / DAY
+    ordinal, position = size_position(lines["size"], product_rows["size_system"].to_numpy())
+    out["size_ordinal"] = ordinal
+    out["size_position"] = position
+    ordered = pd.to_datetime(cutoffs, unit="s", utc=True)
+    out["month"] = ordered.month.to_numpy(dtype=float)
+    out.update(order if order is not None else order_context(lines))
+    return out
+
+
+def attributes_with_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the description features to product attributes given with lines (cold start)."""
+    described = describe_text(frame["description"] if "description" in frame.columns
+                              else pd.Series([None] * len(frame), index=frame.index))
+    return pd.concat([frame.drop(columns=[c for c in described.columns if c in frame.columns]), described], axis=1)

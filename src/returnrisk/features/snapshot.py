@@ -1,0 +1,266 @@
+"""The feature snapshot: every entity's state as of the end of the data.
+
+Serving and batch scoring do not replay the history: they look up each line's product,
+product size, customer, category and brand in these tables and feed the same
+:func:`~returnrisk.features.derive.derive_features` as training. A product or customer the
+snapshot does not know is scored from its category, brand and page attributes (cold start).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from returnrisk.features.attributes import describe_text
+from returnrisk.features.derive import Smoothing, derive_features
+from returnrisk.features.history import DAY, RATE_ENTITIES, STATE_COLUMNS, HistoryIndex, LineHistory, to_seconds
+from returnrisk.features.lines import Vocabulary, line_inputs
+from returnrisk.sizes import label_ordinals, ordinal_in_system
+
+__all__ = ["Snapshot", "SEP", "PRODUCT_COLUMNS"]
+
+SEP = "\x1f"
+PRODUCT_COLUMNS = ("category", "brand", "price", "has_size_guide", "n_photos", "created_at", "size_system",
+                   "description_length", "mentions_material", "mentions_dimensions", "mentions_fit")
+
+
+def _key(*parts: pd.Series) -> pd.Series:
+    out = parts[0].astype(object).fillna("").astype(str)
+    for part in parts[1:]:
+        out = out + SEP + part.astype(object).fillna("").astype(str)
+    return out
+
+
+@dataclass
+class Snapshot:
+    """States at ``as_of`` (see module docstring); tables are indexed by entity key."""
+
+    as_of: pd.Timestamp
+    window_days: int
+    smoothing: Smoothing
+    vocabulary: Vocabulary
+    products: pd.DataFrame          # index product_id, PRODUCT_COLUMNS
+    product_sizes: pd.DataFrame     # product_id, size, ordinal, n (sales), sorted by product and ordinal
+    states: dict[str, pd.DataFrame]  # entity -> index key, STATE_COLUMNS
+    profiles: pd.DataFrame          # index customer_id SEP size_system: signal, count, kept
+    bodies: pd.DataFrame            # index customer_id: z_sum, z_count
+    fit_offsets: pd.DataFrame       # index product_id: distance_sum, count
+    moments: pd.DataFrame           # index size_system: mean, sd
+
+    # ---- building -----------------------------------------------------------------------------
+    @classmethod
+    def from_history(cls, history: HistoryIndex, attrs: pd.DataFrame, vocabulary: Vocabulary,
+                     smoothing: Smoothing, window_days: int) -> "Snapshot":
+        at = history.as_of_s
+
+        def at_end(n: int) -> np.ndarray:
+            return np.full(n, at, dtype=np.int64)
+
+        codes = history.line_codes
+        states: dict[str, pd.DataFrame] = {}
+        index_of = {
+            "shop": pd.Index(["shop"]),
+            "category": history.categories,
+            "brand": history.brands,
+            "product": history.products,
+        }
+        for entity, index in index_of.items():
+            values = history.state(entity, np.arange(len(index), dtype=np.int64), at_end(len(index)))
+            states[entity] = pd.DataFrame(values, index=pd.Index(index.astype(str), name="key"),
+                                          columns=list(STATE_COLUMNS))
+        ps_codes = np.unique(codes.product_size[codes.product_size >= 0])
+        labels = len(history.size_labels)
+        ps_keys = _key(pd.Series(history.products.to_numpy()[ps_codes // labels]),
+                       pd.Series(history.size_labels.to_numpy()[ps_codes % labels]))
+        states["product_size"] = pd.DataFrame(
+            history.state("product_size", ps_codes, at_end(ps_codes.size)),
+            index=pd.Index(ps_keys.to_numpy(), name="key"), columns=list(STATE_COLUMNS))
+        cust_codes = np.arange(len(history.customers), dtype=np.int64)
+        states["customer"] = pd.DataFrame(
+            history.state("customer", cust_codes, at_end(cust_codes.size)),
+            index=pd.Index(history.customers.astype(str), name="key"), columns=list(STATE_COLUMNS))
+
+        cs_codes = np.unique(codes.customer_system[codes.customer_system >= 0])
+        prof = history.profile(cs_codes, at_end(cs_codes.size))
+        cs_keys = _key(pd.Series(history.customers.to_numpy()[cs_codes // 16]),
+                       pd.Series(history.systems.to_numpy()[cs_codes % 16]))
+        profiles = pd.DataFrame(prof, index=pd.Index(cs_keys.to_numpy(), name="key"),
+                                columns=["signal", "count", "kept"])
+        profiles = profiles[profiles["count"] > 0]
+        body = history.body(cust_codes, at_end(cust_codes.size))
+        bodies = pd.DataFrame(body, index=pd.Index(history.customers.astype(str), name="key"),
+                              columns=["z_sum", "z_count"])
+        bodies = bodies[bodies["z_count"] > 0]
+        prod_codes = np.arange(len(history.products), dtype=np.int64)
+        offsets = pd.DataFrame(history.fit_offset(prod_codes, at_end(prod_codes.size)),
+                               index=pd.Index(history.products.astype(str), name="key"),
+                               columns=["distance_sum", "count"])
+        sys_codes = np.arange(len(history.systems), dtype=np.int64)
+        mean, sd = history.system_moments(sys_codes, at_end(sys_codes.size))
+        moments = pd.DataFrame({"mean": mean, "sd": sd}, index=pd.Index(history.systems.astype(str), name="key"))
+
+        products = attrs.copy()
+        products.index = products.index.astype(str)
+        products.index.name = "product_id"
+        sold = history.lines[["product_id", "size", "size_ordinal"]].copy()
+        sold["product_id"] = sold["product_id"].astype(str)
+        sizes = (sold.dropna(subset=["size"]).groupby(["product_id", "size"], observed=True)
+                 .agg(ordinal=("size_ordinal", "first"), n=("size", "size")).reset_index()
+                 .sort_values(["product_id", "ordinal", "size"], na_position="last").reset_index(drop=True))
+        return cls(history.as_of, window_days, smoothing, vocabulary, products[list(PRODUCT_COLUMNS)], sizes,
+                   states, profiles, bodies, offsets, moments)
+
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": "returnrisk-snapshot/1",
+            "as_of": self.as_of.isoformat(),
+            "window_days": self.window_days,
+            "smoothing": self.smoothing.to_dict(),
+            "vocabulary": self.vocabulary.to_dict(),
+        }
+        (folder / "snapshot.json").write_text(json.dumps(meta, indent=2))
+        self.products.to_parquet(folder / "products.parquet")
+        self.product_sizes.to_parquet(folder / "product_sizes.parquet", index=False)
+        for entity, table in self.states.items():
+            table.to_parquet(folder / f"state_{entity}.parquet")
+        self.profiles.to_parquet(folder / "profiles.parquet")
+        self.bodies.to_parquet(folder / "bodies.parquet")
+        self.fit_offsets.to_parquet(folder / "fit_offsets.parquet")
+        self.moments.to_parquet(folder / "moments.parquet")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Snapshot":
+        folder = Path(folder)
+        meta = json.loads((folder / "snapshot.json").read_text())
+        if meta.get("format") != "returnrisk-snapshot/1":
+            raise ValueError(f"{folder} does not hold a returnrisk snapshot (format {meta.get('format')!r})")
+        vocab = meta["vocabulary"]
+        return cls(
+            pd.Timestamp(meta["as_of"]), int(meta["window_days"]), Smoothing(**meta["smoothing"]),
+            Vocabulary(vocab["categories"], vocab["brands"], vocab["systems"]),
+            pd.read_parquet(folder / "products.parquet"),
+            pd.read_parquet(folder / "product_sizes.parquet"),
+            {entity: pd.read_parquet(folder / f"state_{entity}.parquet") for entity in RATE_ENTITIES},
+            pd.read_parquet(folder / "profiles.parquet"),
+            pd.read_parquet(folder / "bodies.parquet"),
+            pd.read_parquet(folder / "fit_offsets.parquet"),
+            pd.read_parquet(folder / "moments.parquet"),
+        )
+
+    # ---- lookups ------------------------------------------------------------------------------
+    def sizes_of(self, product_id: str) -> list[str]:
+        rows = self.product_sizes[self.product_sizes["product_id"] == product_id]
+        return rows["size"].astype(str).tolist()
+
+    def product_rows(self, lines: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Each line's product attributes, and whether the product is in the catalogue.
+
+        A product the snapshot does not know takes the attributes sent with the line
+        (``category``, ``brand``, ``price``, ``has_size_guide``, ``n_photos``,
+        ``description``, ``created_at``, optional ``size_system``).
+        """
+        ids = lines["product_id"].astype(str)
+        rows = self.products.reindex(ids.to_numpy()).reset_index(drop=True)
+        known = self.products.index.get_indexer(ids.to_numpy()) >= 0
+        if (~known).any():
+            sent = lines.loc[~known].reset_index(drop=True)
+            new = pd.DataFrame(index=range(len(sent)))
+            for column in ("category", "brand", "price", "has_size_guide", "n_photos", "created_at"):
+                new[column] = sent[column].to_numpy() if column in sent.columns else np.nan
+            new = new.join(describe_text(sent["description"] if "description" in sent.columns
+                                         else pd.Series([None] * len(sent))))
+            new["size_system"] = _system_of_new(sent)
+            fill = rows.loc[~known].index
+            for column in rows.columns:
+                rows[column] = rows[column].astype(object)
+                rows.loc[fill, column] = new[column].to_numpy()
+            rows["created_at"] = pd.to_datetime(rows["created_at"], utc=True, errors="coerce")
+            for column in ("price", "has_size_guide", "n_photos", "description_length", "mentions_material",
+                           "mentions_dimensions", "mentions_fit"):
+                rows[column] = pd.to_numeric(rows[column], errors="coerce")
+        return rows, known
+
+    def _state(self, entity: str, keys: pd.Series) -> np.ndarray:
+        table = self.states[entity]
+        position = table.index.get_indexer(keys.astype(str).to_numpy())
+        values = table.to_numpy()
+        out = np.zeros((len(keys), len(STATE_COLUMNS)))
+        found = position >= 0
+        out[found] = values[position[found]]
+        return out
+
+    def _lookup(self, table: pd.DataFrame, keys: pd.Series, default: float = 0.0) -> np.ndarray:
+        position = table.index.get_indexer(keys.astype(str).to_numpy())
+        out = np.full((len(keys), table.shape[1]), default, dtype=float)
+        found = position >= 0
+        out[found] = table.to_numpy()[position[found]]
+        return out
+
+    def line_history(self, lines: pd.DataFrame, rows: pd.DataFrame) -> LineHistory:
+        """What the snapshot knows of each line's entities (zeros for unknown ones)."""
+        n = len(lines)
+        customer = lines["customer_id"] if "customer_id" in lines.columns else pd.Series([""] * n)
+        customer = customer.astype(object).fillna("").reset_index(drop=True)
+        product = lines["product_id"].astype(str).reset_index(drop=True)
+        size = lines["size"].astype(object).fillna("").reset_index(drop=True) if "size" in lines.columns \
+            else pd.Series([""] * n)
+        system = rows["size_system"].astype(object).fillna("unsized")
+        states = {
+            "shop": np.repeat(self.states["shop"].to_numpy(), n, axis=0),
+            "category": self._state("category", rows["category"].astype(object).fillna("")),
+            "brand": self._state("brand", rows["brand"].astype(object).fillna("")),
+            "product": self._state("product", product),
+            "product_size": self._state("product_size", _key(product, size)),
+            "customer": self._state("customer", customer),
+        }
+        moments = self._lookup(self.moments, system, default=np.nan)
+        return LineHistory(
+            states=states,
+            profile=self._lookup(self.profiles, _key(customer, system)),
+            fit_offset=self._lookup(self.fit_offsets, product),
+            body=self._lookup(self.bodies, customer),
+            moments=moments,
+        )
+
+    def features(self, lines: pd.DataFrame, now: pd.Timestamp | None = None) -> np.ndarray:
+        """The feature matrix of ``lines`` (contract columns, ``ordered_at`` optional)."""
+        lines = lines.reset_index(drop=True)
+        rows, _ = self.product_rows(lines)
+        if "ordered_at" in lines.columns and lines["ordered_at"].notna().any():
+            ordered = pd.to_datetime(lines["ordered_at"], utc=True, errors="coerce")
+            fallback = pd.Timestamp.now(tz="UTC") if now is None else now
+            ordered = ordered.fillna(fallback)
+            cutoffs = (to_seconds(ordered) // DAY) * DAY
+        else:
+            when = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+            cutoffs = np.full(len(lines), (int(when.timestamp()) // DAY) * DAY, dtype=np.int64)
+        history = self.line_history(lines, rows)
+        inputs = line_inputs(lines, rows, self.vocabulary, cutoffs)
+        return derive_features(history, inputs, self.smoothing)
+
+
+def _system_of_new(lines: pd.DataFrame) -> np.ndarray:
+    """Size system of products sent with a line: given, else from the size label and category."""
+    from returnrisk.sizes import is_shoe_category
+
+    if "size_system" in lines.columns and lines["size_system"].notna().all():
+        return lines["size_system"].astype(str).to_numpy()
+    out = []
+    sizes = lines["size"] if "size" in lines.columns else pd.Series([None] * len(lines))
+    categories = lines["category"] if "category" in lines.columns else pd.Series([None] * len(lines))
+    parsed = label_ordinals(sizes).set_index("label")
+    for size, category in zip(sizes, categories):
+        kind = parsed["kind"].get(size, "unsized") if size is not None and size == size else "unsized"
+        value = parsed["value"].get(size, np.nan) if size is not None and size == size else np.nan
+        if kind == "number":
+            out.append("shoe" if is_shoe_category(category) or value % 1 else ("eu" if value >= 30 else "us"))
+        else:
+            out.append({"letter": "letter", "waist": "waist"}.get(kind, "unsized" if kind == "unsized" else "unknown"))
+    return np.array(out, dtype=object)

@@ -1,0 +1,105 @@
+"""The serving bundle: the model, the feature snapshot and what a consumer must know about them.
+
+A bundle is a folder::
+
+    bundle/
+      model.json        the two boosters and the calibration
+      snapshot/         entity states at the end of the data (see returnrisk.features.snapshot)
+      meta.json         version info, data range, validation metrics, risk-band settings
+
+It is what MLflow stores as the pyfunc model's artifact, what ``returnrisk predict`` scores
+with and what the API loads at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from returnrisk.features.derive import shrink
+from returnrisk.features.history import STATE_COLUMNS
+from returnrisk.features.snapshot import Snapshot
+from returnrisk.model.estimator import ReturnRiskModel
+from returnrisk.taxonomy import RETURN_GROUPS
+
+__all__ = ["RiskBands", "ServingBundle", "score_frame", "BUNDLE_FORMAT"]
+
+BUNDLE_FORMAT = "returnrisk-bundle/1"
+
+
+@dataclass(frozen=True)
+class RiskBands:
+    """``low`` below ``low_ratio`` × the category's return rate, ``high`` from ``high_ratio`` ×."""
+
+    low_ratio: float = 0.8
+    high_ratio: float = 1.25
+
+    def band(self, ratio: np.ndarray) -> np.ndarray:
+        return np.where(ratio < self.low_ratio, "low", np.where(ratio >= self.high_ratio, "high", "medium"))
+
+
+@dataclass
+class ServingBundle:
+    model: ReturnRiskModel
+    snapshot: Snapshot
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def bands(self) -> RiskBands:
+        return RiskBands(**self.meta.get("risk_bands", {}))
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        self.model.save(folder / "model.json")
+        self.snapshot.save(folder / "snapshot")
+        (folder / "meta.json").write_text(json.dumps({"format": BUNDLE_FORMAT, **self.meta}, indent=2, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "ServingBundle":
+        folder = Path(folder)
+        meta_path = folder / "meta.json"
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"{folder} is not a returnrisk serving bundle (no meta.json)")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != BUNDLE_FORMAT:
+            raise ValueError(f"{folder}: unsupported bundle format {meta.get('format')!r}")
+        return cls(ReturnRiskModel.load(folder / "model.json"), Snapshot.load(folder / "snapshot"), meta)
+
+    # ---- category reference for risk bands ---------------------------------------------------
+    def category_rates(self, categories: pd.Series) -> np.ndarray:
+        """Each category's smoothed return rate at the snapshot (the shop's rate if unknown)."""
+        shop = self.snapshot.states["shop"].to_numpy()[0]
+        s = {name: i for i, name in enumerate(STATE_COLUMNS)}
+        smoothing = self.snapshot.smoothing
+        shop_rate = shrink(shop[s["r_total"]], shop[s["exposure"]], 0.25, smoothing.shop)
+        table = self.snapshot.states["category"]
+        position = table.index.get_indexer(categories.astype(str).to_numpy())
+        rows = table.to_numpy()
+        r = np.where(position >= 0, rows[np.maximum(position, 0), s["r_total"]], 0.0)
+        e = np.where(position >= 0, rows[np.maximum(position, 0), s["exposure"]], 0.0)
+        return shrink(r, e, shop_rate, smoothing.category)
+
+
+def score_frame(bundle: ServingBundle, lines: pd.DataFrame, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Score order lines: ``line_id``, ``p_return``, ``p_<group>`` per reason group, ``risk_band``."""
+    lines = lines.reset_index(drop=True)
+    X = bundle.snapshot.features(lines, now=now)
+    prediction = bundle.model.predict(X)
+    rows, _ = bundle.snapshot.product_rows(lines)
+    ratio = prediction.p_return / np.maximum(bundle.category_rates(rows["category"].astype(object).fillna("")), 1e-6)
+    out = pd.DataFrame({"line_id": lines["line_id"].to_numpy() if "line_id" in lines.columns
+                        else np.arange(len(lines)).astype(str)})
+    out["p_return"] = prediction.p_return
+    for g, group in enumerate(RETURN_GROUPS):
+        out[f"p_{group}"] = prediction.p_reasons[:, g]
+    out["risk_band"] = bundle.bands.band(ratio)
+    return out

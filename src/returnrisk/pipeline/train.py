@@ -1,0 +1,326 @@
+"""``returnrisk train``: from a shop's history to a registered, evaluated, maybe promoted model.
+
+Stages: load → validate → features → fit → evaluate → snapshot → log (→ promote).
+
+Time split (never random), with ``T = as_of`` and ``W`` the return window::
+
+    ─────────── fit ───────────┬─ calibration ─┬── W ──┬─── validation ───┬── W ──┤
+                               T_val-W-cal     T_val-W  T_val              T-W     T
+
+* the *validation model* is fitted on lines matured at ``T_val`` (labels as known then),
+  early-stopped and Platt-calibrated on the later calibration slice, and evaluated on the
+  lines ordered in ``[T_val, T-W)`` — the future it never saw, with labels known at ``T``;
+* with ``refit`` the *served model* repeats exactly that procedure shifted to ``T`` (all
+  matured lines); otherwise the validation model is served.
+
+Promotion: the new version becomes ``champion`` if there is none, or if on the validation
+rows the champion never trained on it is not worse in log-loss and AUC (tolerances in
+``params.yaml``). Promotion is the very last step: a failed or interrupted run leaves the
+champion untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import returnrisk
+from returnrisk.data.loader import Shop, clean_shop, read_shop_tables
+from returnrisk.errors import InputError
+from returnrisk.features.build import TrainingFrame, build_training_frame, outcomes_at
+from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
+from returnrisk.features.history import DAY
+from returnrisk.features.snapshot import Snapshot
+from returnrisk.model.bundle import ServingBundle
+from returnrisk.model.estimator import ReturnRiskModel
+from returnrisk.model.evaluation import evaluate_predictions, probability_metrics
+from returnrisk.pipeline.params import TrainParams, flatten
+from returnrisk.pipeline.stages import StageClock
+from returnrisk.tracking import Tracker
+
+__all__ = ["TrainResult", "run_training", "TimeSplit", "time_split", "fingerprint", "code_version"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TimeSplit:
+    as_of: pd.Timestamp
+    validation_start: pd.Timestamp
+    window_days: int
+    calibration_days: int
+
+    def fit_mask(self, t: np.ndarray, end: pd.Timestamp) -> np.ndarray:
+        """Lines of the fit slice for a model trained at ``end``."""
+        return t < _s(end) - (self.window_days + self.calibration_days) * DAY
+
+    def calibration_mask(self, t: np.ndarray, end: pd.Timestamp) -> np.ndarray:
+        start = _s(end) - (self.window_days + self.calibration_days) * DAY
+        return (t >= start) & (t < _s(end) - self.window_days * DAY)
+
+    def validation_mask(self, t: np.ndarray) -> np.ndarray:
+        return (t >= _s(self.validation_start)) & (t < _s(self.as_of) - self.window_days * DAY)
+
+
+def _s(ts: pd.Timestamp) -> int:
+    return int(pd.Timestamp(ts).timestamp())
+
+
+def time_split(as_of: pd.Timestamp, params: TrainParams) -> TimeSplit:
+    start = as_of - pd.Timedelta(days=params.window_days + params.validation_days)
+    return TimeSplit(as_of, start, params.window_days, params.calibration_days)
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    model_version: str
+    promoted: bool
+    decision: str
+    metrics: dict[str, float]
+    as_of: pd.Timestamp
+    champion_before: str | None
+    comparison: dict[str, float] = field(default_factory=dict)
+    stages: list = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "model_version": self.model_version,
+            "promoted": self.promoted,
+            "decision": self.decision,
+            "champion_before": self.champion_before,
+            "as_of": self.as_of.isoformat(),
+            "metrics": self.metrics,
+            "comparison": self.comparison,
+            "stages": [{"name": s.name, "seconds": round(s.seconds, 2), "peak_rss_mb": round(s.peak_rss_mb)}
+                       for s in self.stages],
+        }
+
+
+def fingerprint(folder: Path, shop: Shop) -> dict[str, object]:
+    """Row counts, date range and a SHA-256 of the input files (what was trained on)."""
+    digest = hashlib.sha256()
+    for table in shop.tables.values():
+        path = Path(folder) / table.file
+        digest.update(table.file.encode())
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    lines = shop.order_lines
+    return {
+        "input_sha256": digest.hexdigest(),
+        "rows_products": len(shop.products),
+        "rows_order_lines": len(lines),
+        "rows_returns": len(shop.returns),
+        "rows_quarantined": sum(t.rows_quarantined for t in shop.tables.values()),
+        "first_order": lines["ordered_at"].min().isoformat(),
+        "last_order": lines["ordered_at"].max().isoformat(),
+    }
+
+
+def code_version() -> str:
+    """Package version, plus the git commit (and ``-dirty``) when run from a checkout."""
+    root = Path(returnrisk.__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"{returnrisk.__version__}+{commit}{'-dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return returnrisk.__version__
+
+
+def _truth_p(folder: Path, line_ids: pd.Series) -> np.ndarray | None:
+    """Ground-truth probabilities when the data is a demo shop (reporting only, never features)."""
+    path = Path(folder) / "truth" / "lines.parquet"
+    if not path.is_file():
+        return None
+    truth = pd.read_parquet(path, columns=["line_id", "p_return"]).set_index("line_id")["p_return"]
+    values = truth.reindex(line_ids.astype(str).to_numpy()).to_numpy(dtype=float)
+    return None if np.isnan(values).any() else values
+
+
+def _check_sizes(frame: TrainingFrame, split: TimeSplit, masks: dict[str, np.ndarray]) -> None:
+    needs = {"fit": 500, "calibration": 100, "validation": 100}
+    short = {name: int(masks[name].sum()) for name, need in needs.items() if masks[name].sum() < need}
+    if short:
+        first, last = frame.lines["ordered_at"].min(), frame.lines["ordered_at"].max()
+        raise InputError(
+            "history too short for an honest time split: "
+            + ", ".join(f"{k} slice has {v} matured lines (need ≥ {needs[k]})" for k, v in short.items())
+            + f"; orders span {first:%Y-%m-%d} to {last:%Y-%m-%d}, as-of {split.as_of:%Y-%m-%d}. "
+            "Provide more history, or reduce split.validation_days / split.calibration_days in params.yaml"
+        )
+
+
+def _fit_at(frame: TrainingFrame, split: TimeSplit, end: pd.Timestamp, params: TrainParams) -> ReturnRiskModel:
+    outcome = outcomes_at(frame, end)
+    t = frame.history.t
+    fit = split.fit_mask(t, end) & (outcome >= 0)
+    cal = split.calibration_mask(t, end) & (outcome >= 0)
+    model = ReturnRiskModel.fit(frame.X[fit], outcome[fit], frame.X[cal], outcome[cal], params.model)
+    lines = frame.lines["ordered_at"]
+    model.info.update({
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        "trained_through": lines[fit | cal].max().isoformat() if (fit | cal).any() else None,
+        "fit_rows": int(fit.sum()),
+        "calibration_rows": int(cal.sum()),
+    })
+    return model
+
+
+def _compare_with_champion(tracker: Tracker, champion, frame: TrainingFrame, val: np.ndarray, y: np.ndarray,
+                           p_new: np.ndarray, params: TrainParams) -> tuple[bool, str, dict]:
+    if champion is None:
+        return True, "no champion yet: the new model becomes champion", {}
+    bundle, _ = tracker.load_bundle(champion.uri)
+    if tuple(bundle.model.feature_names) != FEATURE_NAMES:
+        return False, (f"champion v{champion.version} uses another feature set and cannot be scored on the same "
+                       "rows: not promoted automatically; promote with `returnrisk promote --version N` "
+                       "after comparing the runs in MLflow"), {}
+    seen_until = bundle.model.info.get("trained_through")
+    unseen = np.ones(val.sum(), dtype=bool)
+    if seen_until:
+        unseen = frame.lines["ordered_at"].to_numpy()[val] > np.datetime64(pd.Timestamp(seen_until).tz_convert(None))
+    if unseen.sum() < params.min_new_rows or y[unseen].min() == y[unseen].max():
+        return False, (f"only {int(unseen.sum())} validation rows are newer than what champion v{champion.version} "
+                       f"trained on (need {params.min_new_rows}): no fair comparison, champion kept; "
+                       "use `returnrisk promote --version N` to override"), {"comparison_rows": float(unseen.sum())}
+    p_champ = bundle.model.predict(frame.X[val][unseen]).p_return
+    new = probability_metrics(y[unseen], p_new[unseen])
+    old = probability_metrics(y[unseen], p_champ)
+    scores = {"comparison_rows": float(unseen.sum()),
+              "candidate_log_loss": new["log_loss"], "champion_log_loss": old["log_loss"],
+              "candidate_auc": new["auc"], "champion_auc": old["auc"]}
+    not_worse = (new["log_loss"] <= old["log_loss"] + params.tolerance_log_loss
+                 and new["auc"] >= old["auc"] - params.tolerance_auc)
+    verdict = "promoted" if not_worse else "not promoted (worse than the champion)"
+    return not_worse, (
+        f"{verdict}: on {int(unseen.sum())} new validation rows, log-loss {new['log_loss']:.4f} vs champion "
+        f"v{champion.version} {old['log_loss']:.4f}, AUC {new['auc']:.4f} vs {old['auc']:.4f}"
+    ), scores
+
+
+def run_training(
+    data: str | Path,
+    *,
+    params: TrainParams,
+    tracker: Tracker,
+    as_of: pd.Timestamp | None = None,
+    quarantine_dir: Path | None = None,
+    reason_filler=None,
+    clock: StageClock | None = None,
+) -> TrainResult:
+    """Run the whole pipeline (see module docstring) and return what happened."""
+    data = Path(data)
+    clock = clock or StageClock()
+    with clock.stage("load"):
+        raws = read_shop_tables(data)
+    with clock.stage("validate"):
+        shop = clean_shop(raws, data, quarantine_dir=quarantine_dir, reason_filler=reason_filler)
+        del raws
+    last_event = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
+    if as_of is None:
+        as_of = last_event + pd.Timedelta(seconds=1)
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    if as_of <= shop.order_lines["ordered_at"].min():
+        raise InputError(f"--as-of {as_of.isoformat()} is before the first order "
+                         f"({shop.order_lines['ordered_at'].min().isoformat()}): nothing to learn from")
+
+    with clock.stage("features"):
+        frame = build_training_frame(shop, as_of, window_days=params.window_days, smoothing=params.smoothing)
+    split = time_split(as_of, params)
+    t = frame.history.t
+    val_phase = outcomes_at(frame, split.validation_start)
+    masks = {
+        "fit": split.fit_mask(t, split.validation_start) & (val_phase >= 0),
+        "calibration": split.calibration_mask(t, split.validation_start) & (val_phase >= 0),
+        "validation": split.validation_mask(t) & (frame.outcome >= 0),
+    }
+    _check_sizes(frame, split, masks)
+
+    with clock.stage("fit"):
+        validation_model = _fit_at(frame, split, split.validation_start, params)
+        served = _fit_at(frame, split, as_of, params) if params.refit else validation_model
+
+    with clock.stage("evaluate"):
+        val = masks["validation"]
+        outcome = frame.outcome[val]
+        y = (outcome > 0).astype(int)
+        X_val = frame.X[val]
+        prediction = validation_model.predict(X_val)
+        first_sale = frame.lines.groupby("product_id", observed=True)["ordered_at"].transform("min")
+        cold = (first_sale >= split.validation_start).to_numpy()[val]
+        global_rate = float((val_phase[masks["fit"] | masks["calibration"]] > 0).mean())
+        metrics = evaluate_predictions(
+            outcome, prediction.p_return, prediction.p_reasons,
+            product_rate=X_val[:, FEATURE_INDEX["product_rate"]].astype(float),
+            global_rate=global_rate, cold_start=cold,
+            truth_p=(lambda p: None if p is None else p[val])(_truth_p(data, frame.lines["line_id"])),
+        )
+        metrics.update({
+            "train_rows": float(masks["fit"].sum()), "calibration_rows": float(masks["calibration"].sum()),
+            "immature_rows": float(frame.n_immature),
+            "return_rounds": float(validation_model.info["return_rounds"]),
+            "reason_rounds": float(validation_model.info["reason_rounds"]),
+        })
+        from returnrisk.pipeline.plots import calibration_figure, shap_summary_figure
+
+        sample = np.random.default_rng(0).choice(len(X_val), min(len(X_val), 3000), replace=False)
+        figures = {
+            "calibration.png": calibration_figure(y, prediction.p_return,
+                                                  X_val[:, FEATURE_INDEX["product_rate"]].astype(float)),
+            "shap_summary.png": shap_summary_figure(validation_model.explain(X_val[sample]).return_contrib,
+                                                    X_val[sample]),
+        }
+        champion = tracker.champion()
+        promote, decision, comparison = _compare_with_champion(tracker, champion, frame, val, y,
+                                                               prediction.p_return, params)
+
+    with clock.stage("snapshot"):
+        snapshot = Snapshot.from_history(frame.history, frame.attrs, frame.vocabulary, params.smoothing,
+                                         params.window_days)
+        inputs = fingerprint(data, shop)
+        meta = {
+            "code_version": code_version(),
+            "as_of": as_of.isoformat(),
+            "data": inputs,
+            "validation_start": split.validation_start.isoformat(),
+            "metrics": {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))},
+            "risk_bands": {"low_ratio": params.risk_bands.low_ratio, "high_ratio": params.risk_bands.high_ratio},
+            "refit": params.refit,
+        }
+        bundle = ServingBundle(served, snapshot, meta)
+
+    with clock.stage("log"), tempfile.TemporaryDirectory(prefix="returnrisk-bundle-") as tmp:
+        bundle_dir = bundle.save(Path(tmp) / "bundle")
+        tags = {"returnrisk.code_version": meta["code_version"], "returnrisk.as_of": meta["as_of"],
+                "returnrisk.data": str(data.resolve())}
+        with tracker.run(run_name=f"train as-of {as_of:%Y-%m-%d}", tags=tags) as run_id:
+            tracker.log_params({**flatten(params.to_dict()), **{f"data.{k}": v for k, v in inputs.items()},
+                                "as_of": as_of.isoformat(), "code_version": meta["code_version"]})
+            tracker.log_metrics({**metrics, **comparison})
+            for name, figure in figures.items():
+                tracker.log_figure(figure, name)
+            tracker.log_dict({"decision": decision, "comparison": comparison}, "promotion.json")
+            version = tracker.log_model(bundle_dir)
+            tracker.log_metrics(clock.as_metrics())
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    before = champion.version if champion else None
+    if promote:
+        tracker.set_champion(version)
+    tracker.set_version_tag(version, "promotion", decision)
+    log.info("%s", decision)
+    return TrainResult(run_id, version, promote, decision, metrics, as_of, before, comparison, clock.records)

@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny hand-written shops, generated demo shops, a trained model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+PRODUCTS = """product_id,category,brand,price,has_size_guide,n_photos,description,created_at
+P1,dresses,Lune,79.90,true,5,"Viscose dress, length 98 cm, true to size",2025-01-01
+P2,jeans,Nord,69.00,no,3,Straight jeans,2025-01-15T10:00:00+02:00
+P3,bags,Lune,99.00,,2,Leather bag 32 x 24 cm,
+"""
+ORDER_LINES = """line_id,order_id,customer_id,product_id,size,quantity,unit_price,ordered_at
+L1,O1,C1,P1,M,1,79.90,2025-03-01T10:00:00Z
+L2,O1,C1,P1,L,1,79.90,2025-03-01T10:00:00Z
+L3,O2,C2,P2,W30,1,,2025-03-02 12:30:00.123456789Z
+L4,O3,C3,P3,,2,89.00,2025-03-03
+L5,O4,C2,P1,S,,,2025-03-04T08:00:00+01:00
+"""
+RETURNS = """line_id,returned_at,reason_code,reason_text,refunded_at,return_cost
+L2,2025-03-09,too_large,,2025-03-11,7.50
+L3,2025-03-10T09:00:00Z,,trop petit à la taille,2025-03-12,
+L5,2025-03-15,changed_mind,,,
+"""
+
+
+def write_shop(folder: Path, products: str = PRODUCTS, lines: str = ORDER_LINES, returns: str = RETURNS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "products.csv").write_text(products)
+    (folder / "order_lines.csv").write_text(lines)
+    (folder / "returns.csv").write_text(returns)
+    return folder
+
+
+@pytest.fixture
+def tiny_shop(tmp_path: Path) -> Path:
+    return write_shop(tmp_path / "shop")
+
+
+@pytest.fixture(scope="session")
+def demo_small(tmp_path_factory) -> Path:
+    """A 20,000-line demo shop (seed 3), generated once per test session."""
+    from returnrisk.demo.generator import generate_demo_shop
+
+    out = tmp_path_factory.mktemp("demo_small")
+    generate_demo_shop(out, seed=3, n_lines=20_000)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_train(tmp_path_factory) -> Path:
+    """A 60,000-line demo shop for training tests (seed 11)."""
+    from returnrisk.demo.generator import generate_demo_shop
+
+    out = tmp_path_factory.mktemp("demo_train")
+    generate_demo_shop(out, seed=11, n_lines=60_000)
+    return out
+
+
+def read(folder: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
