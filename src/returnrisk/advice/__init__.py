@@ -1,0 +1,1 @@
+"""Shopper-facing advice: how a product fits, which size to take."""

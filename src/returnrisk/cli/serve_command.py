@@ -1,0 +1,43 @@
+"""``returnrisk serve``: the API on uvicorn."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from returnrisk.cli import app
+from returnrisk.cli.console import console
+
+
+@app.command("serve")
+def serve(
+    model: str = typer.Option(None, "--model", help="Model URI (default: $RETURNRISK_MODEL_URI, else "
+                              "models:/returnrisk@champion)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (each loads the model)."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: "
+                                     "$MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the API. Settings come from RETURNRISK_* environment variables and .env (see docs/serving.md)."""
+    import uvicorn
+
+    from returnrisk.serving.protocol import NoDelayHttpProtocol
+    from returnrisk.serving.settings import Settings
+
+    if model:
+        os.environ["RETURNRISK_MODEL_URI"] = model
+    if tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
+        os.environ.setdefault("RETURNRISK_TRACKING_URI", tracking_uri or os.environ["MLFLOW_TRACKING_URI"])
+        if tracking_uri:
+            os.environ["RETURNRISK_TRACKING_URI"] = tracking_uri
+    settings = Settings()
+    from returnrisk.tracking import Tracker
+
+    ref = Tracker(settings.tracking_uri).resolve(settings.model_uri)  # refuse to start without a model
+    console.print(f"serving {settings.model_uri} (version {ref.version or '?'}) on http://{host}:{port} "
+                  f"with {workers} worker(s) — docs at http://{host}:{port}/docs")
+    uvicorn.run("returnrisk.serving.asgi:app", host=host, port=port, workers=workers, log_level=log_level,
+                http=NoDelayHttpProtocol, loop="uvloop", access_log=False, timeout_graceful_shutdown=10)

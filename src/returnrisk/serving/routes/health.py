@@ -1,0 +1,27 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="A model is loaded and answering")
+def readyz(request: Request):
+    model = request.app.state.holder.current
+    if model is None:
+        return JSONResponse({"detail": "no model loaded yet", "code": "model_not_loaded"}, status_code=503)
+    return {"status": "ready", "model_version": model.version}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,99 @@
+"""Request and response bodies of the v1 API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Driver", "RiskResponse", "ProductAttributes", "ScoreLine", "ScoreRequest", "ScoredLine",
+           "ScoreResponse", "ModelResponse", "ErrorResponse", "Lang"]
+
+Lang = Literal["en", "fr"]
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What went wrong and what to do.")
+    code: str = Field(description="Stable machine-readable code.")
+
+
+class Driver(BaseModel):
+    feature: str
+    label: str = Field(description="Human-readable name, in the requested language.")
+    value: str | float | None = Field(description="The feature's value for this line.")
+    value_text: str
+    contribution: float = Field(description="Exact TreeSHAP contribution (log-odds for P(return)).")
+    direction: Literal["increases", "decreases"]
+
+
+class RiskResponse(BaseModel):
+    product_id: str
+    size: str | None
+    customer_id: str | None
+    customer_known: bool = Field(description="False when the customer has no history (scored as new).")
+    p_return: float = Field(ge=0, le=1, description="Calibrated probability that the line comes back.")
+    reasons: dict[str, float] = Field(description="P(return for this reason group); they sum to p_return.")
+    risk_band: Literal["low", "medium", "high"] = Field(description="Relative to the product's category.")
+    base_log_odds: float = Field(description="base_log_odds + sum of all contributions = logit(p_return).")
+    drivers: list[Driver]
+    reason_drivers: dict[str, list[Driver]]
+    message: str | None = Field(description="Shopper-facing sentence, only when the evidence supports it.")
+    model_version: str | None
+
+
+class ProductAttributes(BaseModel):
+    """Attributes of a product the model may never have seen (cold start)."""
+
+    model_config = ConfigDict(extra="ignore")
+    category: str | None = Field(None, max_length=200)
+    brand: str | None = Field(None, max_length=200)
+    price: float | None = Field(None, ge=0)
+    has_size_guide: bool | None = None
+    n_photos: int | None = Field(None, ge=0)
+    description: str | None = Field(None, max_length=20_000)
+    created_at: datetime | None = None
+    size_system: Literal["letter", "eu", "us", "waist", "shoe", "unsized"] | None = None
+
+
+class ScoreLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    line_id: str | None = Field(None, max_length=200)
+    order_id: str | None = Field(None, max_length=200)
+    customer_id: str | None = Field(None, max_length=200)
+    product_id: str = Field(min_length=1, max_length=200)
+    size: str | None = Field(None, max_length=50)
+    quantity: int = Field(1, ge=1, le=10_000)
+    unit_price: float | None = Field(None, ge=0)
+    ordered_at: datetime | None = Field(None, description="Default: now.")
+    product: ProductAttributes | None = None
+
+
+class ScoreRequest(BaseModel):
+    lines: list[ScoreLine] = Field(min_length=1, description="A basket or a batch (at most 1,000 lines).")
+    lang: Lang = "en"
+
+
+class ScoredLine(RiskResponse):
+    line_id: str
+    product_known: bool = Field(description="False for a product scored from the attributes sent (cold start).")
+
+
+class ScoreResponse(BaseModel):
+    model_version: str | None
+    lines: list[ScoredLine]
+
+
+class ModelResponse(BaseModel):
+    version: str | None
+    alias: str | None
+    uri: str | None
+    run_id: str | None
+    trained_at: str | None
+    as_of: str | None
+    data_first_order: str | None
+    data_last_order: str | None
+    validation_start: str | None
+    code_version: str | None
+    loaded_at: str
+    metrics: dict[str, float]
