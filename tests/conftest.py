@@ -65,3 +65,35 @@ def demo_train(tmp_path_factory) -> Path:
 
 def read(folder: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
+
+
+class Trained:
+    """A model trained once per session on ``demo_train``, in its own MLflow store."""
+
+    def __init__(self, data: Path, tracking_uri: str, result):
+        self.data = data
+        self.tracking_uri = tracking_uri
+        self.result = result
+
+    def tracker(self):
+        from returnrisk.tracking import Tracker
+
+        return Tracker(self.tracking_uri)
+
+    def bundle(self):
+        bundle, _ = self.tracker().load_bundle("models:/returnrisk@champion")
+        return bundle
+
+
+@pytest.fixture(scope="session")
+def trained(demo_train, tmp_path_factory) -> Trained:
+    from returnrisk.pipeline.params import load_params
+    from returnrisk.pipeline.train import run_training
+    from returnrisk.reasons.fill import default_reason_filler
+    from returnrisk.tracking import Tracker
+
+    store = tmp_path_factory.mktemp("mlruns")
+    uri = f"sqlite:///{store}/mlflow.db"
+    result = run_training(demo_train, params=load_params(), tracker=Tracker(uri),
+                          reason_filler=default_reason_filler())
+    return Trained(demo_train, uri, result)

@@ -29,10 +29,11 @@ def serve(
 
     if model:
         os.environ["RETURNRISK_MODEL_URI"] = model
-    if tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
-        os.environ.setdefault("RETURNRISK_TRACKING_URI", tracking_uri or os.environ["MLFLOW_TRACKING_URI"])
-        if tracking_uri:
-            os.environ["RETURNRISK_TRACKING_URI"] = tracking_uri
+    # uvicorn workers re-import the app: hand them the choices through the environment
+    if tracking_uri:
+        os.environ["RETURNRISK_TRACKING_URI"] = tracking_uri
+    elif "RETURNRISK_TRACKING_URI" not in os.environ and os.environ.get("MLFLOW_TRACKING_URI"):
+        os.environ["RETURNRISK_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]
     settings = Settings()
     from returnrisk.tracking import Tracker
 

@@ -294,6 +294,7 @@ def run_training(
         meta = {
             "code_version": code_version(),
             "as_of": as_of.isoformat(),
+            "data_dir": str(data.resolve()),
             "data": inputs,
             "validation_start": split.validation_start.isoformat(),
             "metrics": {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))},
