@@ -190,7 +190,7 @@ def _compare_with_champion(tracker: Tracker, champion, frame: TrainingFrame, val
     seen_until = bundle.model.info.get("trained_through")
     unseen = np.ones(val.sum(), dtype=bool)
     if seen_until:
-        unseen = frame.lines["ordered_at"].to_numpy()[val] > np.datetime64(pd.Timestamp(seen_until).tz_convert(None))
+        unseen = (frame.lines["ordered_at"] > pd.Timestamp(seen_until)).to_numpy()[val]
     if unseen.sum() < params.min_new_rows or y[unseen].min() == y[unseen].max():
         return False, (f"only {int(unseen.sum())} validation rows are newer than what champion v{champion.version} "
                        f"trained on (need {params.min_new_rows}): no fair comparison, champion kept; "

@@ -2,7 +2,8 @@
 
 Model: the normalised text (see :mod:`returnrisk.reasons.text`) is vectorised with TF-IDF on
 character n-grams within word boundaries (``char_wb``, 2–5, robust to typos, missing accents
-and inflections) joined with TF-IDF on word unigrams and bigrams; a linear SVM separates the
+and inflections) joined with TF-IDF on word unigrams and bigrams (computed without Python
+loops, see :mod:`returnrisk.reasons.features`); a linear SVM separates the
 codes and its scores are turned into probabilities by temperature scaling (a softmax whose one
 temperature is fitted on internal cross-validation folds, see
 :class:`~sklearn.calibration.CalibratedClassifierCV`; sigmoid calibration on scikit-learn < 1.8).
@@ -19,17 +20,16 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 
+from returnrisk.reasons.features import NgramFeatures
 from returnrisk.reasons.seed import load_seed_set
 from returnrisk.reasons.text import normalize_texts
 from returnrisk.taxonomy import REASON_CODES
 
-__all__ = ["ReasonClassifier", "DEFAULT_THRESHOLD", "FALLBACK_CODE"]
+__all__ = ["DEFAULT_THRESHOLD", "FALLBACK_CODE", "ReasonClassifier"]
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,11 @@ class ReasonClassifier:
         self.C = C
         self.calibration_folds = calibration_folds
         self.random_state = random_state
-        self._features: FeatureUnion | None = None
+        self._features: NgramFeatures | None = None
         self._model = None
         self.n_examples_: int = 0
+        #: texts vectorised at once by predict (bounds memory on very large inputs)
+        self.batch_size = 50_000
 
     # -- construction -----------------------------------------------------------------------
 
@@ -93,7 +95,7 @@ class ReasonClassifier:
         *,
         sample_weight: Sequence[float] | None = None,
         **params,
-    ) -> "ReasonClassifier":
+    ) -> ReasonClassifier:
         """A classifier fitted on the packaged seed set, plus ``texts``/``codes`` if given.
 
         ``texts`` and ``codes`` are typically a shop's own labelled returns: they are added to
@@ -118,13 +120,8 @@ class ReasonClassifier:
             weights += [float(w) for w in extra_weights]
         return cls(**params).fit(all_texts, all_codes, sample_weight=weights)
 
-    def _make_features(self) -> FeatureUnion:
-        common = dict(sublinear_tf=True, lowercase=False, dtype=np.float32)
-        return FeatureUnion([
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), **common)),
-            ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2),
-                                      token_pattern=r"(?u)\b\w+\b", **common)),
-        ])
+    def _make_features(self) -> NgramFeatures:
+        return NgramFeatures(char_range=(2, 5), word_bigrams=True)
 
     # -- fitting ----------------------------------------------------------------------------
 
@@ -133,7 +130,7 @@ class ReasonClassifier:
         texts: Iterable[str],
         codes: Iterable[str],
         sample_weight: Sequence[float] | None = None,
-    ) -> "ReasonClassifier":
+    ) -> ReasonClassifier:
         """Fit on raw texts and their taxonomy codes (texts are normalised here)."""
         texts = list(texts)
         codes = np.asarray(list(codes), dtype=object)
@@ -153,7 +150,7 @@ class ReasonClassifier:
         texts: np.ndarray,
         codes: np.ndarray,
         sample_weight: Sequence[float] | np.ndarray | None = None,
-    ) -> "ReasonClassifier":
+    ) -> ReasonClassifier:
         """Fit on texts already passed through :func:`~returnrisk.reasons.text.normalize_texts`."""
         codes = np.asarray(codes, dtype=object)
         unknown = sorted(set(codes) - set(REASON_CODES))
@@ -170,7 +167,7 @@ class ReasonClassifier:
             raise ValueError("sample_weight must have one weight per text")
 
         features = self._make_features()
-        matrix = features.fit_transform(list(texts))
+        matrix = features.fit_transform(np.asarray(texts, dtype=object))
         folds = min(self.calibration_folds, int(counts.min()))
         if folds >= 2:
             model = self._calibrated(folds, "temperature")
@@ -187,7 +184,7 @@ class ReasonClassifier:
             model.fit(matrix, codes.astype(str), sample_weight=weights)
         self._features, self._model = features, model
         self.n_examples_ = len(codes)
-        log.debug("reason classifier fitted on %d examples, %d features", len(codes), matrix.shape[1])
+        log.debug("reason classifier fitted on %d examples, %d features", len(codes), features.n_features_)
         return self
 
     def _calibrated(self, folds: int, method: str) -> CalibratedClassifierCV:
@@ -216,10 +213,12 @@ class ReasonClassifier:
     def predict_proba_normalized(self, texts: np.ndarray) -> np.ndarray:
         """:meth:`predict_proba` for texts already normalised (missing → empty string)."""
         self._check_fitted()
-        texts = ["" if t is None else t for t in texts]
-        if not texts:
-            return np.zeros((0, len(self._model.classes_)))
-        return self._model.predict_proba(self._features.transform(texts))
+        texts = np.asarray(texts, dtype=object)
+        proba = np.zeros((len(texts), len(self._model.classes_)))
+        for start in range(0, len(texts), self.batch_size):  # bounded memory on huge inputs
+            chunk = texts[start:start + self.batch_size]
+            proba[start:start + len(chunk)] = self._model.predict_proba(self._features.transform(chunk))
+        return proba
 
     def predict(
         self, texts: Iterable[str], *, threshold: float | None = None

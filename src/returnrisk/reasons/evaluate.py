@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
-from returnrisk.reasons.classifier import DEFAULT_THRESHOLD, ReasonClassifier
+from returnrisk.reasons.classifier import ReasonClassifier
 from returnrisk.reasons.seed import load_eval_set
 from returnrisk.taxonomy import REASON_CODES
 
@@ -91,7 +91,8 @@ def evaluate_classifier(
         per_class_f1=pd.DataFrame(per_class, index=list(REASON_CODES)),
         threshold=float(threshold),
         coverage=float(confident.mean()) if len(frame) else float("nan"),
-        accuracy_confident=float(np.mean(truth[confident] == top[confident])) if confident.any() else float("nan"),
+        accuracy_confident=(float(np.mean(truth[confident] == top[confident])) if confident.any()
+                            else float("nan")),
         predictions=predictions,
     )
 

@@ -14,6 +14,7 @@ Rows that already have a code are left as they are.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,11 +31,11 @@ from returnrisk.taxonomy import NO_REASON, REASON_CODES, group_of
 __all__ = [
     "DEFAULT_MAX_SHOP_EXAMPLES",
     "InferredReasons",
+    "default_reason_filler",
+    "fill_reasons",
+    "fit_for_shop",
     "infer_reasons",
     "shop_examples",
-    "fit_for_shop",
-    "fill_reasons",
-    "default_reason_filler",
 ]
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,8 @@ def infer_reasons(
     code_u[keep] = np.where(conf < threshold, FALLBACK_CODE, top)
     conf_u[keep] = conf
 
-    # distinct normalised text → distinct raw text → row; -1 marks a missing text
-    raw_to_norm = norm_index
-    row_norm = np.where(raw_index >= 0, raw_to_norm[np.maximum(raw_index, 0)], -1)
+    # row → distinct raw text → distinct normalised text; -1 marks a missing text
+    row_norm = np.where(raw_index >= 0, norm_index[np.maximum(raw_index, 0)], -1)
     has = row_norm >= 0
     codes = np.full(n, None, dtype=object)
     confidence = np.full(n, np.nan)
@@ -103,7 +103,7 @@ def infer_reasons(
     review = np.zeros(n, dtype=bool)
     present = ~np.isnan(confidence)
     review[present] = confidence[present] < threshold
-    return InferredReasons(codes, confidence, review, int(len(keep)))
+    return InferredReasons(codes, confidence, review, len(keep))
 
 
 def shop_examples(
@@ -166,8 +166,8 @@ def fit_for_shop(
 
 
 def _with_threshold(classifier: ReasonClassifier, threshold: float) -> ReasonClassifier:
-    clone = object.__new__(ReasonClassifier)
-    clone.__dict__.update(classifier.__dict__)
+    """The same fitted model (shared, not copied) with another default threshold."""
+    clone = copy.copy(classifier)
     clone.threshold = _check_threshold(threshold)
     return clone
 
@@ -218,16 +218,18 @@ def fill_reasons(
             classifier = (fit_for_shop(out, threshold=threshold, max_shop_examples=max_shop_examples)
                           if refine else _seed_classifier())
         inferred = infer_reasons(out.loc[todo, "reason_text"], classifier, threshold)
-        positions = np.flatnonzero(todo)
+        # a text with nothing to read once normalised (only punctuation, emoji) stays without code
+        got = pd.notna(inferred.codes)
+        positions = np.flatnonzero(todo)[got]
         new_codes = code.astype(object).to_numpy(copy=True)
-        new_codes[positions] = inferred.codes
+        new_codes[positions] = inferred.codes[got]
         out["reason_code"] = pd.array(new_codes, dtype=code.dtype if isinstance(code.dtype, pd.StringDtype)
                                       else "string[pyarrow]")
         source = out["reason_source"].astype(object).to_numpy(copy=True)
         source[positions] = "inferred"
         out["reason_source"] = pd.array(source, dtype=out["reason_source"].dtype)
-        confidence[positions] = inferred.confidence
-        review[positions] = inferred.review
+        confidence[positions] = inferred.confidence[got]
+        review[positions] = inferred.review[got]
         log.info(
             "reason codes inferred from text for %d returns (%d distinct texts); %d below the "
             "confidence threshold %.2f were set to 'other' and marked for review",

@@ -15,7 +15,7 @@ import pandas as pd
 
 from returnrisk.taxonomy import REASON_CODES
 
-__all__ = ["SEED_FILE", "EVAL_FILE", "load_seed_set", "load_eval_set"]
+__all__ = ["EVAL_FILE", "SEED_FILE", "load_eval_set", "load_seed_set"]
 
 SEED_FILE = "seed_reasons.csv"
 EVAL_FILE = "eval_reasons.csv"

@@ -3,7 +3,8 @@
 Customers write in French or English, with or without accents, in capitals, with repeated
 letters ("tooo small") and with punctuation everywhere. The classifier sees a canonical form:
 lowercase, accents stripped (``é`` → ``e``, ``œ`` → ``oe``), anything that is not a letter or a
-digit turned into a single space, runs of three or more identical letters cut to two.
+digit turned into a single space, runs of three or more identical letters cut to two, and
+numbers of four digits or more (order and reference numbers) replaced by ``0000``.
 
 The work is done with Arrow compute kernels, so normalising many texts costs no Python loop.
 """
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 __all__ = ["normalize_text", "normalize_texts"]
 
 _LIGATURES = (("œ", "oe"), ("æ", "ae"), ("ß", "ss"))
+_TRIPLES = "|".join(letter * 3 for letter in string.ascii_lowercase)
 
 
 def normalize_texts(texts: Iterable[str | None] | np.ndarray | pa.Array) -> np.ndarray:
@@ -42,11 +44,20 @@ def normalize_texts(texts: Iterable[str | None] | np.ndarray | pa.Array) -> np.n
     for ligature, replacement in _LIGATURES:
         array = pc.replace_substring(array, pattern=ligature, replacement=replacement)
     array = pc.replace_substring_regex(array, pattern=r"[^\p{L}\p{N}]+", replacement=" ")
-    # RE2 has no back-references in patterns: one pass per letter ("tooo" → "too")
-    for letter in string.ascii_lowercase:
-        array = pc.replace_substring_regex(array, pattern=letter + "{3,}", replacement=letter * 2)
+    # order and reference numbers say nothing about the reason: one token for them all
+    array = pc.replace_substring_regex(array, pattern=r"\p{N}{4,}", replacement="0000")
     array = pc.utf8_trim_whitespace(array)
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
+    result = np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
+    # "tooo" → "too": RE2 has no back-references, so one pass per letter, on the few texts
+    # that have a letter three times in a row
+    repeated = pc.fill_null(pc.match_substring_regex(array, pattern=_TRIPLES), False)
+    rows = np.flatnonzero(repeated.to_numpy(zero_copy_only=False))
+    if len(rows):
+        subset = array.take(pa.array(rows))
+        for letter in string.ascii_lowercase:
+            subset = pc.replace_substring_regex(subset, pattern=letter + "{3,}", replacement=letter * 2)
+        result[rows] = subset.to_numpy(zero_copy_only=False)
+    return result
 
 
 def normalize_text(text: str) -> str:

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 import returnrisk
 from returnrisk.serving.errors import install_error_handlers
+from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
@@ -68,6 +69,9 @@ def create_app(settings: Settings, *, loader: ModelLoader | None = None) -> Fast
                     "returns operations. Storefront endpoints are open unless a public key is required; "
                     "business data needs `Authorization: Bearer <merchant key>`.",
         lifespan=lifespan,
+        responses={code: {"model": ErrorResponse, "description": text} for code, text in (
+            (400, "Malformed request (e.g. invalid JSON)"), (413, "Request body or batch too large"),
+            (422, "Invalid field: the detail names it"), (503, "No model loaded yet"))},
     )
     app.state.settings = settings
     app.state.holder = holder

@@ -13,9 +13,16 @@ __all__ = ["Driver", "RiskResponse", "ProductAttributes", "ScoreLine", "ScoreReq
 Lang = Literal["en", "fr"]
 
 
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
 class ErrorResponse(BaseModel):
     detail: str = Field(description="What went wrong and what to do.")
     code: str = Field(description="Stable machine-readable code.")
+    errors: list[FieldError] | None = Field(None, description="For invalid requests: each bad field.")
+    sizes: list[str] | None = Field(None, description="For size errors: the sizes the product is sold in.")
 
 
 class Driver(BaseModel):

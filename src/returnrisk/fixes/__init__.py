@@ -1,0 +1,12 @@
+"""Fix suggestions for merchandisers: which product pages to fix, how, and what it saves.
+
+Entry point: :func:`compute_fixes` (``returnrisk fixes``, ``GET /v1/fixes``); see ``docs/fixes.md``.
+"""
+
+from returnrisk.fixes.engine import FIX_FIELDS, FixReport, compute_fixes, load_fix_shop
+from returnrisk.fixes.impact import ESTIMATE_NOTE
+from returnrisk.fixes.levers import LEVER_LABELS, LEVER_REASONS, LEVERS
+from returnrisk.fixes.params import FixParams
+
+__all__ = ["compute_fixes", "load_fix_shop", "FixReport", "FixParams", "FIX_FIELDS", "LEVERS", "LEVER_REASONS",
+           "LEVER_LABELS", "ESTIMATE_NOTE"]

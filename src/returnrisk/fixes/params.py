@@ -1,0 +1,101 @@
+"""Settings of the fix suggestions, with their documented defaults.
+
+The three money/threshold settings come from the service settings
+(:class:`returnrisk.serving.settings.Settings`: ``flag_threshold``, ``return_cost_per_unit``,
+``margin_loss_rate``); the statistical knobs below are fixed defaults that the benchmark
+(``benchmarks/fixes_benchmark.py``) measured on demo shops of several seeds and cause mixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+__all__ = ["FixParams"]
+
+
+@dataclass(frozen=True)
+class FixParams:
+    """How excesses are judged, levers decided and impact priced.
+
+    Attributes
+    ----------
+    flag_threshold:
+        A lever is suggested (and a product flagged) once the posterior probability that the
+        product's rate of the lever's reason is above its reference reaches this value.
+    return_cost_per_unit:
+        Cost of handling one return when the data has no ``return_cost`` (currency of the data).
+    margin_loss_rate:
+        Share of the line's value lost on a returned item (markdown, damage, re-listing).
+    prior_strength:
+        Strength, in matured-line equivalents, of the beta prior centred on the reference rate.
+    prior_min_returns:
+        The prior holds at least this many pseudo-returns (``strength = max(prior_strength,
+        prior_min_returns / reference)``), so that two rare returns in three sales do not flag.
+    credible_level:
+        Level of the reported central credible interval of each rate.
+    step_days:
+        Spacing of the as-of evaluations that date the first flag (``flagged_since``).
+    window_days:
+        The return window (exposure: a line younger than this has not had its full chance).
+    recent_days:
+        Current sales per month are measured over this many days before the as-of date, and
+        the model re-scores the product's lines of this period.
+    max_lines_per_product:
+        At most this many recent lines of a product are re-scored (the most recent).
+    shap_lines_per_product:
+        The mean SHAP contributions reported as evidence are over this many of those lines.
+    fit_margin:
+        A fit lever needs the kept-size offset (how far from their usual size the customers who
+        kept the product ordered) to be at least this many size steps beyond the category's,
+        when enough kept lines are known; it also decides on its own (see ``docs/fixes.md``).
+    fit_prior_lines:
+        Strength, in kept lines, of the normal prior of a product's kept-size offset.
+    min_kept_for_fit:
+        Kept lines with a known usual size needed before the kept-size offset is used.
+    few_photos_ratio:
+        "Few photos": fewer than this share of the category's median number of photos.
+    short_description_ratio:
+        "Short description": shorter than this share of the category's median length.
+    """
+
+    flag_threshold: float = 0.95
+    return_cost_per_unit: float = 12.0
+    margin_loss_rate: float = 0.15
+    prior_strength: float = 20.0
+    prior_min_returns: float = 1.0
+    credible_level: float = 0.9
+    step_days: int = 7
+    window_days: int = 30
+    recent_days: int = 90
+    max_lines_per_product: int = 200
+    shap_lines_per_product: int = 20
+    fit_margin: float = 0.2
+    fit_prior_lines: float = 10.0
+    min_kept_for_fit: int = 10
+    few_photos_ratio: float = 1.0
+    short_description_ratio: float = 0.6
+
+    def __post_init__(self):
+        if not 0.5 <= self.flag_threshold < 1.0:
+            raise ValueError(f"flag_threshold {self.flag_threshold} must be in [0.5, 1)")
+        if self.return_cost_per_unit < 0 or not 0 <= self.margin_loss_rate <= 1:
+            raise ValueError("return_cost_per_unit must be ≥ 0 and margin_loss_rate in [0, 1]")
+        if self.step_days < 1 or self.recent_days < 1 or self.window_days < 1:
+            raise ValueError("step_days, recent_days and window_days must be positive")
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> "FixParams":
+        """Defaults with the service settings' threshold and costs (and ``overrides``)."""
+        values = {
+            "flag_threshold": float(settings.flag_threshold),
+            "return_cost_per_unit": float(settings.return_cost_per_unit),
+            "margin_loss_rate": float(settings.margin_loss_rate),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes) -> "FixParams":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

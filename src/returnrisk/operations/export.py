@@ -1,0 +1,171 @@
+"""Writing the stored returns in the data contract, alone or merged with a shop's returns table.
+
+``returns.csv`` has exactly the contract's columns (:data:`returnrisk.data.contract.RETURNS`):
+``line_id, returned_at, reason_code, reason_text, refunded_at, return_cost``; timestamps are
+ISO 8601 UTC. ``reason_code`` holds the code *given* by the customer or the merchant; a return
+recorded with text only keeps an empty ``reason_code`` and its ``reason_text``, so that loading
+infers the code again (with the classifier refined on the shop) and records it as inferred —
+exactly like a text-only row of the shop's own file.
+
+With ``merge_with=DIR`` the output is a complete shop: ``returns.csv`` = the shop's returns
+plus the stored ones (a stored return replaces the shop's row for the same ``line_id``), and the
+shop's products and order_lines files copied next to it — ``returnrisk train --data OUT``
+then trains on every return.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from returnrisk.data.contract import RETURNS
+from returnrisk.data.problems import DataError, Problem
+from returnrisk.data.readers import find_table_file, read_table_file
+from returnrisk.errors import InputError
+from returnrisk.io_files import write_table
+from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.timeutil import iso
+
+__all__ = ["ExportResult", "stored_returns_table", "merge_returns", "export_returns", "RETURN_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+RETURN_COLUMNS: list[str] = RETURNS.names
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    n_stored: int
+    n_written: int
+    n_shop: int = 0
+    n_replaced: int = 0
+    copied: list[str] = field(default_factory=list)
+    unknown_lines: int = 0
+    malformed_shop_rows: int = 0
+    dropped_columns: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "stored": self.n_stored, "written": self.n_written,
+                "shop_returns": self.n_shop, "replaced": self.n_replaced, "copied": self.copied,
+                "unknown_lines": self.unknown_lines, "malformed_shop_rows": self.malformed_shop_rows,
+                "dropped_columns": self.dropped_columns}
+
+
+def _number_text(value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return repr(float(value)) if not float(value).is_integer() else f"{float(value):.1f}"
+
+
+def stored_returns_table(store: ReturnStore) -> pd.DataFrame:
+    """The stored returns as contract rows (all values as text, empty = missing), by line_id."""
+    rows = [{
+        "line_id": r.line_id,
+        "returned_at": iso(r.returned_at),
+        "reason_code": r.reason_code,
+        "reason_text": r.reason_text,
+        "refunded_at": iso(r.refunded_at),
+        "return_cost": _number_text(r.return_cost),
+    } for r in store.iter_all()]
+    return pd.DataFrame(rows, columns=RETURN_COLUMNS).astype(object)
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """A raw column as contract text: timestamps ISO UTC, the rest as written."""
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        return column.map(iso).astype(object)
+    if pd.api.types.is_float_dtype(column.dtype):
+        return column.map(_number_text).astype(object)
+    return column.astype(object).where(column.notna(), None)
+
+
+def _read_shop_returns(folder: Path, result: ExportResult) -> pd.DataFrame:
+    path = find_table_file(folder, "returns")
+    if not isinstance(path, Path):
+        raise DataError([path])
+    raw = read_table_file(path, "returns")
+    if isinstance(raw, Problem):
+        raise DataError([raw])
+    frame = raw.frame
+    if "line_id" not in frame.columns:
+        raise InputError(f"{path}: no line_id column, so the stored returns cannot be merged: fix the shop's "
+                         "returns file first (returnrisk validate --data DIR)")
+    result.malformed_shop_rows = len(raw.malformed)
+    if raw.malformed:
+        log.warning("%s: %d malformed rows (wrong number of fields) cannot be carried into the merged table; "
+                    "fix them in the shop's file (returnrisk validate --data %s lists them)",
+                    path.name, len(raw.malformed), folder)
+    result.dropped_columns = [c for c in frame.columns if c not in RETURN_COLUMNS]
+    if result.dropped_columns:
+        log.info("columns outside the contract not carried into the merged table: %s",
+                 ", ".join(result.dropped_columns))
+    out = pd.DataFrame({c: _as_text(frame[c]) if c in frame.columns else None for c in RETURN_COLUMNS})
+    return out.astype(object)
+
+
+def merge_returns(shop_returns: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Shop rows without a stored return for their line, then the stored rows; and how many were replaced."""
+    stored_ids = set(stored["line_id"].astype(str))
+    replaced = shop_returns["line_id"].astype(str).isin(stored_ids)
+    merged = pd.concat([shop_returns[~replaced.to_numpy()], stored], ignore_index=True)
+    return merged[RETURN_COLUMNS], int(replaced.sum())
+
+
+def _line_ids(folder: Path) -> set[str] | None:
+    path = find_table_file(folder, "order_lines")
+    if not isinstance(path, Path):
+        return None
+    raw = read_table_file(path, "order_lines")
+    if isinstance(raw, Problem) or "line_id" not in raw.frame.columns:
+        return None
+    return set(raw.frame["line_id"].dropna().astype(str))
+
+
+def export_returns(store: ReturnStore, out: str | Path, *, merge_with: str | Path | None = None) -> ExportResult:
+    """Write ``out/returns.csv`` (see the module docstring); return what was written."""
+    out = Path(out)
+    stored = stored_returns_table(store)
+    result = ExportResult(out / "returns.csv", len(stored), len(stored))
+    if merge_with is None:
+        write_table(stored, result.path)
+        log.info("%d stored returns written to %s", len(stored), result.path)
+        return result
+
+    shop_dir = Path(merge_with)
+    if not shop_dir.is_dir():
+        raise InputError(f"--merge-with {shop_dir} does not exist: pass the shop's data folder")
+    if out.resolve() == shop_dir.resolve():
+        raise InputError(f"--out {out} is the shop folder itself: write the merged shop to another folder "
+                         "(the shop's products and order lines are copied there), then train on it")
+    shop_returns = _read_shop_returns(shop_dir, result)
+    merged, replaced = merge_returns(shop_returns, stored)
+    result.n_shop, result.n_replaced, result.n_written = len(shop_returns), replaced, len(merged)
+    known = _line_ids(shop_dir)
+    if known is not None:
+        result.unknown_lines = int((~stored["line_id"].astype(str).isin(known)).sum())
+        if result.unknown_lines:
+            log.warning("%d stored returns are for lines not in %s's order lines: loading will set them aside "
+                        "until those order lines are exported too", result.unknown_lines, shop_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("products", "order_lines"):
+        source = find_table_file(shop_dir, name)
+        if not isinstance(source, Path):
+            raise DataError([source])
+        for stale in (out / f"{name}.csv", out / f"{name}.parquet"):
+            if stale.exists() and stale.name != source.name:
+                stale.unlink()
+        shutil.copy2(source, out / source.name)
+        result.copied.append(source.name)
+    stale_returns = out / "returns.parquet"
+    if stale_returns.exists():
+        stale_returns.unlink()
+    write_table(merged, result.path)
+    log.info("merged returns written to %s: %d shop rows (%d replaced by stored returns) + %d stored = %d",
+             result.path, len(shop_returns), replaced, len(stored), len(merged))
+    return result

@@ -1,0 +1,338 @@
+"""Forecast of the returns arriving in the next days, with an interval and the staffing it implies.
+
+Everything is computed as of a time ``as_of``: the shop is truncated there (orders, returns and
+refunds after it are ignored), so a backtest is the same call with an earlier ``as_of`` — and a
+model trained with the same ``as_of``.
+
+The forecast covers the ``days`` whole UTC days starting at the first midnight at or after
+``as_of``. Expected returns arriving on day ``d`` come from two sources:
+
+Lines already ordered
+    Every line ordered before ``as_of``, not returned yet and younger than the longest delay
+    seen, with the model's ``p`` = P(return) (:func:`~returnrisk.model.bundle.score_frame`)
+    and the delay CDF ``F`` learnt from history before ``as_of``
+    (:class:`~returnrisk.operations.delays.DelayDistribution`). A line ordered ``e`` days ago
+    that has not come back arrives in ``[t0, t1)`` days after its order with probability
+    ``p·(F(t1) − F(t0)) / (1 − p·F(e))`` — the model's probability conditioned on the days
+    already elapsed without a return.
+Orders not placed yet
+    From ``as_of`` to the end of the horizon, orders arrive at the recent rate (lines per day
+    over the last ``order_lookback_days``) times the day-of-week pattern of the last weeks, at
+    the usual hours of the day; each comes back with the mean P(return) of the recent lines,
+    spread over the same delay distribution.
+
+A weekday pattern of *arrivals* (e.g. a warehouse that registers no returns on Sundays) is
+learnt from the last weeks' arrivals relative to their centred 7-day average and applied to
+the days; it is shrunk towards "no pattern" as far as it could be noise (a shop without such a
+pattern — like the demo — gets factors of about 1).
+
+Interval
+--------
+The count of day ``d`` is treated as normal with variance
+
+* ``φ · Σ q_i(1 − q_i)`` for the lines already ordered (Poisson-binomial; ``φ`` ≥ 1 is the
+  measured clustering of returns — lines of one order sent back together on the same day),
+* ``φ · λ_d + (cv · λ_d)²`` for the orders not placed yet (Poisson count plus the uncertainty
+  of the order volume, ``cv`` measured on the last weeks' volumes against the rate the
+  forecast would have used),
+* ``(model_rel_sd · expected_d)²`` for the model's systematic error (the mean of P(return) over
+  a period is off by a few percent even when calibrated).
+
+The 14-day total uses the variance of the sum: a line arrives at most once (``Q_i(1 − Q_i)``
+with ``Q_i`` its probability to arrive within the horizon), and the volume and model errors
+are shared by all days. Bounds are ``expected ± z·sd`` (``z`` for ``level``, 90 % by default),
+at least 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from returnrisk.data.loader import Shop
+from returnrisk.model.bundle import ServingBundle, score_frame
+from returnrisk.operations.delays import DelayDistribution
+from returnrisk.operations.timeutil import (
+    DAY_SECONDS,
+    default_as_of,
+    epoch_seconds,
+    iso,
+    next_midnight,
+    to_utc,
+)
+
+__all__ = [
+    "ForecastDay",
+    "ReturnsForecast",
+    "OrderRate",
+    "forecast_returns",
+    "arrival_weekday_factors",
+    "return_clustering",
+    "DEFAULT_MODEL_REL_SD",
+    "MAX_FORECAST_DAYS",
+]
+
+log = logging.getLogger(__name__)
+
+#: Relative standard deviation of the model's systematic error on a period's expected returns.
+DEFAULT_MODEL_REL_SD = 0.03
+
+#: The longest forecast accepted (beyond, the orders not placed yet dominate and the model adds little).
+MAX_FORECAST_DAYS = 90
+
+
+@dataclass(frozen=True)
+class ForecastDay:
+    date: pd.Timestamp
+    expected: float
+    low: float
+    high: float
+    from_open_lines: float
+    from_new_orders: float
+
+
+@dataclass
+class ReturnsForecast:
+    """The forecast; :meth:`to_dict` is the payload of ``--json`` and ``GET /v1/forecast``."""
+
+    as_of: pd.Timestamp
+    level: float
+    days: list[ForecastDay]
+    total_expected: float
+    total_low: float
+    total_high: float
+    handling_minutes_per_return: float
+    details: dict = field(default_factory=dict)
+
+    def staff_hours(self) -> list[dict]:
+        rate = self.handling_minutes_per_return / 60.0
+        return [{"date": f"{d.date:%Y-%m-%d}", "hours": round(d.expected * rate, 2),
+                 "low": round(d.low * rate, 2), "high": round(d.high * rate, 2)} for d in self.days]
+
+    def to_dict(self) -> dict:
+        return {
+            "as_of": iso(self.as_of),
+            "days": [{"date": f"{d.date:%Y-%m-%d}", "expected": round(d.expected, 2), "low": round(d.low, 2),
+                      "high": round(d.high, 2)} for d in self.days],
+            "total": {"expected": round(self.total_expected, 2), "low": round(self.total_low, 2),
+                      "high": round(self.total_high, 2)},
+            "staff_hours": self.staff_hours(),
+        }
+
+    @property
+    def expected(self) -> np.ndarray:
+        return np.array([d.expected for d in self.days])
+
+
+@dataclass(frozen=True)
+class OrderRate:
+    """Recent order volume: lines per day, weekday factors, hour-of-day shares, volume uncertainty."""
+
+    per_day: float
+    weekday: np.ndarray   # 7 factors (Monday first), mean 1
+    hours: np.ndarray     # 24 shares, sum 1
+    cv: float             # relative error of the per-day rate as a one-week-ahead prediction
+
+    @classmethod
+    def learn(cls, ordered_at: pd.Series, as_of: pd.Timestamp, *, lookback_days: int = 28,
+              weekday_weeks: int = 8, cv_weeks: int = 26) -> "OrderRate":
+        as_of = to_utc(as_of)
+        t = epoch_seconds(ordered_at)
+        a = float(epoch_seconds(as_of))
+        age = (a - t) / DAY_SECONDS
+        recent = (age > 0) & (age <= lookback_days)
+        per_day = float(recent.sum()) / lookback_days
+        # whole days before as_of, most recent last
+        horizon = max(weekday_weeks * 7, cv_weeks * 7)
+        day_index = np.floor(age[(age > 0) & (age <= horizon)]).astype(int)  # 0 = the last 24 h
+        counts = np.bincount(day_index, minlength=horizon)[:horizon][::-1].astype(float)
+        day_starts = as_of - pd.to_timedelta(np.arange(horizon, 0, -1), unit="D")
+        weekdays = day_starts.dayofweek.to_numpy()
+        last = counts[-weekday_weeks * 7:]
+        by_day = np.bincount(weekdays[-weekday_weeks * 7:], weights=last, minlength=7)
+        weekday = by_day / by_day.mean() if by_day.sum() > 0 else np.ones(7)
+        hour_of_day = pd.Series(ordered_at[recent]).dt.hour.to_numpy() if recent.any() else np.array([], int)
+        hours = np.bincount(hour_of_day, minlength=24).astype(float)
+        hours = (hours + 0.5) / (hours + 0.5).sum()
+        weeks = counts.reshape(-1, 7).sum(axis=1)
+        ratios = []
+        for i in range(4, len(weeks)):
+            base = weeks[i - 4:i].mean()
+            if base > 0 and weeks[i] > 0:
+                ratios.append(np.log(weeks[i] / base))
+        cv = float(np.std(ratios)) if len(ratios) >= 6 else 0.15
+        return cls(per_day, weekday, hours, max(cv, 0.02))
+
+
+def arrival_weekday_factors(returned_at: pd.Series, as_of: pd.Timestamp, *, weeks: int = 8) -> np.ndarray:
+    """Weekday factors of return *arrivals* (Monday first, mean 1), shrunk towards 1 by their noise.
+
+    Each day's arrivals are divided by the centred 7-day mean around it (which removes trends and
+    volume swings); the mean ratio per weekday is the raw factor. Its Poisson noise is estimated
+    from the counts, and the factors are pulled towards 1 by the share of their spread that
+    noise explains.
+    """
+    as_of = to_utc(as_of)
+    a = float(epoch_seconds(as_of))
+    age = (a - epoch_seconds(returned_at)) / DAY_SECONDS
+    span = weeks * 7 + 6
+    day_index = np.floor(age[(age > 0) & (age <= span)]).astype(int)
+    counts = np.bincount(day_index, minlength=span)[:span][::-1].astype(float)
+    if counts.sum() < 10 * 7:
+        return np.ones(7)
+    centred = np.convolve(counts, np.ones(7) / 7, mode="valid")   # mean of days i-3..i+3
+    inner = counts[3:-3]
+    ok = centred > 0
+    ratio = np.where(ok, inner / np.where(ok, centred, 1), np.nan)
+    day_starts = as_of - pd.to_timedelta(np.arange(span, 0, -1), unit="D")
+    weekday = day_starts.dayofweek.to_numpy()[3:-3]
+    raw = np.array([np.nanmean(ratio[weekday == w]) if np.any(weekday == w) else 1.0 for w in range(7)])
+    raw = np.where(np.isfinite(raw), raw, 1.0)
+    raw = raw / raw.mean()
+    n_per = np.array([max(np.sum(weekday == w), 1) for w in range(7)])
+    noise = float(np.mean(1.0 / np.maximum(centred[ok].mean(), 1e-9) / n_per))
+    spread = float(np.var(raw - 1.0))
+    weight = 0.0 if spread <= 0 else max(0.0, 1.0 - noise / spread)
+    return 1.0 + weight * (raw - 1.0)
+
+
+def return_clustering(returns: pd.DataFrame, order_lines: pd.DataFrame, as_of: pd.Timestamp,
+                      *, days: int = 90) -> float:
+    """``φ = E[K²] / E[K]`` for K the returns of one order arriving the same day (1 = independent)."""
+    as_of = to_utc(as_of)
+    recent = returns[(returns["returned_at"] < as_of)
+                     & (returns["returned_at"] >= as_of - pd.Timedelta(days=days))]
+    if recent.empty:
+        return 1.0
+    orders = recent[["line_id", "returned_at"]].merge(order_lines[["line_id", "order_id"]], on="line_id")
+    if orders.empty:
+        return 1.0
+    k = orders.groupby([orders["order_id"].astype(str), orders["returned_at"].dt.floor("D")]).size().to_numpy()
+    return float(max(1.0, (k.astype(float) ** 2).mean() / k.mean()))
+
+
+def _arrivals(delays: DelayDistribution, ordered_s: np.ndarray, edges_s: np.ndarray) -> np.ndarray:
+    """``F(edge_{k+1} − t) − F(edge_k − t)`` for every order time ``t`` (rows) and day ``k`` (columns)."""
+    cdf = delays.cdf_at((edges_s[None, :] - ordered_s[:, None]) / DAY_SECONDS)
+    return np.diff(cdf, axis=1)
+
+
+def forecast_returns(
+    shop: Shop,
+    bundle: ServingBundle,
+    *,
+    as_of: pd.Timestamp | None = None,
+    days: int = 14,
+    level: float = 0.9,
+    handling_minutes_per_return: float = 12.0,
+    order_lookback_days: int = 28,
+    model_rel_sd: float = DEFAULT_MODEL_REL_SD,
+    weekday_arrivals: bool = True,
+) -> ReturnsForecast:
+    """Expected returns arriving per day for ``days`` days after ``as_of`` (see the module docstring).
+
+    ``as_of`` defaults to the end of the data; everything after it is ignored. Raises
+    :class:`ValueError` with a readable message for impossible requests (no history before
+    ``as_of``, ``days`` out of range, too few returns to learn the delays).
+    """
+    if not 1 <= int(days) <= MAX_FORECAST_DAYS:
+        raise ValueError(f"days {days} is out of range: forecast between 1 and {MAX_FORECAST_DAYS} days")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level {level} must be between 0 and 1, e.g. 0.9 for a 90 % interval")
+    days = int(days)
+    as_of = default_as_of(shop) if as_of is None else to_utc(as_of)
+    known = shop.truncated(as_of)
+    lines = known.order_lines.reset_index(drop=True)
+    if lines.empty:
+        first = shop.order_lines["ordered_at"].min()
+        raise ValueError(f"no order before {as_of:%Y-%m-%d %H:%M} (the first order is {first:%Y-%m-%d}): "
+                         "choose a later as-of")
+    window = int(bundle.snapshot.window_days)
+    delays = DelayDistribution.learn(lines, known.returns, as_of, window)
+
+    a = float(epoch_seconds(as_of))
+    first = next_midnight(as_of)
+    edges = float(epoch_seconds(first)) + DAY_SECONDS * np.arange(days + 1)
+    ordered_s = epoch_seconds(lines["ordered_at"])
+    age = (a - ordered_s) / DAY_SECONDS
+    scored_mask = age <= max(delays.max_days, order_lookback_days)
+    scored_lines = lines[scored_mask].reset_index(drop=True)
+    p_all = np.zeros(len(lines))
+    if len(scored_lines):
+        p_all[scored_mask] = score_frame(bundle, scored_lines)["p_return"].to_numpy(dtype=float)
+    returned = lines["line_id"].isin(known.returns["line_id"]).to_numpy()
+
+    # ---- lines already ordered --------------------------------------------------------------
+    is_open = scored_mask & ~returned & (age < delays.max_days)
+    p = p_all[is_open]
+    elapsed = delays.cdf_at(age[is_open])
+    denominator = np.clip(1.0 - p * elapsed, 1e-9, None)
+    q = p[:, None] * _arrivals(delays, ordered_s[is_open], edges) / denominator[:, None]
+    open_expected = q.sum(axis=0)
+    open_var = (q * (1.0 - q)).sum(axis=0)
+    Q = q.sum(axis=1)
+    open_var_total = float((Q * (1.0 - Q)).sum())
+
+    # ---- orders not placed yet ----------------------------------------------------------------
+    rate = OrderRate.learn(lines["ordered_at"], as_of, lookback_days=order_lookback_days)
+    recent = scored_mask & (age <= order_lookback_days)
+    p_new = float(p_all[recent].mean()) if recent.any() else float(p_all[scored_mask].mean() if scored_mask.any()
+                                                                    else 0.0)
+    start_day = as_of.floor("D")
+    n_order_days = int((first - start_day) / pd.Timedelta(days=1)) + days
+    slot_days = start_day + pd.to_timedelta(np.repeat(np.arange(n_order_days), 24), unit="D")
+    slot_s = epoch_seconds(pd.Series(slot_days)) + (np.tile(np.arange(24), n_order_days) + 0.5) * 3600.0
+    slot_lines = rate.per_day * rate.weekday[slot_days.dayofweek.to_numpy()] * np.tile(rate.hours, n_order_days)
+    slot_lines = np.where(slot_s >= a, slot_lines, 0.0)
+    new_expected = p_new * (slot_lines[:, None] * _arrivals(delays, slot_s, edges)).sum(axis=0)
+
+    # ---- weekday pattern of arrivals, clustering, interval --------------------------------------
+    day_dates = first + pd.to_timedelta(np.arange(days), unit="D")
+    factors = arrival_weekday_factors(known.returns["returned_at"], as_of) if weekday_arrivals else np.ones(7)
+    f = factors[day_dates.dayofweek.to_numpy()]
+    open_expected, new_expected = open_expected * f, new_expected * f
+    expected = open_expected + new_expected
+    phi = return_clustering(known.returns, lines, as_of)
+    var = (phi * open_var * f ** 2 + phi * new_expected + (rate.cv * new_expected) ** 2
+           + (model_rel_sd * expected) ** 2)
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    sd = np.sqrt(var)
+    total = float(expected.sum())
+    total_var = (phi * open_var_total + phi * float(new_expected.sum()) + (rate.cv * float(new_expected.sum())) ** 2
+                 + (model_rel_sd * total) ** 2)
+    total_sd = float(np.sqrt(total_var))
+
+    out_days = [
+        ForecastDay(d, float(e), float(max(0.0, e - z * s)), float(e + z * s), float(o), float(n))
+        for d, e, s, o, n in zip(day_dates, expected, sd, open_expected, new_expected)
+    ]
+    details = {
+        "window_days": window,
+        "open_lines": int(is_open.sum()),
+        "mean_p_open": float(p.mean()) if p.size else None,
+        "orders_per_day": rate.per_day,
+        "order_weekday_factors": [round(float(x), 3) for x in rate.weekday],
+        "order_volume_cv": rate.cv,
+        "mean_p_new_orders": p_new,
+        "arrival_weekday_factors": [round(float(x), 3) for x in factors],
+        "clustering": phi,
+        "delay_median_days": delays.quantile(0.5),
+        "delay_p90_days": delays.quantile(0.9),
+        "delay_source": delays.source,
+        "model_as_of": bundle.meta.get("as_of"),
+        "from_open_lines": float(open_expected.sum()),
+        "from_new_orders": float(new_expected.sum()),
+    }
+    model_as_of = bundle.meta.get("as_of")
+    if model_as_of and to_utc(model_as_of) > as_of + pd.Timedelta(seconds=1):
+        log.warning("the model was trained on data up to %s, after as-of %s: it has seen the future; for a "
+                    "backtest, train with --as-of %s", model_as_of, iso(as_of), iso(as_of))
+        details["model_saw_future"] = True
+    log.info("forecast as of %s: %.0f returns expected in %d days (%.0f from %d open lines, %.0f from new orders)",
+             iso(as_of), total, days, details["from_open_lines"], details["open_lines"], details["from_new_orders"])
+    return ReturnsForecast(as_of, level, out_days, total, max(0.0, total - z * total_sd), total + z * total_sd,
+                           handling_minutes_per_return, details)
