@@ -15,6 +15,7 @@ from returnrisk.pipeline.params import TrainParams, load_params
 from returnrisk.taxonomy import RETURN_GROUPS
 
 CLI = [sys.executable, "-m", "returnrisk"]
+FAST = Path(__file__).with_name("fast_params.yaml")
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -115,7 +116,7 @@ def test_predict_cli_bad_input_says_what_and_where(trained, tmp_path):
     missing.write_text("line_id,sku\nX1,P1\n")
     proc = run_cli("predict", "--input", str(missing), "--output", str(tmp_path / "o.csv"),
                    "--tracking-uri", trained.tracking_uri)
-    assert proc.returncode == 2 and "column 'product_id' missing in m.csv (columns found: line_id, sku)" in proc.stdout
+    assert proc.returncode == 2 and "column 'product_id' missing in m.csv (columns found: line_id, sku)" in proc.stderr
 
 
 def test_no_champion_gives_a_clear_error(tmp_path):
@@ -124,7 +125,7 @@ def test_no_champion_gives_a_clear_error(tmp_path):
     proc = run_cli("predict", "--input", str(lines), "--output", str(tmp_path / "o.csv"),
                    "--tracking-uri", f"sqlite:///{tmp_path}/empty.db")
     assert proc.returncode == 2
-    assert "no champion model: run `returnrisk train --data DIR` first" in proc.stdout
+    assert "no champion model: run `returnrisk train --data DIR` first" in proc.stderr
 
 
 def test_broken_input_leaves_the_registry_untouched(trained, tmp_path):
@@ -151,7 +152,7 @@ def test_interrupted_training_never_touches_the_champion(trained, monkeypatch):
 
     monkeypatch.setattr(Tracker, "log_model", explode)
     with pytest.raises(KeyboardInterrupt):
-        run_training(trained.data, params=load_params(), tracker=tracker)
+        run_training(trained.data, params=load_params(FAST), tracker=tracker)
     assert tracker.champion().version == before
     runs = tracker.client.search_runs([tracker.client.get_experiment_by_name("returnrisk").experiment_id])
     assert any(r.info.status in ("FAILED", "KILLED") for r in runs)
@@ -159,7 +160,8 @@ def test_interrupted_training_never_touches_the_champion(trained, monkeypatch):
 
 def test_train_json_promotion_rules_and_promote_override(trained, tmp_path):
     # same data again: the champion has seen every validation row, so no fair comparison → kept
-    proc = run_cli("train", "--data", str(trained.data), "--tracking-uri", trained.tracking_uri, "--json")
+    proc = run_cli("train", "--data", str(trained.data), "--tracking-uri", trained.tracking_uri, "--json",
+                   "--params", str(FAST))
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"run_id", "model_version", "promoted", "metrics"} <= set(result)
@@ -173,7 +175,7 @@ def test_train_json_promotion_rules_and_promote_override(trained, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert tracker.champion().version == new_version
     proc = run_cli("promote", "--version", "999", "--tracking-uri", trained.tracking_uri)
-    assert proc.returncode == 2 and "has no version 999" in proc.stdout
+    assert proc.returncode == 2 and "has no version 999" in proc.stderr
     tracker.set_champion("1")  # leave the session's champion as it was
 
 
@@ -183,10 +185,10 @@ def test_as_of_training_compares_fairly_and_can_promote(trained, tmp_path):
     from returnrisk.tracking import Tracker
 
     tracker = Tracker(f"sqlite:///{tmp_path}/m.db")
-    early = run_training(trained.data, params=load_params(), tracker=tracker,
+    early = run_training(trained.data, params=load_params(FAST), tracker=tracker,
                          as_of=pd.Timestamp("2026-05-01", tz="UTC"))
     assert early.promoted and early.as_of == pd.Timestamp("2026-05-01", tz="UTC")
-    late = run_training(trained.data, params=load_params(), tracker=tracker)
+    late = run_training(trained.data, params=load_params(FAST), tracker=tracker)
     assert late.comparison["comparison_rows"] > 1000
     assert {"candidate_log_loss", "champion_log_loss", "candidate_auc", "champion_auc"} <= set(late.comparison)
     assert late.promoted == (tracker.champion().version == late.model_version)

@@ -7,7 +7,9 @@ import sys
 
 import typer
 
-from returnrisk.cli.console import configure_logging, console, print_problems
+from rich.markup import escape
+
+from returnrisk.cli.console import configure_logging, err_console, print_problems
 from returnrisk.data.problems import DataError
 from returnrisk.errors import ReturnRiskError
 
@@ -42,29 +44,17 @@ def _register() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script: expected failures exit 2 with a clear message."""
+    """Entry point of the console script: expected failures exit 2 with a clear message.
+
+    Usage errors are reported by Typer (exit 2); :class:`DataError` lists every problem found in
+    the input files; other :class:`ReturnRiskError` print their message.
+    """
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)
     except DataError as exc:
         print_problems(exc.problems)
         sys.exit(2)
     except ReturnRiskError as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
-        sys.exit(code)
-    except typer.Abort:
-        console.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        console.print("interrupted: nothing was changed beyond what is reported above")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -28,7 +28,7 @@ def tracker_for(tracking_uri: str | None):
 
 
 def _timestamp(value: str | None, option: str):
-    if value is None:
+    if value is None or not value.strip():
         return None
     import pandas as pd
 

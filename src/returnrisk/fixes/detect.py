@@ -12,7 +12,8 @@ such returns out of an exposure ``e`` has the beta posterior of
   be like with a guide.
 
 ``p_worse = P(rate > reference)``. A lever is suggested when its page condition holds and
-``p_worse ≥ flag_threshold``; fit levers add a direction check (see :func:`detect`).
+``p_worse ≥ flag_threshold``; fit levers add a direction check and a second route, the
+sizes customers kept (see :func:`_fit_rule`).
 """
 
 from __future__ import annotations
@@ -295,9 +296,9 @@ def _fit_rule(ev: LeverEvidence, fit: FitEvidence, direction: int, params: FixPa
       or the lever's direction holds ``SHARE_ODDS``× its reference share of size returns with
       probability ≥ threshold (a product returned as both too small and too large lacks a
       guide rather than running small or large);
-    * kept sizes: ``P(kept offset beyond fit_margin) ≥ threshold`` with enough kept lines, and
-      the returns do not contradict it (``p_worse ≥ 0.5``) — a product whose guide makes most
-      customers size up still runs small, even if few return it.
+    * kept sizes: ``P(kept offset beyond fit_margin) ≥ threshold`` with enough kept lines — a
+      product whose size guide (or reputation) makes customers size up runs small even when
+      few return it: its chart is wrong and every customer who does not compensate pays.
     """
     thr = params.flag_threshold
     enough = fit.count >= params.min_kept_for_fit
@@ -306,7 +307,7 @@ def _fit_rule(ev: LeverEvidence, fit: FitEvidence, direction: int, params: FixPa
     share = fit.share_small if direction > 0 else fit.share_large
     confirmed = (enough & (shift >= params.fit_margin)) | (share >= thr)
     by_returns = (ev.p_worse >= thr) & confirmed
-    by_kept = enough & (p_fit >= thr) & (ev.p_worse >= 0.5)
+    by_kept = enough & (p_fit >= thr)
     ev.passes = ev.eligible[:, None] & np.isfinite(ev.reference) & (by_returns | by_kept)
     ev.confidence = np.where(by_returns, ev.p_worse, np.where(by_kept, p_fit, np.minimum(ev.p_worse, p_fit)))
 

@@ -73,6 +73,18 @@ class FixReport:
     products_flagged: int
     note: dict = field(default_factory=lambda: dict(ESTIMATE_NOTE))
     detection: Detection | None = field(default=None, repr=False)   # the weekly evidence (not serialised)
+    reason_table: dict | None = field(default=None, repr=False)     # code -> rates of every product
+
+    def has_product(self, product_id: str) -> bool:
+        return self.detection is not None and product_id in self.detection.panel.keys
+
+    def profile(self, product_id: str) -> dict | None:
+        """The product's profile: full for a product with suggestions; reason rates only otherwise."""
+        if product_id in self.profiles:
+            return self.profiles[product_id]
+        if not self.has_product(product_id) or self.reason_table is None:
+            return None
+        return _profile(product_id, self.detection, self.reason_table, None, None, [])
 
     def for_product(self, product_id: str) -> list[dict]:
         return [fix for fix in self.fixes if fix["product_id"] == product_id]
@@ -312,7 +324,7 @@ def compute_fixes(shop: Shop, bundle: ServingBundle, params: FixParams | None = 
     info = {k: model_info.get(k) for k in ("version", "alias", "uri")} if model_info else {}
     info.setdefault("as_of", bundle.meta.get("as_of"))
     return FixReport(as_of, pd.Timestamp.now(tz="UTC"), info, params, fixes, profiles, len(panel.keys),
-                     len(flagged_ids), detection=det)
+                     len(flagged_ids), detection=det, reason_table=rates)
 
 
 def _lines_with_values(lines: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
@@ -436,7 +448,8 @@ def _record(c: _Candidate, det: Detection, scores: LineScores, sales: pd.DataFra
             "fit_margin": params.fit_margin,
         }
         if fit.count[c.product, -1] >= params.min_kept_for_fit:
-            facts["kept_shift"] = shift
+            facts.update({"kept_shift": shift, "kept_lines": float(fit.count[c.product, -1]),
+                          "kept_only": c.size is None and c.p_worse < params.flag_threshold})
         if c.size is None:
             evidence["sizes"] = tables.get((c.product, c.lever), [])
     if c.lever in ATTRIBUTE_LEVERS:
@@ -509,8 +522,8 @@ def _size_tables(rh: ReasonHistory, det: Detection, wanted: list[tuple[int, str]
     return out
 
 
-def _profile(pid: str, det: Detection, rates: dict[str, pd.DataFrame], scores: LineScores,
-             sales: pd.DataFrame, fixes: list[dict]) -> dict:
+def _profile(pid: str, det: Detection, rates: dict[str, pd.DataFrame], scores: LineScores | None,
+             sales: pd.DataFrame | None, fixes: list[dict]) -> dict:
     panel = det.panel
     row = int(panel.keys.get_loc(pid))
     product = det.products.iloc[row]
@@ -528,9 +541,10 @@ def _profile(pid: str, det: Detection, rates: dict[str, pd.DataFrame], scores: L
         "sales": int(panel.n[row, -1]),
         "exposure": _f(panel.exposure[row, -1], 1),
         "returns": int(round(panel.returns[row, -1].sum())),
-        "sales_per_month": _f(sales["sales_per_month"].get(pid, 0.0), 2) if pid in sales.index else 0.0,
+        "sales_per_month": (_f(sales["sales_per_month"].get(pid, 0.0), 2)
+                            if sales is not None and pid in sales.index else None),
         "reasons": reasons,
-        "drivers": scores.drivers(pid),
+        "drivers": scores.drivers(pid) if scores is not None else [],
         "levers": sorted({f["lever"] for f in fixes}, key=LEVERS.index),
         "savings_per_month": round(sum(f["expected_savings_per_month"] for f in fixes), 2),
     }

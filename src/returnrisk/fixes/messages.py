@@ -36,11 +36,17 @@ def _size_steps(value: float, lang: str) -> str:
     return f"{text} size" + ("s" if abs(value) != 1 else "")
 
 
+def direction_ok(shift: float, small: bool) -> bool:
+    """Whether a kept-size shift is worth saying: at least 0.2 size, in the lever's direction."""
+    return (shift >= 0.2) if small else (shift <= -0.2)
+
+
 def message(lever: str, facts: dict, lang: str) -> str:
     """The sentence of ``lever`` in ``lang`` from ``facts``.
 
     ``facts``: ``rate``, ``reference``, ``returns``, ``sales``, ``category``, ``avoided`` (per
-    month), optional ``size``, ``kept_shift`` (size steps), ``photos``, ``typical_photos``,
+    month), optional ``size``, ``kept_shift`` (size steps), ``kept_lines``, ``kept_only`` (the
+    fit lever rests on the kept sizes), ``photos``, ``typical_photos``,
     ``length``, ``typical_length``, ``reference_kind`` (``category``, ``guided`` or ``shop``).
     """
     fr = lang == "fr"
@@ -73,12 +79,27 @@ def message(lever: str, facts: dict, lang: str) -> str:
     if lever in ("runs_small", "runs_large"):
         small = lever == "runs_small"
         shift = facts.get("kept_shift")
+        if facts.get("kept_only") and shift is not None:
+            kept_n = number(facts.get("kept_lines"), lang, 0)
+            if fr:
+                what = "trop petit" if small else "trop grand"
+                action = ("indiquez de prendre la taille au-dessus et corrigez le guide des tailles" if small
+                          else "indiquez de prendre la taille en dessous et corrigez le guide des tailles")
+                return (f"Les clients qui ont gardé ce produit ont pris {_size_steps(shift, lang)} "
+                        f"{'au-dessus' if shift > 0 else 'en dessous'} de leur taille habituelle ({kept_n} ventes "
+                        f"gardées), et {rate} des ventes reviennent « {what} », {versus} : {action} — {tail}.")
+            what = "too small" if small else "too large"
+            action = ("tell customers to take one size up and correct the size chart" if small
+                      else "tell customers to take one size down and correct the size chart")
+            return (f"Customers who kept this product took {_size_steps(shift, lang)} "
+                    f"{'larger' if shift > 0 else 'smaller'} than their usual size ({kept_n} kept sales), and "
+                    f"{rate} of sales come back as {what}, {versus}: {action} — {tail}.")
         if fr:
             what = "trop petit" if small else "trop grand"
             action = ("conseillez la taille au-dessus et corrigez le guide des tailles" if small
                       else "conseillez la taille en dessous et corrigez le guide des tailles")
             kept = ""
-            if shift is not None and abs(shift) >= 0.1:
+            if shift is not None and direction_ok(shift, small):
                 kept = (f", et ceux qui l'ont gardé ont pris {_size_steps(shift, lang)} "
                         f"{'au-dessus' if shift > 0 else 'en dessous'} de leur taille habituelle")
             return f"{subject_fr}{rate} {sales_of} reviennent « {what} », {versus} ({counts}){kept} : {action} — {tail}."
@@ -86,7 +107,7 @@ def message(lever: str, facts: dict, lang: str) -> str:
         action = ("tell customers to take one size up and correct the size chart" if small
                   else "tell customers to take one size down and correct the size chart")
         kept = ""
-        if shift is not None and abs(shift) >= 0.1:
+        if shift is not None and direction_ok(shift, small):
             kept = (f", and customers who kept it took {_size_steps(shift, lang)} "
                     f"{'larger' if shift > 0 else 'smaller'} than usual")
         return f"{subject_en}{rate} {of_sales} come back as {what}, {versus} ({counts}){kept}: {action} — {tail}."

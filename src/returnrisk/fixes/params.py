@@ -62,7 +62,7 @@ class FixParams:
     return_cost_per_unit: float = 12.0
     margin_loss_rate: float = 0.15
     prior_strength: float = 20.0
-    prior_min_returns: float = 1.0
+    prior_min_returns: float = 2.0
     credible_level: float = 0.9
     step_days: int = 7
     window_days: int = 30

@@ -1,0 +1,217 @@
+"""Load-test the API on loopback with wrk, beside mlflow's own server and a bare FastAPI ceiling.
+
+    .venv/bin/python benchmarks/serving_benchmark.py --tracking-uri sqlite:///mlruns/mlflow.db \
+        [--duration 20] [--concurrency 1 16 64] [--soak 300]
+
+Scenarios (one uvicorn worker each, wrk on one thread; the machine's other core serves):
+  (a) GET /v1/products/{id}/risk?size=            visitor, precomputed answers
+  (b) the same with a known customer_id           one exact TreeSHAP row per request
+  (c) POST /v1/score with a 20-line basket
+  (d) `mlflow models serve` of the logged pyfunc scoring one line
+  (e) a bare FastAPI endpoint returning a constant JSON (the ceiling)
+  plus (a) and (b) with --workers 2 at concurrency 1 (latency with several workers), and a soak run
+  reporting the service's RSS at the start and end.
+Needs wrk (`apt-get install wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _measure import machine  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def wait_ready(url: str, timeout: float = 600) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+def rss_mb(pid: int) -> float:
+    total = 0.0
+    for p in [pid, *child_pids(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+def child_pids(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    kids = [int(p) for p in out]
+    return kids + [g for k in kids for g in child_pids(k)]
+
+
+def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(cmd, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def lua_paths(paths: list[str], folder: Path, name: str) -> Path:
+    script = folder / f"{name}.lua"
+    items = ",\n".join(json.dumps(p) for p in paths)
+    script.write_text("local paths = {\n" + items + "\n}\nlocal i = 0\n"
+                      "request = function()\n  i = i % #paths + 1\n  return wrk.format('GET', paths[i])\nend\n")
+    return script
+
+
+def lua_post(body: dict, folder: Path, name: str) -> Path:
+    script = folder / f"{name}.lua"
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = {json.dumps(json.dumps(body))}\n")
+    return script
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, script: Path, connections: int, duration: int) -> dict:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+                         capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "requests": total, "errors": errors}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracking-uri", default="sqlite:///mlruns/mlflow.db")
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--soak", type=int, default=300, help="seconds of the memory soak run (0 to skip)")
+    parser.add_argument("--output", default=None, help="write the results as JSON here")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: install it with `apt-get install wrk` (Debian) and run again")
+
+    from returnrisk.tracking import Tracker
+
+    tracker = Tracker(args.tracking_uri)
+    bundle, ref = tracker.load_bundle("models:/returnrisk@champion")
+    rng = random.Random(0)
+    sizes = bundle.snapshot.product_sizes
+    pairs = list(zip(sizes["product_id"], sizes["size"]))
+    rng.shuffle(pairs)
+    pairs = pairs[:500]
+    customers = list(bundle.snapshot.profiles.index.str.split("\x1f").str[0].unique()[:2000])
+    basket = {"lines": [{"product_id": p, "size": s, "customer_id": customers[i % len(customers)],
+                         "order_id": "bench"} for i, (p, s) in enumerate(pairs[:20])]}
+    lines = pd_lines(bundle, pairs[0])
+
+    work = Path(tempfile.mkdtemp(prefix="rr-serve-bench-"))
+    env = {**os.environ, "RETURNRISK_TRACKING_URI": args.tracking_uri, "MLFLOW_TRACKING_URI": args.tracking_uri}
+    scripts = {
+        "a": lua_paths([f"/v1/products/{p}/risk?size={s}" for p, s in pairs], work, "a"),
+        "b": lua_paths([f"/v1/products/{p}/risk?size={s}&customer_id={customers[i % len(customers)]}"
+                        for i, (p, s) in enumerate(pairs)], work, "b"),
+        "c": lua_post(basket, work, "c"),
+        "d": lua_post({"dataframe_split": {"columns": list(lines), "data": [list(lines.values())]}}, work, "d"),
+        "e": lua_paths(["/const"], work, "e"),
+    }
+    results: dict = {"machine": machine(), "model_version": ref.version, "date": time.strftime("%Y-%m-%d"),
+                     "duration_s": args.duration, "scenarios": {}}
+    servers = {
+        "returnrisk": ([str(BIN / "returnrisk"), "serve", "--port", "18001", "--log-level", "warning"],
+                       "http://127.0.0.1:18001", "/readyz"),
+        "mlflow": ([str(BIN / "mlflow"), "models", "serve", "-m", f"models:/returnrisk/{ref.version}",
+                    "--env-manager", "local", "-p", "18002", "--workers", "1"], "http://127.0.0.1:18002", "/ping"),
+        "bare": ([str(BIN / "uvicorn"), "bare_app:app", "--port", "18003", "--log-level", "warning",
+                  "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--app-dir", str(Path(__file__).parent)],
+                 "http://127.0.0.1:18003", "/const"),
+    }
+    plan = [("a", "returnrisk", "/"), ("b", "returnrisk", "/"), ("c", "returnrisk", "/v1/score"),
+            ("d", "mlflow", "/invocations"), ("e", "bare", "/")]
+    try:
+        for server, (cmd, base, ready) in servers.items():
+            proc = start(cmd, env, work / f"{server}.log")
+            try:
+                wait_ready(base + ready)
+                for scenario, owner, path in plan:
+                    if owner != server:
+                        continue
+                    for c in args.concurrency:
+                        r = wrk(base + path, scripts[scenario], c, args.duration)
+                        results["scenarios"].setdefault(scenario, {})[str(c)] = r
+                        print(f"({scenario}) c={c:>2}: {r['rps']:>8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                              f"p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}", flush=True)
+                if server == "returnrisk" and args.soak:
+                    before = rss_mb(proc.pid)
+                    mixed = lua_paths([f"/v1/products/{p}/risk?size={s}" + (f"&customer_id={customers[i]}" if i % 2 else "")
+                                       for i, (p, s) in enumerate(pairs)], work, "soak")
+                    r = wrk(base + "/", mixed, 16, args.soak)
+                    after = rss_mb(proc.pid)
+                    results["soak"] = {"seconds": args.soak, "rss_start_mb": before, "rss_end_mb": after, **r}
+                    print(f"soak {args.soak} s at c=16: RSS {before:.0f} MB → {after:.0f} MB, "
+                          f"{r['rps']:.0f} req/s, errors {r['errors']}", flush=True)
+            finally:
+                stop(proc)
+        proc = start([str(BIN / "returnrisk"), "serve", "--port", "18004", "--workers", "2", "--log-level", "warning"],
+                     env, work / "workers2.log")
+        try:
+            wait_ready("http://127.0.0.1:18004/readyz")
+            time.sleep(5)  # let both workers finish loading
+            for scenario in ("a", "b"):
+                r = wrk("http://127.0.0.1:18004/", scripts[scenario], 1, args.duration)
+                results["scenarios"].setdefault(f"{scenario}_workers2", {})["1"] = r
+                print(f"({scenario}) 2 workers c=1: {r['rps']:>6.0f} req/s p50 {r['p50_ms']:.2f} ms "
+                      f"p99 {r['p99_ms']:.2f} ms errors {r['errors']}", flush=True)
+        finally:
+            stop(proc)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    s = results["scenarios"]
+    if "a" in s and "e" in s and "16" in s["a"] and "16" in s["e"]:
+        print(f"\n(a)/(e) throughput at c=16: {s['a']['16']['rps'] / s['e']['16']['rps']:.0%} (target ≥ 70 %)")
+    if "a" in s and "d" in s and "16" in s["a"] and "16" in s["d"]:
+        print(f"(a)/(d) throughput at c=16: {s['a']['16']['rps'] / s['d']['16']['rps']:.1f}× (target ≥ 10×)")
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=2))
+
+
+def pd_lines(bundle, pair) -> dict:
+    product, size = pair
+    return {"line_id": "bench-1", "order_id": "bench", "customer_id": "new", "product_id": product, "size": size,
+            "quantity": 1, "ordered_at": "2026-10-01T10:00:00Z"}
+
+
+if __name__ == "__main__":
+    main()

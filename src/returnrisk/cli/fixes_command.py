@@ -1,0 +1,108 @@
+"""``returnrisk fixes``: which product pages to fix, how, and what it saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from returnrisk.cli import app
+from returnrisk.cli.console import console, err_console, print_json_line
+
+_FORMATS = (".json", ".csv", ".html")
+
+
+def resolve_data_dir(data: Path | None, bundle_meta: dict) -> Path:
+    """``--data``, else the folder the model was trained on (``bundle.meta["data_dir"]``)."""
+    from returnrisk.errors import InputError
+
+    if data is not None:
+        folder = Path(data)
+        if not folder.is_dir():
+            raise InputError(f"--data {folder} is not a folder: pass the shop history folder "
+                             "(products, order_lines, returns)")
+        return folder
+    trained_on = bundle_meta.get("data_dir")
+    if not trained_on:
+        raise InputError("the model does not record the folder it was trained on: pass --data DIR")
+    folder = Path(trained_on)
+    if not folder.is_dir():
+        raise InputError(f"the model was trained on {folder}, which no longer exists here: pass --data DIR "
+                         "with the shop history")
+    return folder
+
+
+@app.command("fixes")
+def fixes(
+    output: Path = typer.Option(..., "--output", help="Where to write the suggestions: .json, .csv or .html "
+                                "(a self-contained page that opens offline)."),
+    model: str = typer.Option("models:/returnrisk@champion", "--model", help="Model URI (default "
+                              "models:/returnrisk@champion)."),
+    data: Path = typer.Option(None, "--data", help="Shop history folder (default: the folder the model was "
+                              "trained on)."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: "
+                                     "$MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)."),
+    as_of: str = typer.Option(None, "--as-of", help="Analyse the history as it was known at this time "
+                              "(default: all of it)."),
+    threshold: float = typer.Option(None, "--threshold", help="Posterior probability of an excess that flags a "
+                                    "product (default: $RETURNRISK_FLAG_THRESHOLD, else 0.95)."),
+    return_cost: float = typer.Option(None, "--return-cost", help="Cost of one return when the data has no "
+                                      "return_cost (default: $RETURNRISK_RETURN_COST_PER_UNIT, else 12)."),
+    margin_loss: float = typer.Option(None, "--margin-loss", help="Share of a returned line's value lost "
+                                      "(default: $RETURNRISK_MARGIN_LOSS_RATE, else 0.15)."),
+    top: int = typer.Option(15, "--top", min=0, help="Suggestions shown in the terminal."),
+    as_json: bool = typer.Option(False, "--json", help="End with one JSON line: output, summary."),
+) -> None:
+    """Rank the product pages to fix: levers, evidence, expected returns avoided and savings per month.
+
+    Savings are model estimates from the shop's history, not measured causal effects.
+    """
+    from returnrisk.cli.model_commands import _timestamp, tracker_for
+    from returnrisk.errors import InputError
+    from returnrisk.fixes import FixParams, compute_fixes, load_fix_shop
+    from returnrisk.fixes.report import write_report
+    from returnrisk.serving.settings import Settings
+
+    if output.suffix.lower() not in _FORMATS:
+        raise InputError(f"--output {output.name}: use a file ending in .json, .csv or .html")
+    if output.exists() and output.is_dir():
+        raise InputError(f"--output {output} is a folder: give a file name ending in .json, .csv or .html")
+    when = _timestamp(as_of, "--as-of")
+    try:
+        params = FixParams.from_settings(Settings(), flag_threshold=threshold, return_cost_per_unit=return_cost,
+                                         margin_loss_rate=margin_loss)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    out = err_console if as_json else console
+    with out.status("loading the model"):
+        bundle, ref = tracker_for(tracking_uri).load_bundle(model)
+    folder = resolve_data_dir(data, bundle.meta)
+    with out.status(f"loading {folder}"):
+        shop = load_fix_shop(folder)
+    if when is not None and when <= shop.order_lines["ordered_at"].min():
+        raise InputError(f"--as-of {when.isoformat()} is before the first order: nothing to analyse")
+    with out.status("weighing the evidence, product by product"):
+        report = compute_fixes(shop, bundle, params, as_of=when,
+                               model_info={"version": ref.version, "alias": ref.alias, "uri": ref.uri})
+    write_report(report, output)
+    summary = report.summary()
+    table = Table(title=f"fix suggestions — {summary['suggestions']:,} on {summary['products_flagged']:,} of "
+                        f"{summary['products_analysed']:,} products (history to {report.as_of:%Y-%m-%d})",
+                  title_justify="left")
+    for column, justify in (("#", "right"), ("product", "left"), ("size", "left"), ("lever", "left"),
+                            ("returns avoided / month", "right"), ("savings / month", "right"),
+                            ("confidence", "right"), ("flagged since", "left")):
+        table.add_column(column, justify=justify)
+    for fix in report.fixes[:top]:
+        table.add_row(str(fix["priority_rank"]), fix["product_id"], fix["size"] or "", fix["lever"],
+                      f"{fix['expected_returns_avoided_per_month']:.2f}", f"{fix['expected_savings_per_month']:,.2f}",
+                      f"{fix['confidence']:.3f}", fix["flagged_since"] or "")
+    if top:
+        out.print(table)
+    out.print(f"in all: {summary['returns_avoided_per_month']:,.1f} returns avoided and "
+              f"{summary['savings_per_month']:,.2f} saved per month (model estimates, not measured effects) "
+              f"→ {output}")
+    if as_json:
+        print_json_line({"output": str(output), "model_version": ref.version, "data_dir": str(folder),
+                         "summary": summary})
