@@ -96,7 +96,8 @@ def build_training_frame(
         list(SIZE_SYSTEMS),
     )
     lines = prepare_lines(lines, attrs)
-    history = HistoryIndex(attrs, lines, shop.returns, as_of, window_days=window_days)
+    history = HistoryIndex(attrs, lines, shop.returns, as_of, window_days=window_days,
+                           offset_strength=smoothing.fit_offset, brand_offset_strength=smoothing.brand_fit_offset)
     lines = history.lines  # the same rows (all before as_of), in the same order
     t = history.t
     cutoffs = day_floor(t)

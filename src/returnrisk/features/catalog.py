@@ -51,6 +51,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("product_rate", "product's return rate", "taux de retour du produit"),
     *(Feature(f"product_{g}_rate", f"product's '{_GROUP_EN[g]}' returns", f"retours « {_GROUP_FR[g]} » du produit")
       for g in RETURN_GROUPS),
+    Feature("brand_fit_offset", "customers who kept this brand took a different size",
+            "les clients qui ont gardé cette marque ont pris une autre taille"),
     Feature("product_fit_offset", "customers who kept it took a different size",
             "les clients qui l'ont gardé ont pris une autre taille"),
     Feature("size_log_sales", "sales in this size", "ventes dans cette taille"),

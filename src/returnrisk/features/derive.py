@@ -41,6 +41,7 @@ class Smoothing:
     size: float = 15.0
     customer: float = 4.0
     fit_offset: float = 3.0
+    brand_fit_offset: float = 20.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,7 +103,9 @@ def derive_features(
     put("product_rate", prod_rate)
     for g in RETURN_GROUPS:
         put(f"product_{g}_rate", prod_g[g])
-    offset = fit_offset[:, 0] / (fit_offset[:, 1] + s.fit_offset)
+    brand_offset = fit_offset[:, 2] / (fit_offset[:, 3] + s.brand_fit_offset)
+    offset = (fit_offset[:, 0] + s.fit_offset * brand_offset) / (fit_offset[:, 1] + s.fit_offset)
+    put("brand_fit_offset", brand_offset)
     put("product_fit_offset", offset)
 
     size_e = size[:, _S["exposure"]]

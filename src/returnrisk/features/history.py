@@ -68,7 +68,8 @@ class LineHistory:
 
     ``states`` maps each of :data:`RATE_ENTITIES` to a ``(n, len(STATE_COLUMNS))`` array;
     ``profile`` is ``(n, 3)`` (signal sum, signal count, kept count in the product's size
-    system); ``fit_offset`` is ``(n, 2)`` (kept-distance sum and count of the product);
+    system); ``fit_offset`` is ``(n, 4)`` (kept-distance sum and count of the product, then of
+    its brand);
     ``body`` is ``(n, 2)`` (z-score sum and count over all systems); ``moments`` is ``(n, 2)``
     (mean and standard deviation of kept sizes in the line's size system).
     """
@@ -118,12 +119,14 @@ class HistoryIndex:
 
     def __init__(self, attrs: pd.DataFrame, lines: pd.DataFrame, returns: pd.DataFrame,
                  as_of: pd.Timestamp, *, window_days: int = 30, knots_days: tuple[int, int] = (7, 14),
-                 kept_after_days: int = 14):
+                 kept_after_days: int = 14, offset_strength: float = 3.0, brand_offset_strength: float = 20.0):
         self.as_of = pd.Timestamp(as_of)
         self.as_of_s = int(self.as_of.timestamp())
         self.window_s = int(window_days) * DAY
         self.knots_s = tuple(int(k) * DAY for k in knots_days)
         self.kept_after_s = int(kept_after_days) * DAY
+        self.offset_strength = offset_strength
+        self.brand_offset_strength = brand_offset_strength
         if not (0 < self.knots_s[0] < self.knots_s[1] < self.window_s):
             raise ValueError(f"knots {knots_days} must be increasing and inside the window {window_days}")
         t = to_seconds(lines["ordered_at"])
@@ -159,6 +162,9 @@ class HistoryIndex:
         self._counters = {entity: self._rate_counter(getattr(codes, entity)) for entity in RATE_ENTITIES}
         self._profile = None
         self._fit_offset = None
+        self._brand_offset = None
+        self._raw_profile_counter = None
+        self._corrected = None
         self._systems = None
         self._body = None
 
@@ -270,25 +276,46 @@ class HistoryIndex:
         retracted_lines = np.flatnonzero(retracted)
         return kept_lines, kept_time[kept_lines], retracted_lines, first_return[retracted_lines]
 
-    def _profile_counter(self) -> AsOfCounter:
+    def _signal_counter(self, ordinal: np.ndarray) -> AsOfCounter:
         """Size signals per (customer, size system): kept at s → s; too small → s+1; too large → s-1."""
+        key = self.line_codes.customer_system
+        sized = np.isfinite(ordinal) & (key >= 0)
+        kept, kept_t, retracted, retracted_t = self._kept_events(sized)
+        r_line = self.ret_line
+        small = (self.ret_group == RETURN_GROUPS.index("too_small")) & sized[r_line]
+        large = (self.ret_group == RETURN_GROUPS.index("too_large")) & sized[r_line]
+        keys = np.concatenate([key[kept], key[retracted], key[r_line[small]], key[r_line[large]]])
+        times = np.concatenate([kept_t, retracted_t, self.ret_t[small], self.ret_t[large]])
+        signal = np.concatenate([ordinal[kept], -ordinal[retracted],
+                                 ordinal[r_line[small]] + 1.0, ordinal[r_line[large]] - 1.0])
+        count = np.concatenate([np.ones(kept.size), -np.ones(retracted.size), np.ones(small.sum() + large.sum())])
+        n_kept = np.concatenate([np.ones(kept.size), -np.ones(retracted.size), np.zeros(small.sum() + large.sum())])
+        return AsOfCounter(keys, times, np.stack([signal, count, n_kept], axis=1))
+
+    def _raw_profile(self, customer_system: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+        """Profiles from the sizes as labelled (used to measure how each product fits)."""
+        if self._raw_profile_counter is None:
+            self._raw_profile_counter = self._signal_counter(self.lines["size_ordinal"].to_numpy(dtype=float))
+        return self._raw_profile_counter.query_unique(customer_system, cutoffs)
+
+    def true_to_size_ordinal(self) -> np.ndarray:
+        """Each line's size corrected by how its product fitted, as known at the line's cut-off.
+
+        A customer who kept an L of a product that runs one size small is an M: profiles built
+        from corrected sizes describe the customer, not the products they happened to buy.
+        """
+        if self._corrected is None:
+            cutoffs = day_floor(self.t)
+            product = self.fit_offset(self.line_codes.product, cutoffs)
+            brand = self.brand_offset(self.line_codes.brand, cutoffs)
+            brand_offset = brand[:, 0] / (brand[:, 1] + self.brand_offset_strength)
+            offset = (product[:, 0] + self.offset_strength * brand_offset) / (product[:, 1] + self.offset_strength)
+            self._corrected = self.lines["size_ordinal"].to_numpy(dtype=float) - offset
+        return self._corrected
+
+    def _profile_counter(self) -> AsOfCounter:
         if self._profile is None:
-            ordinal = self.lines["size_ordinal"].to_numpy(dtype=float)
-            key = self.line_codes.customer_system
-            sized = np.isfinite(ordinal) & (key >= 0)
-            kept, kept_t, retracted, retracted_t = self._kept_events(sized)
-            r_line = self.ret_line
-            small = (self.ret_group == RETURN_GROUPS.index("too_small")) & sized[r_line]
-            large = (self.ret_group == RETURN_GROUPS.index("too_large")) & sized[r_line]
-            keys = np.concatenate([key[kept], key[retracted], key[r_line[small]], key[r_line[large]]])
-            times = np.concatenate([kept_t, retracted_t, self.ret_t[small], self.ret_t[large]])
-            signal = np.concatenate([ordinal[kept], -ordinal[retracted],
-                                     ordinal[r_line[small]] + 1.0, ordinal[r_line[large]] - 1.0])
-            count = np.concatenate([np.ones(kept.size), -np.ones(retracted.size),
-                                    np.ones(small.sum() + large.sum())])
-            n_kept = np.concatenate([np.ones(kept.size), -np.ones(retracted.size),
-                                     np.zeros(small.sum() + large.sum())])
-            self._profile = AsOfCounter(keys, times, np.stack([signal, count, n_kept], axis=1))
+            self._profile = self._signal_counter(self.true_to_size_ordinal())
         return self._profile
 
     def _system_counter(self) -> AsOfCounter:
@@ -316,7 +343,7 @@ class HistoryIndex:
     def _body_counter(self) -> AsOfCounter:
         """Per customer, size signals of every system as z-scores: one body size across systems."""
         if self._body is None:
-            ordinal = self.lines["size_ordinal"].to_numpy(dtype=float)
+            ordinal = self.true_to_size_ordinal()
             system = self._line_system
             customer = self.line_codes.customer
             mean, sd = self.system_moments(np.maximum(system, 0), day_floor(self.t))
@@ -346,7 +373,7 @@ class HistoryIndex:
         return LineHistory(
             states={entity: self.state(entity, getattr(codes, entity), cutoffs) for entity in RATE_ENTITIES},
             profile=self.profile(codes.customer_system, cutoffs),
-            fit_offset=self.fit_offset(codes.product, cutoffs),
+            fit_offset=np.hstack([self.fit_offset(codes.product, cutoffs), self.brand_offset(codes.brand, cutoffs)]),
             body=self.body(codes.customer, cutoffs),
             moments=np.stack([np.where(unknown_system, np.nan, mean), np.where(unknown_system, np.nan, sd)], axis=1),
         )
@@ -358,23 +385,31 @@ class HistoryIndex:
         """``(signal_sum, signal_count, kept_count)`` of each customer's size profile."""
         return self._profile_counter().query_unique(customer_system, cutoffs)
 
+    def _kept_distance_events(self, key: np.ndarray) -> AsOfCounter:
+        """Per ``key`` (product or brand): how far from their usual size customers who kept it ordered."""
+        cutoffs = day_floor(self.t)
+        prof = self._raw_profile(self.line_codes.customer_system, cutoffs)
+        usual = np.where(prof[:, 1] > 0, prof[:, 0] / np.maximum(prof[:, 1], 1e-9), np.nan)
+        distance = self.lines["size_ordinal"].to_numpy(dtype=float) - usual
+        kept, kept_t, retracted, retracted_t = self._kept_events(np.isfinite(distance) & (key >= 0))
+        keys = np.concatenate([key[kept], key[retracted]])
+        times = np.concatenate([kept_t, retracted_t])
+        values = np.stack([
+            np.concatenate([distance[kept], -distance[retracted]]),
+            np.concatenate([np.ones(kept.size), -np.ones(retracted.size)]),
+        ], axis=1)
+        return AsOfCounter(keys, times, values)
+
     def _fit_offset_counter(self) -> AsOfCounter:
-        """Per product: how far from their usual size the customers who kept it ordered."""
         if self._fit_offset is None:
-            cutoffs = day_floor(self.t)
-            prof = self.profile(self.line_codes.customer_system, cutoffs)
-            usual = np.where(prof[:, 1] > 0, prof[:, 0] / np.maximum(prof[:, 1], 1e-9), np.nan)
-            distance = self.lines["size_ordinal"].to_numpy(dtype=float) - usual
-            product = self.line_codes.product
-            kept, kept_t, retracted, retracted_t = self._kept_events(np.isfinite(distance) & (product >= 0))
-            keys = np.concatenate([product[kept], product[retracted]])
-            times = np.concatenate([kept_t, retracted_t])
-            values = np.stack([
-                np.concatenate([distance[kept], -distance[retracted]]),
-                np.concatenate([np.ones(kept.size), -np.ones(retracted.size)]),
-            ], axis=1)
-            self._fit_offset = AsOfCounter(keys, times, values)
+            self._fit_offset = self._kept_distance_events(self.line_codes.product)
         return self._fit_offset
+
+    def brand_offset(self, brand: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
+        """``(distance_sum, count)`` of kept lines of each brand."""
+        if self._brand_offset is None:
+            self._brand_offset = self._kept_distance_events(self.line_codes.brand)
+        return self._brand_offset.query_unique(brand, cutoffs)
 
     def fit_offset(self, product: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
         """``(distance_sum, count)`` of kept lines of each product."""

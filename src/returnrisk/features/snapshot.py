@@ -19,7 +19,7 @@ from returnrisk.features.attributes import describe_text
 from returnrisk.features.derive import Smoothing, derive_features
 from returnrisk.features.history import DAY, RATE_ENTITIES, STATE_COLUMNS, HistoryIndex, LineHistory, to_seconds
 from returnrisk.features.lines import Vocabulary, line_inputs
-from returnrisk.sizes import label_ordinals, ordinal_in_system
+from returnrisk.sizes import label_ordinals
 
 __all__ = ["Snapshot", "SEP", "PRODUCT_COLUMNS"]
 
@@ -49,6 +49,7 @@ class Snapshot:
     profiles: pd.DataFrame          # index customer_id SEP size_system: signal, count, kept
     bodies: pd.DataFrame            # index customer_id: z_sum, z_count
     fit_offsets: pd.DataFrame       # index product_id: distance_sum, count
+    brand_offsets: pd.DataFrame     # index brand: distance_sum, count
     moments: pd.DataFrame           # index size_system: mean, sd
 
     # ---- building -----------------------------------------------------------------------------
@@ -99,6 +100,10 @@ class Snapshot:
         offsets = pd.DataFrame(history.fit_offset(prod_codes, at_end(prod_codes.size)),
                                index=pd.Index(history.products.astype(str), name="key"),
                                columns=["distance_sum", "count"])
+        brand_codes = np.arange(len(history.brands), dtype=np.int64)
+        brand_offsets = pd.DataFrame(history.brand_offset(brand_codes, at_end(brand_codes.size)),
+                                     index=pd.Index(history.brands.astype(str), name="key"),
+                                     columns=["distance_sum", "count"])
         sys_codes = np.arange(len(history.systems), dtype=np.int64)
         mean, sd = history.system_moments(sys_codes, at_end(sys_codes.size))
         moments = pd.DataFrame({"mean": mean, "sd": sd}, index=pd.Index(history.systems.astype(str), name="key"))
@@ -112,7 +117,7 @@ class Snapshot:
                  .agg(ordinal=("size_ordinal", "first"), n=("size", "size")).reset_index()
                  .sort_values(["product_id", "ordinal", "size"], na_position="last").reset_index(drop=True))
         return cls(history.as_of, window_days, smoothing, vocabulary, products[list(PRODUCT_COLUMNS)], sizes,
-                   states, profiles, bodies, offsets, moments)
+                   states, profiles, bodies, offsets, brand_offsets, moments)
 
     # ---- persistence --------------------------------------------------------------------------
     def save(self, folder: str | Path) -> None:
@@ -133,6 +138,7 @@ class Snapshot:
         self.profiles.to_parquet(folder / "profiles.parquet")
         self.bodies.to_parquet(folder / "bodies.parquet")
         self.fit_offsets.to_parquet(folder / "fit_offsets.parquet")
+        self.brand_offsets.to_parquet(folder / "brand_offsets.parquet")
         self.moments.to_parquet(folder / "moments.parquet")
 
     @classmethod
@@ -151,6 +157,7 @@ class Snapshot:
             pd.read_parquet(folder / "profiles.parquet"),
             pd.read_parquet(folder / "bodies.parquet"),
             pd.read_parquet(folder / "fit_offsets.parquet"),
+            pd.read_parquet(folder / "brand_offsets.parquet"),
             pd.read_parquet(folder / "moments.parquet"),
         )
 
@@ -224,7 +231,8 @@ class Snapshot:
         return LineHistory(
             states=states,
             profile=self._lookup(self.profiles, _key(customer, system)),
-            fit_offset=self._lookup(self.fit_offsets, product),
+            fit_offset=np.hstack([self._lookup(self.fit_offsets, product),
+                                  self._lookup(self.brand_offsets, rows["brand"].astype(object).fillna(""))]),
             body=self._lookup(self.bodies, customer),
             moments=moments,
         )
