@@ -124,7 +124,7 @@ class Snapshot:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         meta = {
-            "format": "returnrisk-snapshot/1",
+            "format": "returnrisk-snapshot/2",
             "as_of": self.as_of.isoformat(),
             "window_days": self.window_days,
             "smoothing": self.smoothing.to_dict(),
@@ -145,7 +145,7 @@ class Snapshot:
     def load(cls, folder: str | Path) -> "Snapshot":
         folder = Path(folder)
         meta = json.loads((folder / "snapshot.json").read_text())
-        if meta.get("format") != "returnrisk-snapshot/1":
+        if meta.get("format") != "returnrisk-snapshot/2":
             raise ValueError(f"{folder} does not hold a returnrisk snapshot (format {meta.get('format')!r})")
         vocab = meta["vocabulary"]
         return cls(
