@@ -43,7 +43,8 @@ def mlflow_loader(settings: Settings) -> ModelLoader:
 
         tracker = Tracker(settings.tracking_uri)
         bundle, ref = tracker.load_bundle(settings.model_uri)
-        return bundle, {"version": ref.version, "alias": ref.alias, "uri": ref.uri, "run_id": ref.run_id}
+        return bundle, {"version": ref.version, "alias": ref.alias, "uri": ref.uri, "run_id": ref.run_id,
+                        "source": "mlflow"}
 
     return load
 

@@ -17,9 +17,7 @@ def bearer_key(request: Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    cookie = request.cookies.get("returnrisk_session")
-    sessions = getattr(request.app.state, "sessions", None)
-    return None if cookie is None or sessions is None else sessions.key_for(cookie)
+    return None
 
 
 def _matches(key: str, candidates: list[str]) -> bool:

@@ -1,0 +1,1 @@
+"""The merchandiser dashboard: server-rendered pages with inline SVG charts, English and French."""
