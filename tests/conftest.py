@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,8 @@ import pytest
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# apps built with default settings record returns in a throw-away database, not in the repository
+os.environ.setdefault("RETURNRISK_RETURNS_DB_URL", f"sqlite:///{tempfile.mkdtemp(prefix='returnrisk-test-')}/returns.db")
 
 PRODUCTS = """product_id,category,brand,price,has_size_guide,n_photos,description,created_at
 P1,dresses,Lune,79.90,true,5,"Viscose dress, length 98 cm, true to size",2025-01-01

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import write_shop
+from conftest import ORDER_LINES, write_shop
 
 from returnrisk.data.contract import RETURNS
 from returnrisk.data.loader import load_shop
@@ -22,6 +22,7 @@ from returnrisk.operations.store import (
     ReturnNotRecorded,
     ReturnStore,
 )
+from returnrisk.operations.sources import DataUnavailable, ShopSource, resolve_data_dir
 from returnrisk.reasons.fill import default_reason_filler
 
 UTC = timezone.utc
@@ -217,3 +218,29 @@ def test_merge_reports_stored_returns_of_unknown_lines_and_refuses_the_shop_fold
 def test_stored_table_is_empty_but_well_formed_without_returns(store):
     table = stored_returns_table(store)
     assert list(table.columns) == RETURNS.names and table.empty
+
+
+# ---- the shop behind the service ----------------------------------------------------------------------
+def test_shop_source_reloads_when_the_files_change_and_never_writes_into_them(tmp_path):
+    shop_dir = write_shop(tmp_path / "shop")
+    source = ShopSource(shop_dir, recheck_seconds=0)
+    first = source.get()
+    assert first.n_lines == 5 and first.line_ordered_at("L6") is None
+    assert first.line_ordered_at("L5") == pd.Timestamp("2025-03-04T07:00:00Z")
+    assert source.get() is first  # unchanged files: the same load
+    (shop_dir / "order_lines.csv").write_text(ORDER_LINES + "L6,O5,C4,P2,W32,1,69.00,2025-04-30T12:00:00Z\n")
+    second = source.get()
+    assert second is not first and second.line_ordered_at("L6") == pd.Timestamp("2025-04-30T12:00:00Z")
+    assert not (shop_dir / ".returnrisk").exists()
+
+
+def test_the_shop_folder_is_the_setting_else_the_models_data(tmp_path):
+    shop_dir = write_shop(tmp_path / "shop")
+    assert resolve_data_dir(str(shop_dir), {"data_dir": "/elsewhere"}) == shop_dir
+    assert resolve_data_dir(None, {"data_dir": str(shop_dir)}) == shop_dir
+    with pytest.raises(DataUnavailable, match="RETURNRISK_DATA_DIR=.*missing does not exist"):
+        resolve_data_dir(str(tmp_path / "missing"), None)
+    with pytest.raises(DataUnavailable, match="trained on .*gone, which does not exist here"):
+        resolve_data_dir(None, {"data_dir": str(tmp_path / "gone")})
+    with pytest.raises(DataUnavailable, match="no shop data: set RETURNRISK_DATA_DIR"):
+        resolve_data_dir(None, {})

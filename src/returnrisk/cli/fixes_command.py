@@ -74,6 +74,9 @@ def fixes(
                                          margin_loss_rate=margin_loss)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if data is not None and not Path(data).is_dir():
+        raise InputError(f"--data {data} is not a folder: pass the shop history folder "
+                         "(products, order_lines, returns)")
     out = err_console if as_json else console
     with out.status("loading the model"):
         bundle, ref = tracker_for(tracking_uri).load_bundle(model)

@@ -8,5 +8,14 @@ from returnrisk.fixes.impact import ESTIMATE_NOTE
 from returnrisk.fixes.levers import LEVER_LABELS, LEVER_REASONS, LEVERS
 from returnrisk.fixes.params import FixParams
 
-__all__ = ["compute_fixes", "load_fix_shop", "FixReport", "FixParams", "FIX_FIELDS", "LEVERS", "LEVER_REASONS",
-           "LEVER_LABELS", "ESTIMATE_NOTE"]
+__all__ = [
+           "ESTIMATE_NOTE",
+           "FIX_FIELDS",
+           "LEVERS",
+           "LEVER_LABELS",
+           "LEVER_REASONS",
+           "FixParams",
+           "FixReport",
+           "compute_fixes",
+           "load_fix_shop",
+]

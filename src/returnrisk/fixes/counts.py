@@ -65,7 +65,7 @@ class Panel:
 
     def k(self, codes: tuple[str, ...]) -> np.ndarray:
         """Returns of the given reason codes, summed: ``(keys, cutoffs)``."""
-        return self.returns[:, :, [_CODE[c] for c in codes]].sum(axis=2)
+        return self.returns[:, :, [_CODE[c] for c in codes]].sum(axis=2, dtype=np.float64)
 
     @property
     def dates(self) -> pd.DatetimeIndex:
@@ -156,8 +156,9 @@ class ReasonHistory:
         if known.any():
             state[known] = self.index.state(entity, flat_codes[known], flat_cut[known])[:, :2]
             rets[known] = counter.query_unique(flat_codes[known], flat_cut[known])
+        # counts are whole numbers: float32 holds them exactly and halves the largest array
         panel = Panel(keys, cutoffs, state[:, 0].reshape(e, w), state[:, 1].reshape(e, w),
-                      rets.reshape(e, w, len(CODES)))
+                      rets.reshape(e, w, len(CODES)).astype(np.float32))
         if with_fit:
             fit = self.index.fit_offset(flat_codes, flat_cut)
             panel.kept_sum = fit[:, 0].reshape(e, w)

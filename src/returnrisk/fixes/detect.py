@@ -30,8 +30,16 @@ from returnrisk.fixes.counts import CODES, Panel
 from returnrisk.fixes.levers import LEVER_REASONS, LEVERS
 from returnrisk.fixes.params import FixParams
 
-__all__ = ["LeverEvidence", "FitEvidence", "Detection", "detect", "page_conditions", "category_typical", "reason_rates",
-           "MIN_REFERENCE_EXPOSURE"]
+__all__ = [
+    "MIN_REFERENCE_EXPOSURE",
+    "Detection",
+    "FitEvidence",
+    "LeverEvidence",
+    "category_typical",
+    "detect",
+    "page_conditions",
+    "reason_rates",
+]
 
 #: Below this exposure (line-equivalents) a category is too small a reference: the shop's is used.
 MIN_REFERENCE_EXPOSURE = 200.0
@@ -39,6 +47,10 @@ MIN_REFERENCE_EXPOSURE = 200.0
 #: the reference split of too-small vs too-large returns (so that a product returned for both
 #: directions — a missing guide, not a wrong size chart — is not said to run small or large).
 SHARE_ODDS = 2.0
+#: Levers whose reason is rare in a normal product: besides being worse than the reference, the
+#: rate must be ``material_ratio`` × the reference with probability ≥ threshold (a product sold to a
+#: fussier clientele is a little worse on everything; a quality problem is several times worse).
+MATERIAL_LEVERS = ("improve_photos", "improve_description", "quality_review", "packaging_review")
 
 
 @dataclass
@@ -179,7 +191,10 @@ def _reference(k: np.ndarray, e: np.ndarray, groups: np.ndarray, n_groups: int, 
     e_shop = np.where(pool2, e, 0).sum(axis=0)[None, :] - own * e
     use_cat = e_cat >= MIN_REFERENCE_EXPOSURE
     with np.errstate(divide="ignore", invalid="ignore"):
-        ref = np.where(use_cat, k_cat / e_cat, np.where(e_shop >= MIN_REFERENCE_EXPOSURE, k_shop / e_shop, np.nan))
+        # a pool without any such return yet counts half a return (a rate of 0 is no reference)
+        cat_rate = np.maximum(k_cat, 0.5) / e_cat
+        shop_rate = np.maximum(k_shop, 0.5) / e_shop
+        ref = np.where(use_cat, cat_rate, np.where(e_shop >= MIN_REFERENCE_EXPOSURE, shop_rate, np.nan))
     return ref, use_cat
 
 
@@ -212,8 +227,20 @@ def _evidence(lever: str, k: np.ndarray, e: np.ndarray, reference: tuple[np.ndar
     p = _excess_probability(k, e, safe_ref, strength, valid)
     post = (k + strength * safe_ref) / (np.maximum(e, k) + strength)
     passes = eligible[:, None] & valid & (p >= params.flag_threshold)
+    confidence = p.copy()
+    ratio = params.material_ratio if lever in MATERIAL_LEVERS else 1.0
+    if ratio > 1.0:
+        # material excess: P(rate > ratio × reference), same posterior; only where it can matter
+        material = np.zeros_like(p)
+        need = passes
+        if need.any():
+            a = k[need] + strength[need] * safe_ref[need]
+            b = np.maximum(e, k)[need] - k[need] + strength[need] * (1 - safe_ref[need])
+            material[need] = beta_dist.sf(np.clip(ratio * safe_ref[need], 1e-6, 1 - 1e-6), a, b)
+        passes = passes & (material >= params.flag_threshold)
+        confidence = np.where(passes | need, material, p)
     return LeverEvidence(lever, k, e, np.where(valid, ref, np.nan), p, np.where(valid, post, np.nan), strength,
-                         eligible, passes, p.copy(), scope)
+                         eligible, passes, confidence, scope)
 
 
 def _fit_evidence(panel: Panel, sized: np.ndarray, groups: np.ndarray, n_groups: int, kept_sd: float,

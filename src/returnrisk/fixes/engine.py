@@ -41,7 +41,7 @@ from returnrisk.fixes.params import FixParams
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.taxonomy import REASON_LABELS
 
-__all__ = ["FixReport", "compute_fixes", "load_fix_shop", "FIX_FIELDS"]
+__all__ = ["FIX_FIELDS", "FixReport", "compute_fixes", "load_fix_shop"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ class FixReport:
     note: dict = field(default_factory=lambda: dict(ESTIMATE_NOTE))
     detection: Detection | None = field(default=None, repr=False)   # the weekly evidence (not serialised)
     reason_table: dict | None = field(default=None, repr=False)     # code -> rates of every product
+    _by_product: dict | None = field(default=None, repr=False, compare=False)
 
     def has_product(self, product_id: str) -> bool:
         return self.detection is not None and product_id in self.detection.panel.keys
@@ -87,7 +88,13 @@ class FixReport:
         return _profile(product_id, self.detection, self.reason_table, None, None, [])
 
     def for_product(self, product_id: str) -> list[dict]:
-        return [fix for fix in self.fixes if fix["product_id"] == product_id]
+        """The product's suggestions, in rank order."""
+        if self._by_product is None:
+            index: dict[str, list[dict]] = {}
+            for fix in self.fixes:
+                index.setdefault(fix["product_id"], []).append(fix)
+            self._by_product = index
+        return list(self._by_product.get(product_id, []))
 
     def select(self, *, category: str | None = None, brand: str | None = None, lever: str | None = None,
                limit: int | None = None) -> list[dict]:
@@ -319,8 +326,10 @@ def compute_fixes(shop: Shop, bundle: ServingBundle, params: FixParams | None = 
                               f["product_id"], f["lever"], f["size"] or ""))
     for rank, fix in enumerate(fixes, start=1):
         fix["priority_rank"] = rank
-    profiles = {pid: _profile(pid, det, rates, scores, sales, [f for f in fixes if f["product_id"] == pid])
-                for pid in flagged_ids}
+    by_product: dict[str, list[dict]] = {}
+    for fix in fixes:
+        by_product.setdefault(fix["product_id"], []).append(fix)
+    profiles = {pid: _profile(pid, det, rates, scores, sales, by_product.get(pid, [])) for pid in flagged_ids}
     info = {k: model_info.get(k) for k in ("version", "alias", "uri")} if model_info else {}
     info.setdefault("as_of", bundle.meta.get("as_of"))
     return FixReport(as_of, pd.Timestamp.now(tz="UTC"), info, params, fixes, profiles, len(panel.keys),
@@ -418,7 +427,7 @@ def _record(c: _Candidate, det: Detection, scores: LineScores, sales: pd.DataFra
         "sales": int(c.sales),
         "exposure": _f(c.exposure, 1),
         "sales_per_month": _f(per_month, 2),
-        "returns": int(round(c.k)),
+        "returns": round(c.k),
         "rate": _f(c.k / c.exposure if c.exposure > 0 else None),
         "reference_rate": _f(c.reference),
         "reference": {"guided": "category products with a size guide (and no fit problem)",
@@ -427,7 +436,7 @@ def _record(c: _Candidate, det: Detection, scores: LineScores, sales: pd.DataFra
         "credible_interval": [_f(lo), _f(hi)],
         "credible_level": params.credible_level,
         "p_worse": _f(c.p_worse),
-        "reasons": [{"code": code, "label": REASON_LABELS[code], "returns": int(round(k)),
+        "reasons": [{"code": code, "label": REASON_LABELS[code], "returns": round(k),
                      "rate": _f(k / c.exposure if c.exposure > 0 else None),
                      "category_rate": _f(_code_reference(det, code, c.product))}
                     for code, k in c.codes.items()],
@@ -540,7 +549,7 @@ def _profile(pid: str, det: Detection, rates: dict[str, pd.DataFrame], scores: L
         "brand": None if pd.isna(product["brand"]) else str(product["brand"]),
         "sales": int(panel.n[row, -1]),
         "exposure": _f(panel.exposure[row, -1], 1),
-        "returns": int(round(panel.returns[row, -1].sum())),
+        "returns": round(float(panel.returns[row, -1].sum())),
         "sales_per_month": (_f(sales["sales_per_month"].get(pid, 0.0), 2)
                             if sales is not None and pid in sales.index else None),
         "reasons": reasons,

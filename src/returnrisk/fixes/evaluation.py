@@ -15,7 +15,7 @@ import pandas as pd
 from returnrisk.fixes.detect import Detection
 from returnrisk.fixes.levers import LEVERS
 
-__all__ = ["read_truth", "lever_scores", "early_warning", "planted"]
+__all__ = ["early_warning", "lever_scores", "planted", "read_truth"]
 
 
 def read_truth(data_dir: str | Path) -> pd.DataFrame:

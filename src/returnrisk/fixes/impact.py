@@ -38,8 +38,16 @@ from returnrisk.fixes.levers import LEVER_GROUP
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.taxonomy import RETURN_GROUPS
 
-__all__ = ["ESTIMATE_NOTE", "LineScores", "score_recent_lines", "sales_per_month", "value_per_return",
-           "counterfactual_columns", "rescored_drops", "EVIDENCE_FEATURES"]
+__all__ = [
+    "ESTIMATE_NOTE",
+    "EVIDENCE_FEATURES",
+    "LineScores",
+    "counterfactual_columns",
+    "rescored_drops",
+    "sales_per_month",
+    "score_recent_lines",
+    "value_per_return",
+]
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +185,8 @@ def score_recent_lines(bundle: ServingBundle, all_lines: pd.DataFrame, products:
     X = derive_features(history, inputs, snapshot.smoothing)
     for entity in ("product", "product_size"):
         history.states[entity] = np.zeros_like(history.states[entity])
-    history.fit_offset = np.zeros_like(history.fit_offset)
+    history.fit_offset = history.fit_offset.copy()
+    history.fit_offset[:, :2] = 0.0   # the product's kept-size offset (its brand's, if any, stays)
     X_page = derive_features(history, inputs, snapshot.smoothing)
     ids = lines["product_id"].astype(str)
     shap_rows = np.flatnonzero(ids.groupby(ids).cumcount(ascending=False).to_numpy() < shap_cap)

@@ -20,14 +20,15 @@ one calls for a supplier review, the other for packaging.
 from __future__ import annotations
 
 __all__ = [
-    "LEVERS",
-    "LEVER_REASONS",
     "ATTRIBUTE_LEVERS",
     "FIT_LEVERS",
-    "REASON_LEVERS",
-    "LEVER_LABELS",
+    "LEVERS",
     "LEVER_ATTRIBUTES",
     "LEVER_GROUP",
+    "LEVER_LABELS",
+    "LEVER_REASONS",
+    "LEVER_SHORT",
+    "REASON_LEVERS",
 ]
 
 LEVERS: tuple[str, ...] = (
@@ -90,4 +91,11 @@ LEVER_LABELS: dict[str, dict[str, str]] = {
     "improve_description": {"en": "improve the description", "fr": "améliorer la description"},
     "quality_review": {"en": "review quality with the supplier", "fr": "revoir la qualité avec le fournisseur"},
     "packaging_review": {"en": "review the packaging", "fr": "revoir l'emballage"},
+}
+
+#: Short names for tables.
+LEVER_SHORT: dict[str, str] = {
+    "add_size_guide": "size guide", "runs_small": "runs small", "runs_large": "runs large",
+    "improve_photos": "photos", "improve_description": "description", "quality_review": "quality",
+    "packaging_review": "packaging",
 }

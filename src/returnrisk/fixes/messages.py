@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["message", "percent", "number"]
+__all__ = ["message", "number", "percent"]
 
 _NBSP = "\u00a0"
 
@@ -52,7 +52,7 @@ def message(lever: str, facts: dict, lang: str) -> str:
     fr = lang == "fr"
     rate, ref = percent(facts["rate"], lang), percent(facts["reference"], lang)
     kind = facts.get("reference_kind", "category")
-    category = facts.get("category") or ("?" if not fr else "?")
+    category = facts.get("category") or "?"
     if kind == "guided":
         versus = (f"contre {ref} pour les produits « {category} » avec guide des tailles" if fr
                   else f"against {ref} for {category} with a size guide")

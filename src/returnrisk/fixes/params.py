@@ -31,6 +31,9 @@ class FixParams:
     prior_min_returns:
         The prior holds at least this many pseudo-returns (``strength = max(prior_strength,
         prior_min_returns / reference)``), so that two rare returns in three sales do not flag.
+    material_ratio:
+        For the photo, description, quality and packaging levers, the rate must also exceed this
+        multiple of the reference with probability ≥ ``flag_threshold``.
     credible_level:
         Level of the reported central credible interval of each rate.
     step_days:
@@ -63,12 +66,13 @@ class FixParams:
     margin_loss_rate: float = 0.15
     prior_strength: float = 20.0
     prior_min_returns: float = 2.0
+    material_ratio: float = 1.0
     credible_level: float = 0.9
     step_days: int = 7
     window_days: int = 30
     recent_days: int = 90
     max_lines_per_product: int = 200
-    shap_lines_per_product: int = 20
+    shap_lines_per_product: int = 10
     fit_margin: float = 0.2
     fit_prior_lines: float = 10.0
     min_kept_for_fit: int = 10
@@ -84,7 +88,7 @@ class FixParams:
             raise ValueError("step_days, recent_days and window_days must be positive")
 
     @classmethod
-    def from_settings(cls, settings, **overrides) -> "FixParams":
+    def from_settings(cls, settings, **overrides) -> FixParams:
         """Defaults with the service settings' threshold and costs (and ``overrides``)."""
         values = {
             "flag_threshold": float(settings.flag_threshold),
@@ -94,7 +98,7 @@ class FixParams:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def with_(self, **changes) -> "FixParams":
+    def with_(self, **changes) -> FixParams:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:

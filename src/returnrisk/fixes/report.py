@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from returnrisk.fixes.engine import FIX_FIELDS, FixReport
-from returnrisk.fixes.levers import LEVER_LABELS
+from returnrisk.fixes.levers import LEVER_LABELS, LEVER_SHORT
 from returnrisk.fixes.messages import percent
 
-__all__ = ["write_report", "to_json", "to_frame", "to_html", "FORMATS"]
+__all__ = ["FORMATS", "to_frame", "to_html", "to_json", "write_report"]
 
 FORMATS = (".json", ".csv", ".html")
 
@@ -90,7 +90,7 @@ th{background:#eef2f7;position:sticky;top:0}td.n{text-align:right;white-space:no
 .lever{display:inline-block;border-radius:10px;padding:1px 8px;font-size:.78rem;background:#e0e8f9;color:#1d3f72}
 section.product{background:#fff;border:1px solid #e4e7eb;border-radius:6px;padding:14px 16px;margin:14px 0}
 .charts{display:flex;gap:18px;flex-wrap:wrap;margin-top:10px}
-.charts figure{margin:0}figcaption{font-size:.8rem;color:#52606d;margin-bottom:4px}
+.charts figure{margin:0;max-width:460px}figcaption{font-size:.8rem;color:#52606d;margin-bottom:4px}
 ul.fixes{margin:6px 0;padding-left:18px}ul.fixes li{margin:4px 0}
 .fr{color:#52606d;font-size:.85rem}
 a{color:#1d4ed8}
@@ -120,10 +120,11 @@ def reasons_svg(profile: dict, width: int = 430) -> str:
     if not reasons:
         return ""
     top = max(max(r["rate"] or 0, r["category_rate"] or 0) for r in reasons) or 1.0
-    label_w, bar_w, row_h = 150, width - 150 - 60, 22
+    label_w, row_h = 175, 22
+    bar_w = width - label_w - 95          # room on the right for the "26% vs 9.0%" text
     height = 26 + row_h * len(reasons)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="reason rates of {_e(profile["product_id"])} against its category">']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+              f'aria-label="reason rates of {_e(profile["product_id"])} against its category">')]
     parts.append(f'<rect x="{label_w}" y="4" width="10" height="8" fill="#dc2626"/>'
                  f'<text x="{label_w + 14}" y="12" font-size="10">this product</text>'
                  f'<rect x="{label_w + 90}" y="4" width="10" height="8" fill="#9aa5b1"/>'
@@ -134,8 +135,10 @@ def reasons_svg(profile: dict, width: int = 430) -> str:
         w_rate, w_ref = bar_w * rate / top, bar_w * ref / top
         worse = (r["p_worse"] or 0) >= 0.95
         colour = "#dc2626" if worse else "#f59e0b" if rate > ref else "#60a5fa"
+        label = r["label"]["en"]
+        label = label if len(label) <= 26 else label[:25] + "…"
         parts.append(f'<text x="{label_w - 6}" y="{y + 12}" font-size="11" text-anchor="end">'
-                     f'{_e(r["label"]["en"])}</text>')
+                     f'{_e(label)}</text>')
         parts.append(f'<rect x="{label_w}" y="{y + 1}" width="{w_rate:.1f}" height="8" fill="{colour}">'
                      f'<title>{_e(r["label"]["en"])}: {percent(rate, "en")} ({r["returns"]} returns), category '
                      f'{percent(ref, "en")}, P(worse) {r["p_worse"]}</title></rect>')
@@ -153,11 +156,11 @@ def drivers_svg(profile: dict, width: int = 430) -> str:
         return ""
     top = max(abs(d["contribution"]) for d in drivers) or 1.0
     label_w, row_h = 190, 22
-    half = (width - label_w - 20) / 2
+    half = (width - label_w - 50) / 2     # room for the value text either side
     mid = label_w + half
     height = 12 + row_h * len(drivers)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="model drivers of {_e(profile["product_id"])}">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+              f'aria-label="model drivers of {_e(profile["product_id"])}">'),
              f'<line x1="{mid}" y1="0" x2="{mid}" y2="{height}" stroke="#9aa5b1"/>']
     for i, d in enumerate(drivers):
         y = 6 + i * row_h
@@ -170,6 +173,9 @@ def drivers_svg(profile: dict, width: int = 430) -> str:
         parts.append(f'<text x="{label_w - 6}" y="{y + 11}" font-size="11" text-anchor="end">{_e(label)}</text>')
         parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{max(w, 0.5):.1f}" height="11" fill="{colour}">'
                      f'<title>{_e(d["label"]["en"])}: {value:+.3f} log-odds</title></rect>')
+        text_x, anchor = (mid + w + 3, "start") if value >= 0 else (mid - w - 3, "end")
+        parts.append(f'<text x="{text_x:.1f}" y="{y + 11}" font-size="10" fill="#52606d" '
+                     f'text-anchor="{anchor}">{value:+.2f}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -183,29 +189,30 @@ def to_html(report: FixReport, max_products: int | None = None) -> str:
            f"<title>returnrisk — fix suggestions as of {report.as_of:%Y-%m-%d}</title>",
            f"<style>{_CSS}</style></head><body><main>",
            "<h1>Fix suggestions</h1>",
-           f'<div class="meta">Shop history up to {report.as_of:%Y-%m-%d %H:%M} UTC · model '
-           f'{_e(report.model.get("version") or "?")} · generated {report.generated_at:%Y-%m-%d %H:%M} UTC · '
-           f'flag threshold {report.params.flag_threshold:.2f}</div>',
-           f'<div class="note"><b>Model estimates, not measured effects.</b> {_e(report.note["en"])}'
-           f'<br><span class="fr">{_e(report.note["fr"])}</span></div>',
+           (f'<div class="meta">Shop history up to {report.as_of:%Y-%m-%d %H:%M} UTC · model '
+            f'{_e(report.model.get("version") or "?")} · generated {report.generated_at:%Y-%m-%d %H:%M} UTC · '
+            f'flag threshold {report.params.flag_threshold:.2f}</div>'),
+           (f'<div class="note"><b>Model estimates, not measured effects.</b> {_e(report.note["en"])}'
+            f'<br><span class="fr">{_e(report.note["fr"])}</span></div>'),
            '<div class="cards">',
            f'<div class="card">suggestions<b>{summary["suggestions"]:,}</b></div>',
-           f'<div class="card">products to fix<b>{summary["products_flagged"]:,}</b>'
-           f'of {summary["products_analysed"]:,} analysed</div>',
+           (f'<div class="card">products to fix<b>{summary["products_flagged"]:,}</b>'
+            f'of {summary["products_analysed"]:,} analysed</div>'),
            f'<div class="card">returns avoided / month<b>{summary["returns_avoided_per_month"]:,.1f}</b></div>',
            f'<div class="card">savings / month<b>{_money(summary["savings_per_month"])}</b></div>',
            "</div>",
            "<h2>Ranked by expected savings</h2>",
-           "<table><thead><tr><th>#</th><th>product</th><th>size</th><th>category</th><th>brand</th>"
-           "<th>lever</th><th>returns avoided / month</th><th>savings / month</th><th>confidence</th>"
-           "<th>flagged since</th><th>why</th></tr></thead><tbody>"]
+           ("<table><thead><tr><th>#</th><th>product</th><th>size</th><th>category</th><th>brand</th>"
+            "<th>lever</th><th>returns avoided / month</th><th>savings / month</th><th>confidence</th>"
+            "<th>flagged since</th><th>why</th></tr></thead><tbody>")]
     for fix in fixes:
         colour = _LEVER_COLOURS.get(fix["lever"], "#1d3f72")
         out.append(
             f'<tr><td class="n">{fix["priority_rank"]}</td>'
             f'<td><a href="#{_anchor(fix["product_id"])}">{_e(fix["product_id"])}</a></td>'
             f'<td>{_e(fix["size"] or "")}</td><td>{_e(fix["category"])}</td><td>{_e(fix["brand"] or "")}</td>'
-            f'<td><span class="lever" style="color:{colour}">{_e(LEVER_LABELS[fix["lever"]]["en"])}</span></td>'
+            f'<td><span class="lever" style="color:{colour}" title="{_e(LEVER_LABELS[fix["lever"]]["en"])}">'
+            f'{_e(LEVER_SHORT[fix["lever"]])}</span></td>'
             f'<td class="n">{fix["expected_returns_avoided_per_month"]:.2f}</td>'
             f'<td class="n">{_money(fix["expected_savings_per_month"])}</td>'
             f'<td class="n">{fix["confidence"]:.3f}</td><td>{_e(fix["flagged_since"] or "")}</td>'

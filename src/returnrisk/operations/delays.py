@@ -98,11 +98,12 @@ class DelayDistribution:
         matured = ordered_age >= window_days
         cohort = matured & (ordered_age < window_days + lookback_days)
         if cohort.sum() >= MIN_RETURNS:
-            chosen, source = cohort, f"{int(cohort.sum())} returns of lines ordered {window_days}–" \
-                                     f"{window_days + lookback_days} days before {as_of:%Y-%m-%d}"
+            chosen = cohort
+            source = (f"{int(cohort.sum())} returns of lines ordered {window_days}–"
+                      f"{window_days + lookback_days} days before {as_of:%Y-%m-%d}")
         elif matured.sum() >= MIN_RETURNS:
-            chosen, source = matured, f"{int(matured.sum())} returns of lines ordered ≥ {window_days} days " \
-                                      f"before {as_of:%Y-%m-%d}"
+            chosen = matured
+            source = f"{int(matured.sum())} returns of lines ordered ≥ {window_days} days before {as_of:%Y-%m-%d}"
         else:
             chosen = np.ones(len(joined), dtype=bool)
             source = f"all {len(joined)} returns before {as_of:%Y-%m-%d} (few matured lines: delays may be short)"

@@ -17,14 +17,16 @@ Lines already ordered
     already elapsed without a return.
 Orders not placed yet
     From ``as_of`` to the end of the horizon, orders arrive at the recent rate (lines per day
-    over the last ``order_lookback_days``) times the day-of-week pattern of the last weeks, at
-    the usual hours of the day; each comes back with the mean P(return) of the recent lines,
-    spread over the same delay distribution.
+    over the last ``order_lookback_days``) times the day-of-week pattern of the last weeks —
+    and, with a year of history, times last year's departure from its own recent rate on the
+    same days (:func:`yearly_order_factors`: a sale or Black Friday that happened then) — at the
+    usual hours of the day; each comes back with the mean P(return) of the recent lines, spread
+    over the same delay distribution.
 
 A weekday pattern of *arrivals* (e.g. a warehouse that registers no returns on Sundays) is
 learnt from the last weeks' arrivals relative to their centred 7-day average and applied to
-the days; it is shrunk towards "no pattern" as far as it could be noise (a shop without such a
-pattern — like the demo — gets factors of about 1).
+the days, if it is significant (a shop without such a pattern — like the demo — gets factors of
+1) and shrunk towards "no pattern" as far as it could be noise.
 
 Interval
 --------
@@ -71,6 +73,7 @@ __all__ = [
     "OrderRate",
     "forecast_returns",
     "arrival_weekday_factors",
+    "yearly_order_factors",
     "return_clustering",
     "DEFAULT_MODEL_REL_SD",
     "MAX_FORECAST_DAYS",
@@ -80,6 +83,9 @@ log = logging.getLogger(__name__)
 
 #: Relative standard deviation of the model's systematic error on a period's expected returns.
 DEFAULT_MODEL_REL_SD = 0.03
+
+#: 99th percentile of the chi-square distribution with 6 degrees of freedom (weekday pattern test).
+_CHI2_6_99 = 16.81
 
 #: The longest forecast accepted (beyond, the orders not placed yet dominate and the model adds little).
 MAX_FORECAST_DAYS = 90
@@ -168,13 +174,46 @@ class OrderRate:
         return cls(per_day, weekday, hours, max(cv, 0.02))
 
 
+def yearly_order_factors(ordered_at: pd.Series, as_of: pd.Timestamp, day_starts: pd.DatetimeIndex,
+                         weekday: np.ndarray, *, lookback_days: int = 28, min_per_day: float = 20.0) -> np.ndarray:
+    """Last year's order volume on the same days, relative to its level at the same point of the year.
+
+    For a future day ``D``, last year's day is ``D − 364`` (the same weekday). Its orders (with its
+    two neighbours, to average out noise, and divided by their weekday factors) over the mean
+    daily orders of the ``lookback_days`` before ``as_of − 364`` give the factor by which day
+    ``D`` departs from the recent rate: a sale or Black Friday that happened last year at this
+    time. Each factor is shrunk towards 1 by its Poisson noise (a departure within the noise is
+    dropped). All 1 without a year of history or with fewer than ``min_per_day`` orders a day.
+    """
+    as_of = to_utc(as_of)
+    ones = np.ones(len(day_starts))
+    if len(ordered_at) == 0 or ordered_at.min() > as_of - pd.Timedelta(days=364 + lookback_days):
+        return ones
+    year = 364 * DAY_SECONDS
+    t = np.sort(epoch_seconds(ordered_at))
+    a = float(epoch_seconds(as_of))
+    base = (np.searchsorted(t, a - year) - np.searchsorted(t, a - year - lookback_days * DAY_SECONDS)) / lookback_days
+    if base < min_per_day:
+        return ones
+    starts = epoch_seconds(pd.Series(day_starts)) - year
+    counts = np.searchsorted(t, starts + 2 * DAY_SECONDS) - np.searchsorted(t, starts - DAY_SECONDS)
+    days = day_starts.dayofweek.to_numpy()
+    weights = weekday[(days - 1) % 7] + weekday[days] + weekday[(days + 1) % 7]
+    raw = counts / (base * weights)
+    noise = 1.0 / np.maximum(counts, 1.0)                    # relative variance of a Poisson count
+    gap = (raw - 1.0) ** 2
+    keep = np.where(gap > 0, np.clip(1.0 - noise / np.where(gap > 0, gap, 1.0), 0.0, 1.0), 0.0)
+    return 1.0 + keep * (raw - 1.0)
+
+
 def arrival_weekday_factors(returned_at: pd.Series, as_of: pd.Timestamp, *, weeks: int = 8) -> np.ndarray:
     """Weekday factors of return *arrivals* (Monday first, mean 1), shrunk towards 1 by their noise.
 
     Each day's arrivals are divided by the centred 7-day mean around it (which removes trends and
     volume swings); the mean ratio per weekday is the raw factor. Its Poisson noise is estimated
-    from the counts, and the factors are pulled towards 1 by the share of their spread that
-    noise explains.
+    from the counts: unless the factors spread more than noise would make them at the 1 % level
+    (chi-square test, 6 degrees of freedom) there is no pattern and all factors are 1; otherwise
+    they are pulled towards 1 by the share of their spread that noise explains.
     """
     as_of = to_utc(as_of)
     a = float(epoch_seconds(as_of))
@@ -194,9 +233,11 @@ def arrival_weekday_factors(returned_at: pd.Series, as_of: pd.Timestamp, *, week
     raw = np.where(np.isfinite(raw), raw, 1.0)
     raw = raw / raw.mean()
     n_per = np.array([max(np.sum(weekday == w), 1) for w in range(7)])
-    noise = float(np.mean(1.0 / np.maximum(centred[ok].mean(), 1e-9) / n_per))
-    spread = float(np.var(raw - 1.0))
-    weight = 0.0 if spread <= 0 else max(0.0, 1.0 - noise / spread)
+    noise = float(np.mean(1.0 / max(float(centred[ok].mean()), 1e-9) / n_per))  # variance of one raw factor
+    spread = float(np.sum((raw - 1.0) ** 2))
+    if spread / noise < _CHI2_6_99:  # no weekday pattern beyond what noise makes
+        return np.ones(7)
+    weight = max(0.0, 1.0 - 6.0 * noise / spread)
     return 1.0 + weight * (raw - 1.0)
 
 
@@ -232,6 +273,7 @@ def forecast_returns(
     order_lookback_days: int = 28,
     model_rel_sd: float = DEFAULT_MODEL_REL_SD,
     weekday_arrivals: bool = True,
+    seasonal: bool = True,
 ) -> ReturnsForecast:
     """Expected returns arriving per day for ``days`` days after ``as_of`` (see the module docstring).
 
@@ -286,7 +328,11 @@ def forecast_returns(
     n_order_days = int((first - start_day) / pd.Timedelta(days=1)) + days
     slot_days = start_day + pd.to_timedelta(np.repeat(np.arange(n_order_days), 24), unit="D")
     slot_s = epoch_seconds(pd.Series(slot_days)) + (np.tile(np.arange(24), n_order_days) + 0.5) * 3600.0
-    slot_lines = rate.per_day * rate.weekday[slot_days.dayofweek.to_numpy()] * np.tile(rate.hours, n_order_days)
+    order_days = start_day + pd.to_timedelta(np.arange(n_order_days), unit="D")
+    yearly = (yearly_order_factors(lines["ordered_at"], as_of, order_days, rate.weekday,
+                                   lookback_days=order_lookback_days) if seasonal else np.ones(n_order_days))
+    slot_lines = (rate.per_day * rate.weekday[slot_days.dayofweek.to_numpy()] * np.repeat(yearly, 24)
+                  * np.tile(rate.hours, n_order_days))
     slot_lines = np.where(slot_s >= a, slot_lines, 0.0)
     new_expected = p_new * (slot_lines[:, None] * _arrivals(delays, slot_s, edges)).sum(axis=0)
 
@@ -317,6 +363,7 @@ def forecast_returns(
         "orders_per_day": rate.per_day,
         "order_weekday_factors": [round(float(x), 3) for x in rate.weekday],
         "order_volume_cv": rate.cv,
+        "yearly_order_factors": [round(float(x), 3) for x in yearly],
         "mean_p_new_orders": p_new,
         "arrival_weekday_factors": [round(float(x), 3) for x in factors],
         "clustering": phi,

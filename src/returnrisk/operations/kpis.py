@@ -41,7 +41,8 @@ so far* and are shown next to
 Without a model both are ``None`` and the report says so; the period is still provisional.
 
 Volumes per week are about **events**: lines ordered, returns received, refunds issued and the
-costs of the returns received in each week (Monday to Sunday, UTC).
+costs of the returns received in each week (Monday to Sunday, UTC); a week cut by the start or
+the end of the data or of the period is marked ``partial``.
 """
 
 from __future__ import annotations
@@ -313,6 +314,7 @@ def _by_reason(frame: pd.DataFrame, *, model: bool) -> list[dict]:
 def _volumes(shop: Shop, start, end, return_cost_per_unit: float, end_of_data: pd.Timestamp) -> list[dict]:
     lines = shop.order_lines
     returns = shop.returns.merge(lines[["line_id", "quantity"]], on="line_id", how="left")
+    start_of_data = lines["ordered_at"].min()
 
     def within(ts: pd.Series) -> np.ndarray:
         mask = ts.notna()
@@ -339,7 +341,7 @@ def _volumes(shop: Shop, start, end, return_cost_per_unit: float, end_of_data: p
     out = []
     for week, row in table.iterrows():
         week_end = week + pd.Timedelta(days=7)
-        partial = bool(week_end > end_of_data or (start is not None and week < start)
+        partial = bool(week_end > end_of_data or week < start_of_data or (start is not None and week < start)
                        or (end is not None and week_end > end))
         out.append({
             "week": f"{week:%G-W%V}", "week_start": f"{week:%Y-%m-%d}", "partial": partial,

@@ -125,7 +125,7 @@ class ShopSource:
 
 
 class ShopSources:
-    """One :class:`ShopSource` per folder (the served model may change folder on reload)."""
+    """The :class:`ShopSource` of the folder in use (the served model may change folder on reload)."""
 
     def __init__(self, *, reason_filler_factory: Callable | None = None, recheck_seconds: float = 30.0):
         self._factory = reason_filler_factory
@@ -134,11 +134,12 @@ class ShopSources:
         self._sources: dict[Path, ShopSource] = {}
 
     def source(self, folder: Path) -> ShopSource:
+        """The source of ``folder``; a new folder replaces the previous ones (their history is freed)."""
         key = Path(folder).resolve()
         with self._lock:
             if key not in self._sources:
-                self._sources[key] = ShopSource(key, reason_filler_factory=self._factory,
-                                                recheck_seconds=self._recheck)
+                self._sources = {key: ShopSource(key, reason_filler_factory=self._factory,
+                                                 recheck_seconds=self._recheck)}
             return self._sources[key]
 
     def get(self, settings_data_dir: str | None, bundle_meta: dict | None) -> LoadedShop:

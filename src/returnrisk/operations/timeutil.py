@@ -6,6 +6,8 @@ text is ISO 8601 and a value without offset is UTC, exactly as in the data files
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 
@@ -84,7 +86,7 @@ def default_as_of(shop: Shop) -> pd.Timestamp:
 
 def epoch_seconds(values) -> np.ndarray:
     """Seconds since the epoch (float) of a timestamp, or of a series/array of them (NaT → NaN)."""
-    if isinstance(values, (pd.Timestamp, str)) or np.isscalar(values):
+    if isinstance(values, (pd.Timestamp, datetime, str)) or np.isscalar(values):
         return np.asarray(to_utc(values).timestamp(), dtype=float)
     series = pd.Series(values, copy=False)
     if getattr(series.dtype, "tz", None) is None:

@@ -33,7 +33,7 @@ import pandas as pd
 
 import returnrisk
 from returnrisk.data.loader import Shop, clean_shop, read_shop_tables
-from returnrisk.errors import InputError
+from returnrisk.errors import InputError, ReturnRiskError
 from returnrisk.features.build import TrainingFrame, build_training_frame, outcomes_at
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
 from returnrisk.features.history import DAY
@@ -182,7 +182,12 @@ def _compare_with_champion(tracker: Tracker, champion, frame: TrainingFrame, val
                            p_new: np.ndarray, params: TrainParams) -> tuple[bool, str, dict]:
     if champion is None:
         return True, "no champion yet: the new model becomes champion", {}
-    bundle, _ = tracker.load_bundle(champion.uri)
+    try:
+        bundle, _ = tracker.load_bundle(champion.uri)
+    except (ReturnRiskError, ValueError, OSError) as exc:
+        # this version of returnrisk could not serve the old champion either
+        return True, (f"champion v{champion.version} cannot be loaded by this version of returnrisk "
+                      f"({str(exc).splitlines()[0]}): the new model becomes champion"), {}
     if tuple(bundle.model.feature_names) != FEATURE_NAMES:
         return False, (f"champion v{champion.version} uses another feature set and cannot be scored on the same "
                        "rows: not promoted automatically; promote with `returnrisk promote --version N` "

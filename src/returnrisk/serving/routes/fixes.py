@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path as PathParam, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +25,7 @@ from returnrisk.serving.errors import ApiError
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.state import LoadedModel
 
-__all__ = ["router", "report_for"]
+__all__ = ["report_for", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ async def product_fixes(
     report = await run_in_threadpool(report_for, request, model)
     profile = report.profile(product_id)
     if profile is None:
-        raise ApiError(404, "product_not_found", f"product {product_id!r} has no sales in the shop history "
-                                                 "analysed: nothing to suggest")
+        raise ApiError(404, "product_not_found", f"product {product_id!r} is not in the shop's catalogue "
+                                                 f"(history as of {report.as_of:%Y-%m-%d}): check the id")
     return _json({"product_id": product_id, "model_version": model.version, "as_of": report.as_of.isoformat(),
                   "note": report.note, "profile": profile, "fixes": report.for_product(product_id)})

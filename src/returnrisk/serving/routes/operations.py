@@ -23,7 +23,7 @@ from returnrisk.serving.routes.returns import shop_for
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.state import LoadedModel
 
-__all__ = ["router"]
+__all__ = ["router", "install"]
 
 router = APIRouter(tags=["operations"], dependencies=[Depends(merchant)])
 ERRORS = {401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
