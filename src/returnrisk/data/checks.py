@@ -76,7 +76,7 @@ def _column_message(column: ColumnSpec, check: str) -> tuple[str, str, str]:
         allowed = ", ".join(column.choices or ())
         return (
             "unknown_code",
-            f"{{n}} values are not in the reason taxonomy",
+            "{n} values are not in the reason taxonomy",
             f"use one of {allowed}, or leave '{column.name}' empty and put the customer's "
             "words in reason_text",
         )

@@ -8,7 +8,6 @@ same (``--tracking-uri`` or ``MLFLOW_TRACKING_URI``, resolved by the caller).
 from __future__ import annotations
 
 import logging
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
