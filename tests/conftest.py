@@ -11,6 +11,7 @@ import pytest
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # LightGBM's OpenMP threads sleep, not spin, when waiting
 # apps built with default settings record returns in a throw-away database, not in the repository
 os.environ.setdefault("RETURNRISK_RETURNS_DB_URL", f"sqlite:///{tempfile.mkdtemp(prefix='returnrisk-test-')}/returns.db")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     Usage errors are reported by Typer (exit 2); :class:`DataError` lists every problem found in
     the input files; other :class:`ReturnRiskError` print their message.
     """
+    # OpenMP threads (LightGBM) sleep instead of spinning while they wait: on a busy 2-core machine
+    # spinning threads turned a 46 s training into 13 minutes (measured; see docs/benchmarks.md)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     _register()
     try:
         app(args=argv, standalone_mode=True)
