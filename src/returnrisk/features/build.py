@@ -80,10 +80,14 @@ def prepare_lines(lines: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_training_frame(
-    shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: int = 30,
-    smoothing: Smoothing = Smoothing(),
+    shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: float = 30,
+    smoothing: Smoothing = Smoothing(), knots_days: tuple[float, float] = (7, 14), kept_after_days: float = 14,
 ) -> TrainingFrame:
-    """Build the frame of every line ordered before ``as_of`` (default: end of the data)."""
+    """Build the frame of every line ordered before ``as_of`` (default: end of the data).
+
+    ``knots_days`` and ``kept_after_days`` tune the history (see
+    :class:`~returnrisk.features.history.HistoryIndex`) for shops whose outcomes are known sooner.
+    """
     if as_of is None:
         last = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
         as_of = (last + pd.Timedelta(seconds=1))
@@ -96,8 +100,9 @@ def build_training_frame(
         list(SIZE_SYSTEMS),
     )
     lines = prepare_lines(lines, attrs)
-    history = HistoryIndex(attrs, lines, shop.returns, as_of, window_days=window_days,
-                           offset_strength=smoothing.fit_offset, brand_offset_strength=smoothing.brand_fit_offset)
+    history = HistoryIndex(attrs, lines, shop.returns, as_of, window_days=window_days, knots_days=knots_days,
+                           kept_after_days=kept_after_days, offset_strength=smoothing.fit_offset,
+                           brand_offset_strength=smoothing.brand_fit_offset)
     lines = history.lines  # the same rows (all before as_of), in the same order
     t = history.t
     cutoffs = day_floor(t)

@@ -118,13 +118,13 @@ class HistoryIndex:
     """
 
     def __init__(self, attrs: pd.DataFrame, lines: pd.DataFrame, returns: pd.DataFrame,
-                 as_of: pd.Timestamp, *, window_days: int = 30, knots_days: tuple[int, int] = (7, 14),
-                 kept_after_days: int = 14, offset_strength: float = 3.0, brand_offset_strength: float = 20.0):
+                 as_of: pd.Timestamp, *, window_days: float = 30, knots_days: tuple[float, float] = (7, 14),
+                 kept_after_days: float = 14, offset_strength: float = 3.0, brand_offset_strength: float = 20.0):
         self.as_of = pd.Timestamp(as_of)
         self.as_of_s = int(self.as_of.timestamp())
-        self.window_s = int(window_days) * DAY
-        self.knots_s = tuple(int(k) * DAY for k in knots_days)
-        self.kept_after_s = int(kept_after_days) * DAY
+        self.window_s = int(window_days * DAY)
+        self.knots_s = tuple(int(k * DAY) for k in knots_days)
+        self.kept_after_s = int(kept_after_days * DAY)
         self.offset_strength = offset_strength
         self.brand_offset_strength = brand_offset_strength
         if not (0 < self.knots_s[0] < self.knots_s[1] < self.window_s):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import lightgbm as lgb
 import numpy as np
 
-from returnrisk.features.catalog import CATEGORICAL, FEATURE_INDEX, FEATURE_NAMES
+from returnrisk.features.catalog import CATEGORICAL, FEATURE_NAMES
 from returnrisk.taxonomy import RETURN_GROUPS
 
 __all__ = ["ModelParams", "ReturnRiskModel", "Prediction", "Explanation", "fit_platt"]
@@ -112,22 +112,27 @@ class ReturnRiskModel:
     # ---- fitting ------------------------------------------------------------------------------
     @classmethod
     def fit(cls, X_fit: np.ndarray, outcome_fit: np.ndarray, X_cal: np.ndarray, outcome_cal: np.ndarray,
-            params: ModelParams, progress=None) -> "ReturnRiskModel":
+            params: ModelParams, progress=None, *, feature_names: tuple[str, ...] = FEATURE_NAMES,
+            categorical: tuple[str, ...] = CATEGORICAL) -> "ReturnRiskModel":
         """Fit on one time slice; early-stop and calibrate on the later slice ``*_cal``.
 
         ``outcome`` is 0 for kept lines and ``1 + group`` for returns (see
-        :mod:`returnrisk.features.build`); immature lines must not be passed.
+        :mod:`returnrisk.features.build`); immature lines must not be passed. ``feature_names``
+        and ``categorical`` describe the columns of ``X`` (default: the shop features; a
+        benchmark may append columns of its own).
         """
         if (outcome_fit < 0).any() or (outcome_cal < 0).any():
             raise ValueError("immature lines (outcome -1) cannot be used for fitting")
-        categorical = [FEATURE_INDEX[c] for c in CATEGORICAL]
+        index = {name: i for i, name in enumerate(feature_names)}
+        categorical = [index[c] for c in categorical]
+        names = list(feature_names)
         common = {"verbose": -1, "seed": params.seed, "num_threads": params.num_threads,
                   "deterministic": True, "force_row_wise": True}
         y_fit, y_cal = (outcome_fit > 0).astype(np.float32), (outcome_cal > 0).astype(np.float32)
         if y_fit.min() == y_fit.max():
             raise ValueError("the training slice has only one outcome (all kept or all returned): "
                              "more history is needed")
-        train = lgb.Dataset(X_fit, y_fit, feature_name=list(FEATURE_NAMES), categorical_feature=categorical,
+        train = lgb.Dataset(X_fit, y_fit, feature_name=names, categorical_feature=categorical,
                             free_raw_data=True)
         valid = lgb.Dataset(X_cal, y_cal, reference=train)
         callbacks = [lgb.early_stopping(params.early_stopping_rounds, verbose=False)]
@@ -140,14 +145,14 @@ class ReturnRiskModel:
 
         returned_fit, returned_cal = outcome_fit > 0, outcome_cal > 0
         n_groups = len(RETURN_GROUPS)
-        r_train = lgb.Dataset(X_fit[returned_fit], outcome_fit[returned_fit] - 1, feature_name=list(FEATURE_NAMES),
+        r_train = lgb.Dataset(X_fit[returned_fit], outcome_fit[returned_fit] - 1, feature_name=names,
                               categorical_feature=categorical)
         r_valid = lgb.Dataset(X_cal[returned_cal], outcome_cal[returned_cal] - 1, reference=r_train)
         reason_booster = lgb.train(
             {**params.reason_model, **common, "num_class": n_groups}, r_train, params.max_rounds_reason,
             valid_sets=[r_valid], callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
         )
-        model = cls(_trimmed(return_booster), _trimmed(reason_booster), platt)
+        model = cls(_trimmed(return_booster), _trimmed(reason_booster), platt, tuple(feature_names))
         model.info.update({
             "return_rounds": return_booster.best_iteration or return_booster.current_iteration(),
             "reason_rounds": reason_booster.best_iteration or reason_booster.current_iteration(),
