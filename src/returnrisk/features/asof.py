@@ -71,6 +71,30 @@ class AsOfCounter:
         out[unknown] = 0.0
         return out
 
+    def query_offsets(self, keys: np.ndarray, times: np.ndarray, offsets: list[int],
+                      columns: list[slice | None]) -> list[np.ndarray]:
+        """Several :meth:`query` at ``times - offset`` for each offset, sharing the work.
+
+        Distinct ``(key, time)`` pairs are searched once, the start of each key once for every
+        offset, and only the requested ``columns`` are gathered (``None``: all).
+        """
+        keys = np.asarray(keys, dtype=np.int64)
+        times = np.asarray(times, dtype=np.int64)
+        composite = np.where(keys < 0, -1, self._composite(np.maximum(keys, 0), times))
+        codes, first = _first_of_each(composite)
+        unique_keys, unique_times = keys[first], times[first]
+        unknown = unique_keys < 0
+        safe = np.where(unknown, 0, unique_keys)
+        start = np.searchsorted(self._composite_sorted, safe << TIME_BITS, side="left")
+        results = []
+        for offset, cols in zip(offsets, columns):
+            end = np.searchsorted(self._composite_sorted, self._composite(safe, unique_times - offset), side="left")
+            cum = self._cum if cols is None else self._cum[:, cols]
+            values = cum[end] - cum[start]
+            values[unknown] = 0.0
+            results.append(values[codes])
+        return results
+
     def query_unique(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Same as :meth:`query`, computed once per distinct ``(key, time)`` pair."""
         keys = np.asarray(keys, dtype=np.int64)

@@ -159,7 +159,8 @@ class HistoryIndex:
         self.returned[self.ret_line] = True
 
         self._delay = self._delay_counter()
-        self._counters = {entity: self._rate_counter(getattr(codes, entity)) for entity in RATE_ENTITIES}
+        self._counters: dict[str, AsOfCounter | None] = {}
+        self._final: dict[str, np.ndarray] = {}
         self._profile = None
         self._fit_offset = None
         self._brand_offset = None
@@ -233,14 +234,17 @@ class HistoryIndex:
         f2 = (counts[:, 1] + w * _DELAY_PRIOR[1]) / (counts[:, 2] + w)
         return f1, f2
 
+    def _counter(self, entity: str) -> AsOfCounter:
+        counter = self._counters.get(entity)
+        if counter is None:  # built on first use; released by line_history once its work is done
+            counter = self._counters[entity] = self._rate_counter(getattr(self.line_codes, entity))
+        return counter
+
     def state(self, entity: str, codes: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
         """``(len(codes), len(STATE_COLUMNS))`` state of ``entity`` at each cut-off."""
-        counter = self._counters[entity]
         k1, k2, w = self.knots_s[0], self.knots_s[1], self.window_s
-        now = counter.query_unique(codes, cutoffs)
-        at_k1 = counter.query_unique(codes, cutoffs - k1)[:, :2]
-        at_k2 = counter.query_unique(codes, cutoffs - k2)[:, :2]
-        at_w = counter.query_unique(codes, cutoffs - w)[:, :2]
+        now, at_k1, at_k2, at_w = self._counter(entity).query_offsets(
+            codes, cutoffs, [0, k1, k2, w], [None, slice(0, 2), slice(0, 2), slice(0, 2)])
         f1, f2 = self.delay_curve(cutoffs)
         c = cutoffs / DAY
         d1, d2, dw = k1 / DAY, k2 / DAY, w / DAY
@@ -258,6 +262,22 @@ class HistoryIndex:
         out[:, 1] = np.maximum(exposure, 0.0)
         out[:, 2:] = now[:, 2:]
         return out
+
+    def entity_codes(self, entity: str) -> np.ndarray:
+        """Every code of ``entity`` the snapshot describes."""
+        sizes = {"shop": 1, "category": len(self.categories), "brand": len(self.brands),
+                 "product": len(self.products), "customer": len(self.customers)}
+        if entity == "product_size":
+            codes = self.line_codes.product_size
+            return np.unique(codes[codes >= 0])
+        return np.arange(sizes[entity], dtype=np.int64)
+
+    def final_state(self, entity: str) -> np.ndarray:
+        """State of every code of ``entity`` at ``as_of`` (cached: the snapshot reads it)."""
+        if entity not in self._final:
+            codes = self.entity_codes(entity)
+            self._final[entity] = self.state(entity, codes, np.full(codes.size, self.as_of_s, dtype=np.int64))
+        return self._final[entity]
 
     # ---- size profiles ------------------------------------------------------------------------
     def _kept_events(self, eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -367,16 +387,54 @@ class HistoryIndex:
         return self._body_counter().query_unique(customer, cutoffs)
 
     def line_history(self, codes: "_Codes", cutoffs: np.ndarray, system: np.ndarray) -> LineHistory:
-        """The history of lines with entity ``codes`` and size ``system`` codes at ``cutoffs``."""
+        """The history of lines with entity ``codes`` and size ``system`` codes at ``cutoffs``.
+
+        To keep memory flat on large histories, each counter is built, queried for the lines and
+        for the end of the data (:meth:`final_state`, :meth:`final_of`: what the snapshot needs),
+        then released; a later query rebuilds it.
+        """
         mean, sd = self.system_moments(np.maximum(system, 0), cutoffs)
         unknown_system = system < 0
-        return LineHistory(
-            states={entity: self.state(entity, getattr(codes, entity), cutoffs) for entity in RATE_ENTITIES},
+        states = {}
+        for entity in RATE_ENTITIES:
+            states[entity] = self.state(entity, getattr(codes, entity), cutoffs).astype(np.float32)
+            self.final_state(entity)
+            self._counters[entity] = None
+        history = LineHistory(
+            states=states,
             profile=self.profile(codes.customer_system, cutoffs),
             fit_offset=np.hstack([self.fit_offset(codes.product, cutoffs), self.brand_offset(codes.brand, cutoffs)]),
             body=self.body(codes.customer, cutoffs),
             moments=np.stack([np.where(unknown_system, np.nan, mean), np.where(unknown_system, np.nan, sd)], axis=1),
         )
+        for what in ("profile", "body", "fit_offset", "brand_offset", "moments"):
+            self.final_of(what)
+        self._profile = self._raw_profile_counter = self._body = None
+        self._fit_offset = self._brand_offset = self._systems = None
+        return history
+
+    def final_codes(self, what: str) -> np.ndarray:
+        """The codes :meth:`final_of` describes: customer × system, customer, product, brand, system."""
+        if what == "profile":
+            codes = self.line_codes.customer_system
+            return np.unique(codes[codes >= 0])
+        sizes = {"body": len(self.customers), "fit_offset": len(self.products), "brand_offset": len(self.brands),
+                 "moments": len(self.systems)}
+        return np.arange(sizes[what], dtype=np.int64)
+
+    def final_of(self, what: str) -> np.ndarray:
+        """``profile``, ``body``, ``fit_offset``, ``brand_offset`` or ``moments`` (mean, sd) of every
+        code of :meth:`final_codes` at ``as_of`` (cached)."""
+        if what not in self._final:
+            codes = self.final_codes(what)
+            at = np.full(codes.size, self.as_of_s, dtype=np.int64)
+            if what == "moments":
+                value = np.stack(self.system_moments(codes, at), axis=1)
+            else:
+                value = {"profile": self.profile, "body": self.body, "fit_offset": self.fit_offset,
+                         "brand_offset": self.brand_offset}[what](codes, at)
+            self._final[what] = value
+        return self._final[what]
 
     def system_code(self, systems: pd.Series | np.ndarray) -> np.ndarray:
         return self.systems.get_indexer(pd.Series(systems).astype(object)).astype(np.int64)

@@ -56,12 +56,6 @@ class Snapshot:
     @classmethod
     def from_history(cls, history: HistoryIndex, attrs: pd.DataFrame, vocabulary: Vocabulary,
                      smoothing: Smoothing, window_days: int) -> "Snapshot":
-        at = history.as_of_s
-
-        def at_end(n: int) -> np.ndarray:
-            return np.full(n, at, dtype=np.int64)
-
-        codes = history.line_codes
         states: dict[str, pd.DataFrame] = {}
         index_of = {
             "shop": pd.Index(["shop"]),
@@ -70,42 +64,37 @@ class Snapshot:
             "product": history.products,
         }
         for entity, index in index_of.items():
-            values = history.state(entity, np.arange(len(index), dtype=np.int64), at_end(len(index)))
-            states[entity] = pd.DataFrame(values, index=pd.Index(index.astype(str), name="key"),
+            states[entity] = pd.DataFrame(history.final_state(entity), index=pd.Index(index.astype(str), name="key"),
                                           columns=list(STATE_COLUMNS))
-        ps_codes = np.unique(codes.product_size[codes.product_size >= 0])
+        ps_codes = history.entity_codes("product_size")
         labels = len(history.size_labels)
         ps_keys = _key(pd.Series(history.products.to_numpy()[ps_codes // labels]),
                        pd.Series(history.size_labels.to_numpy()[ps_codes % labels]))
         states["product_size"] = pd.DataFrame(
-            history.state("product_size", ps_codes, at_end(ps_codes.size)),
+            history.final_state("product_size"),
             index=pd.Index(ps_keys.to_numpy(), name="key"), columns=list(STATE_COLUMNS))
-        cust_codes = np.arange(len(history.customers), dtype=np.int64)
         states["customer"] = pd.DataFrame(
-            history.state("customer", cust_codes, at_end(cust_codes.size)),
+            history.final_state("customer"),
             index=pd.Index(history.customers.astype(str), name="key"), columns=list(STATE_COLUMNS))
 
-        cs_codes = np.unique(codes.customer_system[codes.customer_system >= 0])
-        prof = history.profile(cs_codes, at_end(cs_codes.size))
+        cs_codes = history.final_codes("profile")
+        prof = history.final_of("profile")
         cs_keys = _key(pd.Series(history.customers.to_numpy()[cs_codes // 16]),
                        pd.Series(history.systems.to_numpy()[cs_codes % 16]))
         profiles = pd.DataFrame(prof, index=pd.Index(cs_keys.to_numpy(), name="key"),
                                 columns=["signal", "count", "kept"])
         profiles = profiles[profiles["count"] > 0]
-        body = history.body(cust_codes, at_end(cust_codes.size))
+        body = history.final_of("body")
         bodies = pd.DataFrame(body, index=pd.Index(history.customers.astype(str), name="key"),
                               columns=["z_sum", "z_count"])
         bodies = bodies[bodies["z_count"] > 0]
-        prod_codes = np.arange(len(history.products), dtype=np.int64)
-        offsets = pd.DataFrame(history.fit_offset(prod_codes, at_end(prod_codes.size)),
+        offsets = pd.DataFrame(history.final_of("fit_offset"),
                                index=pd.Index(history.products.astype(str), name="key"),
                                columns=["distance_sum", "count"])
-        brand_codes = np.arange(len(history.brands), dtype=np.int64)
-        brand_offsets = pd.DataFrame(history.brand_offset(brand_codes, at_end(brand_codes.size)),
+        brand_offsets = pd.DataFrame(history.final_of("brand_offset"),
                                      index=pd.Index(history.brands.astype(str), name="key"),
                                      columns=["distance_sum", "count"])
-        sys_codes = np.arange(len(history.systems), dtype=np.int64)
-        mean, sd = history.system_moments(sys_codes, at_end(sys_codes.size))
+        mean, sd = history.final_of("moments").T
         moments = pd.DataFrame({"mean": mean, "sd": sd}, index=pd.Index(history.systems.astype(str), name="key"))
 
         products = attrs.copy()

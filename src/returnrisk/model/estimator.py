@@ -45,6 +45,7 @@ class ModelParams:
     max_rounds_return: int = 400
     max_rounds_reason: int = 150
     early_stopping_rounds: int = 40
+    max_fit_rows: int = 2_000_000
     seed: int = 7
     num_threads: int = 0
 
@@ -55,7 +56,7 @@ class ModelParams:
             return_model={**defaults.return_model, **values.get("return_model", {})},
             reason_model={**defaults.reason_model, **values.get("reason_model", {})},
             **{k: values[k] for k in ("max_rounds_return", "max_rounds_reason", "early_stopping_rounds",
-                                      "seed", "num_threads") if k in values},
+                                      "max_fit_rows", "seed", "num_threads") if k in values},
         )
 
 

@@ -167,6 +167,13 @@ def _fit_at(frame: TrainingFrame, split: TimeSplit, end: pd.Timestamp, params: T
     t = frame.history.t
     fit = split.fit_mask(t, end) & (outcome >= 0)
     cal = split.calibration_mask(t, end) & (outcome >= 0)
+    cap = params.model.max_fit_rows
+    if cap and fit.sum() > cap:
+        rows = np.flatnonzero(fit)
+        keep = np.random.default_rng(params.model.seed).choice(rows, cap, replace=False)
+        fit = np.zeros_like(fit)
+        fit[keep] = True
+        log.info("fit slice subsampled to %d of %d lines (model.max_fit_rows)", cap, rows.size)
     model = ReturnRiskModel.fit(frame.X[fit], outcome[fit], frame.X[cal], outcome[cal], params.model)
     lines = frame.lines["ordered_at"]
     model.info.update({
