@@ -80,12 +80,7 @@ def create_app(settings: Settings, *, loader: ModelLoader | None = None) -> Fast
     app.state.keys = KeyChecker(settings)
     install_error_handlers(app)
     for module_name in ROUTERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # a feature not part of this build
-            raise
+        module = importlib.import_module(module_name)
         app.include_router(module.router)
         if hasattr(module, "install"):
             module.install(app)
