@@ -204,7 +204,7 @@ def main() -> None:
     ):
         print(f"{label:<52} {result['small']:>7.4f} {result['fit']:>7.4f} {result['large']:>7.4f} "
               f"{result['average']:>8.4f}")
-    print(f"\npublished (Misra et al. 2018, random split): best 0.719 (K-LF-ML), baselines 0.61–0.681")
+    print("\npublished (Misra et al. 2018, random split): best 0.719 (K-LF-ML), baselines 0.61–0.681")
     print(f"rows: train {train.sum():,} / val {(part == 1).sum():,} / test {(part == 2).sum():,} (random); "
           f"fit {fit_rows.sum():,} / calibration {cal_rows.sum():,} / test {test_rows.sum():,} (time); "
           f"{time.perf_counter() - started:.0f} s in all")

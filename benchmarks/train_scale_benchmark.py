@@ -45,14 +45,15 @@ def main() -> None:
             stages = {s["name"]: s for s in result["stages"]}
             fit = stages["fit"]["seconds"]
             around = sum(s["seconds"] for name, s in stages.items() if name != "fit")
-            print(f"\n{n:,} lines ({args.format}): total {r['wall']:.0f} s, peak RSS {r['peak_mb']:,.0f} MB, "
+            print(f"\n{n:,} lines ({args.format}): total {r['wall']:.0f} s, peak RSS {r['peak_mb']:,.0f} MiB ({r['peak_mb'] / 1024:.2f} GiB), "
                   f"val AUC {result['metrics']['val_auc']:.4f}")
-            print(f"{'stage':>10} {'seconds':>8} {'peak MB':>9}")
+            print(f"{'stage':>10} {'seconds':>8} {'peak MiB':>9}")
             for name, s in stages.items():
                 print(f"{name:>10} {s['seconds']:>8.1f} {s['peak_rss_mb']:>9,}")
             print(f"stages around the fit: {around:.0f} s vs fit {fit:.0f} s "
                   f"({'≤' if around <= fit else '>'} fit); rounds: return {result['metrics']['return_rounds']:.0f}, "
-                  f"reason {result['metrics']['reason_rounds']:.0f}")
+                  f"reason {result['metrics']['reason_rounds']:.0f}; fit-slice lines {result['metrics']['train_rows']:,.0f} "
+                  f"(fitted on at most max_fit_rows of them)")
         finally:
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)

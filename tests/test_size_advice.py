@@ -37,6 +37,9 @@ def test_size_systems_per_product_and_canonical_labels():
     systems = product_size_systems(pairs, categories)
     assert systems.to_dict() == {"shoe": "shoe", "shoe2": "shoe", "tr": "eu", "top": "letter", "jean": "waist",
                                  "bag": "unsized", "odd": "unknown"}
+    # the loader's arrow-backed strings (missing size = <NA>) give the same systems
+    arrow = product_size_systems(pairs.astype("string[pyarrow]"), categories)
+    assert arrow.to_dict() == systems.to_dict()
     assert size_label_for("letter", 1.0) == "L" and size_label_for("eu", 19.0) == "38"
     assert size_label_for("shoe", 42.5) == "42.5" and size_label_for("waist", 31.0) == "W31"
 

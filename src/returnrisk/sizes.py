@@ -97,24 +97,6 @@ def label_ordinals(labels: Iterable[object]) -> pd.DataFrame:
     )
 
 
-def _system_for(kinds: pd.Series, values: pd.Series, category: str | None) -> str:
-    sized = kinds[kinds != "unsized"]
-    if sized.empty:
-        return "unsized"
-    kind = sized.mode().iloc[0]
-    if kind == "letter":
-        return "letter"
-    if kind == "waist":
-        return "waist"
-    if kind == "number":
-        numbers = values[kinds == "number"]
-        has_half = bool(((numbers % 1) != 0).any())
-        if is_shoe_category(category) or (has_half and numbers.between(30, 50).all()):
-            return "shoe"
-        return "eu" if numbers.median() >= 30 else "us"
-    return "unknown"
-
-
 def product_size_systems(
     product_sizes: pd.DataFrame, categories: pd.Series | None = None
 ) -> pd.Series:
@@ -131,15 +113,41 @@ def product_size_systems(
     -------
     Series indexed by ``product_id`` with one of :data:`SIZE_SYSTEMS`.
     """
-    parsed = label_ordinals(product_sizes["size"])
-    merged = product_sizes.merge(
-        parsed, left_on=product_sizes["size"].astype("object"), right_on="label", how="left"
-    )
-    systems = {}
-    for product_id, group in merged.groupby("product_id", sort=False):
-        category = None if categories is None else categories.get(product_id)
-        systems[product_id] = _system_for(group["kind"], group["value"], category)
-    return pd.Series(systems, name="size_system", dtype="object")
+    codes, uniques = pd.factorize(product_sizes["size"].astype(object), use_na_sentinel=True)
+    parsed = [parse_size_label(label) for label in uniques] + [("unsized", np.nan)]  # last: code -1
+    frame = pd.DataFrame({
+        "product_id": product_sizes["product_id"].astype(object).to_numpy(),
+        "kind": np.array([p[0] for p in parsed], dtype=object)[codes],
+        "value": np.array([p[1] for p in parsed], dtype=float)[codes],
+    })
+    products = pd.Index(pd.unique(frame["product_id"]))
+    # the most frequent kind among the sized labels (ties: the first in alphabetical order, as
+    # ``Series.mode`` orders them)
+    counts = frame[frame["kind"] != "unsized"].groupby(["product_id", "kind"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["product_id", "n", "kind"], ascending=[True, False, True], kind="stable")
+    kind = counts.drop_duplicates("product_id").set_index("product_id")["kind"].reindex(products)
+    numbers = frame[frame["kind"] == "number"]
+    stats = pd.DataFrame({
+        "product_id": numbers["product_id"].to_numpy(),
+        "half": (numbers["value"] % 1 != 0).to_numpy(),
+        "in_shoe_range": numbers["value"].between(30, 50).to_numpy(),
+        "value": numbers["value"].to_numpy(),
+    }).groupby("product_id").agg(half=("half", "any"), in_shoe_range=("in_shoe_range", "all"),
+                                 median=("value", "median")).reindex(products)
+    if categories is None:
+        shoe_category = np.zeros(len(products), dtype=bool)
+    else:
+        category = pd.Series(categories).reindex(products)
+        shoe_category = category.map(lambda c: is_shoe_category(None if pd.isna(c) else c)).to_numpy(dtype=bool)
+    kind_values = kind.to_numpy(dtype=object)
+    is_number = kind_values == "number"
+    shoe = is_number & (shoe_category | (stats["half"].fillna(False).to_numpy(dtype=bool)
+                                         & stats["in_shoe_range"].fillna(False).to_numpy(dtype=bool)))
+    numeric = np.where(shoe, "shoe", np.where(stats["median"].to_numpy(dtype=float) >= 30, "eu", "us"))
+    systems = np.where(pd.isna(kind_values), "unsized",
+                       np.where(is_number, numeric,
+                                np.where(np.isin(kind_values, ["letter", "waist"]), kind_values, "unknown")))
+    return pd.Series(systems.astype(object), index=products, name="size_system", dtype="object")
 
 
 def ordinal_in_system(kind: np.ndarray, value: np.ndarray, system: np.ndarray) -> np.ndarray:

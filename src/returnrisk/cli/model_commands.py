@@ -70,7 +70,7 @@ def train(
         def end(record) -> None:
             progress.update(tasks[record.name], total=1, completed=1,
                             description=f"{STAGE_NAMES.get(record.name, record.name)} "
-                                        f"[dim]({record.seconds:.1f} s, peak {record.peak_rss_mb:,.0f} MB)[/]")
+                                        f"[dim]({record.seconds:.1f} s, peak {record.peak_rss_mb:,.0f} MiB)[/]")
 
         result = run_training(data, params=params, tracker=tracker, as_of=when, quarantine_dir=quarantine,
                               reason_filler=default_reason_filler(), clock=StageClock(start, end))

@@ -48,9 +48,13 @@ class AsOfCounter:
         self.names = names or [f"v{i}" for i in range(values.shape[1])]
         self.origin = int(times.min()) if times.size else 0
         composite = self._composite(keys, times)
-        order = np.argsort(composite, kind="stable")
+        order = np.argsort(composite)  # ties (same key and time) sum the same on either side
         self._composite_sorted = composite[order]
-        self._cum = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values[order], axis=0)])
+        del composite
+        # one column at a time: no second (n_events, n_values) copy of the values
+        self._cum = np.zeros((values.shape[0] + 1, values.shape[1]))
+        for j in range(values.shape[1]):
+            np.cumsum(values[order, j], out=self._cum[1:, j])
 
     def _composite(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
         relative = np.clip(times - self.origin, 0, _TIME_MAX)
@@ -72,11 +76,15 @@ class AsOfCounter:
         return out
 
     def query_offsets(self, keys: np.ndarray, times: np.ndarray, offsets: list[int],
-                      columns: list[slice | None]) -> list[np.ndarray]:
+                      columns: list[slice | None], *, per_pair: bool = False):
         """Several :meth:`query` at ``times - offset`` for each offset, sharing the work.
 
         Distinct ``(key, time)`` pairs are searched once, the start of each key once for every
         offset, and only the requested ``columns`` are gathered (``None``: all).
+
+        With ``per_pair`` the results are not spread back to the queries: returns
+        ``(results, codes, first)`` where ``results`` has one row per distinct pair, query ``i``
+        is pair ``codes[i]`` and pair ``j`` is query ``first[j]``.
         """
         keys = np.asarray(keys, dtype=np.int64)
         times = np.asarray(times, dtype=np.int64)
@@ -92,8 +100,8 @@ class AsOfCounter:
             cum = self._cum if cols is None else self._cum[:, cols]
             values = cum[end] - cum[start]
             values[unknown] = 0.0
-            results.append(values[codes])
-        return results
+            results.append(values if per_pair else values[codes])
+        return (results, codes, first) if per_pair else results
 
     def query_unique(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Same as :meth:`query`, computed once per distinct ``(key, time)`` pair."""
@@ -105,8 +113,12 @@ class AsOfCounter:
 
 
 def _first_of_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes, first)``: ``values == values[first][codes]``, one ``first`` per distinct value."""
-    codes, uniques = pd.factorize(values, sort=False)
+    """``(codes, first)``: ``values == values[first][codes]``, one ``first`` per distinct value.
+
+    The distinct values come in ascending order, so the binary searches that follow walk the
+    sorted events in order (several times faster than in line order on millions of lines).
+    """
+    codes, uniques = pd.factorize(values, sort=True)
     first = np.empty(len(uniques), dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
     return codes, first

@@ -28,13 +28,16 @@ from returnrisk.data.loader import Shop
 from returnrisk.features.attributes import product_attributes
 from returnrisk.features.derive import Smoothing, derive_features
 from returnrisk.features.history import DAY, HistoryIndex, day_floor
-from returnrisk.features.lines import Vocabulary, line_inputs
+from returnrisk.features.catalog import FEATURE_NAMES
+from returnrisk.features.lines import Vocabulary, line_inputs, order_context
+from returnrisk.features.lookup import positions, release_arrow_memory
 from returnrisk.sizes import SIZE_SYSTEMS
 
 __all__ = ["TrainingFrame", "build_training_frame", "outcomes_at", "KEPT_CLASS", "IMMATURE", "prepare_lines"]
 
 KEPT_CLASS = 0
 IMMATURE = -1
+_CHUNK_LINES = 1_000_000
 
 
 @dataclass
@@ -72,7 +75,7 @@ def prepare_lines(lines: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
     from returnrisk.features.attributes import size_position
 
     out = lines.copy()
-    position = attrs.index.get_indexer(out["product_id"].astype(object))
+    position = positions(out["product_id"], attrs.index)
     systems = attrs["size_system"].to_numpy(dtype=object)
     out["size_system"] = np.where(position >= 0, systems[np.maximum(position, 0)], "unsized")
     out["size_ordinal"], _ = size_position(out["size"], out["size_system"].to_numpy())
@@ -92,7 +95,8 @@ def build_training_frame(
         last = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
         as_of = (last + pd.Timedelta(seconds=1))
     as_of = pd.Timestamp(as_of)
-    lines = shop.order_lines[shop.order_lines["ordered_at"] < as_of].reset_index(drop=True)
+    before = (shop.order_lines["ordered_at"] < as_of).to_numpy()
+    lines = shop.order_lines if before.all() else shop.order_lines[before].reset_index(drop=True)
     attrs = product_attributes(shop.products, lines)
     vocabulary = Vocabulary(
         sorted(shop.products["category"].dropna().astype(str).unique()),
@@ -110,8 +114,10 @@ def build_training_frame(
 
     meta = lines[["line_id", "order_id", "customer_id", "product_id", "size", "ordered_at",
                   "unit_price", "quantity", "size_system", "size_ordinal"]].copy()
-    meta["category"] = attrs["category"].reindex(meta["product_id"].astype(object)).to_numpy()
-    meta["brand"] = attrs["brand"].reindex(meta["product_id"].astype(object)).to_numpy()
+    product = history.line_codes.product   # position in attrs (the history's product index), -1 if unknown
+    for column in ("category", "brand"):
+        values = attrs[column].to_numpy(dtype=object)[np.maximum(product, 0)]
+        meta[column] = np.where(product >= 0, values, None)
     meta["cutoff"] = cutoffs
     frame = TrainingFrame(X, np.empty(0, dtype=np.int8), meta, as_of, window_days, history, attrs, vocabulary)
     frame.outcome = outcomes_at(frame, as_of)
@@ -124,10 +130,19 @@ def features_from_history(history: HistoryIndex, lines: pd.DataFrame, cutoffs: n
     """Features of ``lines`` at ``cutoffs`` from the event history (no snapshot involved)."""
     codes = history.line_codes if lines is history.lines else history.codes_for(lines)
     known = history.line_history(codes, cutoffs, history.system_code(lines["size_system"]))
-    rows = attrs.reindex(lines["product_id"].astype(object)).reset_index(drop=True)
-    rows["size_system"] = lines["size_system"].to_numpy()
-    inputs = line_inputs(lines, rows, vocabulary, cutoffs)
-    return derive_features(known, inputs, smoothing)
+    order = order_context(lines)
+    X = np.empty((len(lines), len(FEATURE_NAMES)), dtype=np.float32)
+    # line inputs and derived features by chunks: their temporaries stay small on large histories
+    for start in range(0, len(lines), _CHUNK_LINES):
+        part = slice(start, min(start + _CHUNK_LINES, len(lines)))
+        part_lines = lines.iloc[part]
+        rows = attrs.reindex(part_lines["product_id"].astype(object)).reset_index(drop=True)
+        rows["size_system"] = part_lines["size_system"].to_numpy()
+        inputs = line_inputs(part_lines, rows, vocabulary, cutoffs[part],
+                             order={name: values[part] for name, values in order.items()})
+        X[part] = derive_features(known.rows(part), inputs, smoothing)
+    release_arrow_memory()
+    return X
 
 
 def outcomes_at(frame: TrainingFrame, when: pd.Timestamp) -> np.ndarray:

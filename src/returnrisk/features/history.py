@@ -30,11 +30,13 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.features.asof import AsOfCounter
+from returnrisk.features.lookup import first_seen, positions, release_arrow_memory
 from returnrisk.taxonomy import RETURN_GROUPS
 
 __all__ = [
     "HistoryIndex",
     "LineHistory",
+    "PairStates",
     "RATE_ENTITIES",
     "STATE_COLUMNS",
     "DAY",
@@ -66,7 +68,8 @@ def day_floor(seconds: np.ndarray) -> np.ndarray:
 class LineHistory:
     """Everything the history says about a set of lines, each at its own cut-off.
 
-    ``states`` maps each of :data:`RATE_ENTITIES` to a ``(n, len(STATE_COLUMNS))`` array;
+    ``states`` maps each of :data:`RATE_ENTITIES` to a ``(n, len(STATE_COLUMNS))`` array (or,
+    in training, :class:`PairStates`: read them through :meth:`rows`);
     ``profile`` is ``(n, 3)`` (signal sum, signal count, kept count in the product's size
     system); ``fit_offset`` is ``(n, 4)`` (kept-distance sum and count of the product, then of
     its brand);
@@ -79,6 +82,27 @@ class LineHistory:
     fit_offset: np.ndarray
     body: np.ndarray
     moments: np.ndarray
+
+    def rows(self, selection: slice) -> "LineHistory":
+        """The history of a contiguous range of the lines (compact states spread out)."""
+        states = {k: v.rows(selection) if isinstance(v, PairStates) else v[selection] for k, v in self.states.items()}
+        return LineHistory(states, self.profile[selection], self.fit_offset[selection], self.body[selection],
+                           self.moments[selection])
+
+
+@dataclass
+class PairStates:
+    """States stored once per distinct (entity, cut-off) pair: line ``i`` has ``values[codes[i]]``.
+
+    Millions of lines share a few thousand shop or category states: this keeps the training
+    frame's states a fraction of their spread-out size.
+    """
+
+    values: np.ndarray
+    codes: np.ndarray
+
+    def rows(self, selection: slice) -> np.ndarray:
+        return self.values[self.codes[selection]]
 
 
 @dataclass
@@ -131,14 +155,15 @@ class HistoryIndex:
             raise ValueError(f"knots {knots_days} must be increasing and inside the window {window_days}")
         t = to_seconds(lines["ordered_at"])
         known = t < self.as_of_s
-        self.lines = lines.loc[known].reset_index(drop=True)
+        plain = known.all() and lines.index.equals(pd.RangeIndex(len(lines)))
+        self.lines = lines if plain else lines.loc[known].reset_index(drop=True)
         self.t = t[known]
         self.attrs = attrs
         self.products = pd.Index(attrs.index)
         self.categories = pd.Index(pd.unique(attrs["category"].astype(object)))
         self.brands = pd.Index(pd.unique(attrs["brand"].astype(object).dropna()))
-        self.customers = pd.Index(pd.unique(self.lines["customer_id"].astype(object)))
-        self.size_labels = pd.Index(pd.unique(self.lines["size"].astype(object).fillna("")))
+        self.customers = first_seen(self.lines["customer_id"], dropna=True)
+        self.size_labels = first_seen(self.lines["size"], missing_as="")
         self.systems = pd.Index(pd.unique(attrs["size_system"].astype(object)))
         self._product_category = self.categories.get_indexer(attrs["category"].astype(object))
         self._product_brand = self.brands.get_indexer(attrs["brand"].astype(object))
@@ -150,7 +175,7 @@ class HistoryIndex:
 
         # returns known at as_of, aligned to the known lines
         ret = returns[to_seconds(returns["returned_at"]) < self.as_of_s]
-        position = pd.Index(self.lines["line_id"]).get_indexer(ret["line_id"])
+        position = positions(ret["line_id"], self.lines["line_id"])
         ret = ret.loc[position >= 0]
         self.ret_line = position[position >= 0]
         self.ret_t = to_seconds(ret["returned_at"])
@@ -158,6 +183,7 @@ class HistoryIndex:
         self.returned = np.zeros(len(self.lines), dtype=bool)
         self.returned[self.ret_line] = True
 
+        release_arrow_memory()  # the hash tables of the id lookups above
         self._delay = self._delay_counter()
         self._counters: dict[str, AsOfCounter | None] = {}
         self._final: dict[str, np.ndarray] = {}
@@ -177,23 +203,24 @@ class HistoryIndex:
         ``size_system`` columns: their category and brand priors are then used.
         """
         n = len(lines)
-        product = self.products.get_indexer(lines["product_id"].astype(object))
+        product = positions(lines["product_id"], self.products)
         known = product >= 0
         safe = np.maximum(product, 0)
         category = np.where(known, self._product_category[safe], -1)
         brand = np.where(known, self._product_brand[safe], -1)
         system = np.where(known, self._product_system[safe], -1)
-        if "category" in lines.columns:
+        new_products = not known.all()  # lines of products the history does not know
+        if new_products and "category" in lines.columns:
             category = np.where(known, category, self.categories.get_indexer(lines["category"].astype(object)))
-        if "brand" in lines.columns:
+        if new_products and "brand" in lines.columns:
             brand = np.where(known, brand, self.brands.get_indexer(lines["brand"].astype(object)))
-        if "size_system" in lines.columns:
-            system = np.where(known, system, self.systems.get_indexer(lines["size_system"].astype(object)))
-        sizes = lines["size"].astype(object).fillna("") if "size" in lines.columns else pd.Series([""] * n)
-        size_code = self.size_labels.get_indexer(sizes)
+        if new_products and "size_system" in lines.columns:
+            system = np.where(known, system, positions(lines["size_system"], self.systems))
+        size_code = positions(lines["size"], self.size_labels, missing_as="") if "size" in lines.columns \
+            else np.full(n, self.size_labels.get_indexer([""])[0])
         product_size = np.where(known & (size_code >= 0),
                                 product.astype(np.int64) * len(self.size_labels) + size_code, -1)
-        customer = self.customers.get_indexer(lines["customer_id"].astype(object)) \
+        customer = positions(lines["customer_id"], self.customers) \
             if "customer_id" in lines.columns else np.full(n, -1)
         customer_system = np.where((customer >= 0) & (system >= 0),
                                    customer.astype(np.int64) * 16 + system, -1)
@@ -203,19 +230,19 @@ class HistoryIndex:
 
     # ---- counters -----------------------------------------------------------------------------
     def _rate_counter(self, line_entity: np.ndarray) -> AsOfCounter:
-        n_lines = self.t.size
-        n_ret = self.ret_t.size
-        sales = np.zeros((n_lines, 3 + len(RETURN_GROUPS)))
-        sales[:, 0] = 1.0
-        sales[:, 1] = self.t / DAY
-        rets = np.zeros((n_ret, 3 + len(RETURN_GROUPS)))
-        rets[:, 2] = 1.0
-        rets[np.arange(n_ret), 3 + self.ret_group] = 1.0
-        keys = np.concatenate([line_entity, line_entity[self.ret_line]])
-        times = np.concatenate([self.t, self.ret_t])
-        values = np.vstack([sales, rets])
-        keep = keys >= 0
-        return AsOfCounter(keys[keep], times[keep], values[keep])
+        sold = line_entity >= 0
+        ret_entity = line_entity[self.ret_line]
+        returned = ret_entity >= 0
+        n_sold, n_ret = int(sold.sum()), int(returned.sum())
+        # one (events, values) matrix filled in place: sales first, then returns
+        values = np.zeros((n_sold + n_ret, 3 + len(RETURN_GROUPS)))
+        values[:n_sold, 0] = 1.0
+        values[:n_sold, 1] = self.t[sold] / DAY
+        values[n_sold:, 2] = 1.0
+        values[n_sold + np.arange(n_ret), 3 + self.ret_group[returned]] = 1.0
+        keys = np.concatenate([line_entity[sold], ret_entity[returned]])
+        times = np.concatenate([self.t[sold], self.ret_t[returned]])
+        return AsOfCounter(keys, times, values)
 
     def _delay_counter(self) -> AsOfCounter:
         """Returns by delay bucket, counted once the line's whole window has passed."""
@@ -240,11 +267,14 @@ class HistoryIndex:
             counter = self._counters[entity] = self._rate_counter(getattr(self.line_codes, entity))
         return counter
 
-    def state(self, entity: str, codes: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
-        """``(len(codes), len(STATE_COLUMNS))`` state of ``entity`` at each cut-off."""
+    def state(self, entity: str, codes: np.ndarray, cutoffs: np.ndarray, dtype=np.float64, *,
+              per_pair: bool = False) -> np.ndarray | PairStates:
+        """``(len(codes), len(STATE_COLUMNS))`` state of ``entity`` at each cut-off
+        (with ``per_pair``: as :class:`PairStates`)."""
         k1, k2, w = self.knots_s[0], self.knots_s[1], self.window_s
-        now, at_k1, at_k2, at_w = self._counter(entity).query_offsets(
-            codes, cutoffs, [0, k1, k2, w], [None, slice(0, 2), slice(0, 2), slice(0, 2)])
+        (now, at_k1, at_k2, at_w), pair_of, first = self._counter(entity).query_offsets(
+            codes, cutoffs, [0, k1, k2, w], [None, slice(0, 2), slice(0, 2), slice(0, 2)], per_pair=True)
+        cutoffs = np.asarray(cutoffs, dtype=np.int64)[first]
         f1, f2 = self.delay_curve(cutoffs)
         c = cutoffs / DAY
         d1, d2, dw = k1 / DAY, k2 / DAY, w / DAY
@@ -257,11 +287,13 @@ class HistoryIndex:
             + n_b * f1 + (f2 - f1) / (d2 - d1) * (n_b * (c - d1) - s_b)
             + n_c * f2 + (1 - f2) / (dw - d2) * (n_c * (c - d2) - s_c)
         )
-        out = np.empty((codes.size, len(STATE_COLUMNS)), dtype=np.float64)
+        out = np.empty((cutoffs.size, len(STATE_COLUMNS)), dtype=dtype)
         out[:, 0] = now[:, 0]
         out[:, 1] = np.maximum(exposure, 0.0)
         out[:, 2:] = now[:, 2:]
-        return out
+        if per_pair:
+            return PairStates(out, pair_of.astype(np.int32 if cutoffs.size < 2**31 else np.int64))
+        return out[pair_of]
 
     def entity_codes(self, entity: str) -> np.ndarray:
         """Every code of ``entity`` the snapshot describes."""
@@ -397,7 +429,7 @@ class HistoryIndex:
         unknown_system = system < 0
         states = {}
         for entity in RATE_ENTITIES:
-            states[entity] = self.state(entity, getattr(codes, entity), cutoffs).astype(np.float32)
+            states[entity] = self.state(entity, getattr(codes, entity), cutoffs, dtype=np.float32, per_pair=True)
             self.final_state(entity)
             self._counters[entity] = None
         history = LineHistory(

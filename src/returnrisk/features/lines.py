@@ -9,6 +9,7 @@ import pandas as pd
 
 from returnrisk.features.attributes import describe_text, size_position
 from returnrisk.features.history import DAY, to_seconds
+from returnrisk.features.lookup import factorize_strings
 
 __all__ = ["Vocabulary", "order_context", "line_inputs", "PRODUCT_ATTRIBUTE_COLUMNS"]
 
@@ -54,10 +55,9 @@ def order_context(lines: pd.DataFrame) -> dict[str, np.ndarray]:
         n = len(lines)
         return {"order_lines": np.ones(n), "order_same_product": np.ones(n),
                 "order_sizes_same_product": np.ones(n)}
-    order = lines["order_id"].astype(object).fillna("").to_numpy()
-    order_codes = pd.factorize(order)[0]
-    product_codes = pd.factorize(lines["product_id"].astype(object))[0]
-    size_codes = pd.factorize(lines["size"].astype(object).fillna(""))[0]
+    order_codes = factorize_strings(lines["order_id"])
+    product_codes = factorize_strings(lines["product_id"])
+    size_codes = factorize_strings(lines["size"]) if "size" in lines.columns else np.zeros(len(lines), np.int64)
     frame = pd.DataFrame({"o": order_codes, "p": product_codes, "s": size_codes})
     n_lines = frame.groupby("o")["o"].transform("size").to_numpy()
     same = frame.groupby(["o", "p"])["p"].transform("size").to_numpy()

@@ -17,12 +17,12 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def current_rss_mb() -> float:
-    """Resident memory of this process now (MB), from /proc; the peak so far elsewhere."""
+    """Resident memory of this process now (MiB), from /proc; the peak so far elsewhere."""
     try:
         with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * _PAGE / 1e6
+            return int(handle.read().split()[1]) * _PAGE / 2**20
     except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
 
 
 @dataclass
@@ -65,7 +65,7 @@ class StageClock:
             peak[0] = max(peak[0], current_rss_mb())
             record = StageRecord(name, time.perf_counter() - started, peak[0])
             self.records.append(record)
-            log.debug("stage %s: %.1f s, peak %.0f MB", name, record.seconds, record.peak_rss_mb)
+            log.debug("stage %s: %.1f s, peak %.0f MiB", name, record.seconds, record.peak_rss_mb)
             if self.on_end:
                 self.on_end(record)
 

@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 import returnrisk
 from returnrisk.data.loader import Shop, clean_shop, read_shop_tables
@@ -37,6 +40,7 @@ from returnrisk.errors import InputError, ReturnRiskError
 from returnrisk.features.build import TrainingFrame, build_training_frame, outcomes_at
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
 from returnrisk.features.history import DAY
+from returnrisk.features.lookup import release_arrow_memory
 from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.model.estimator import ReturnRiskModel
@@ -144,9 +148,12 @@ def _truth_p(folder: Path, line_ids: pd.Series) -> np.ndarray | None:
     path = Path(folder) / "truth" / "lines.parquet"
     if not path.is_file():
         return None
-    truth = pd.read_parquet(path, columns=["line_id", "p_return"]).set_index("line_id")["p_return"]
-    values = truth.reindex(line_ids.astype(str).to_numpy()).to_numpy(dtype=float)
-    return None if np.isnan(values).any() else values
+    truth = pq.read_table(path, columns=["line_id", "p_return"])
+    wanted = pa.array(line_ids.astype("string[pyarrow]").array).cast(truth.schema.field("line_id").type)
+    position = pc.index_in(wanted, value_set=truth.column("line_id")).to_numpy(zero_copy_only=False)
+    if np.isnan(position.astype(float)).any():
+        return None
+    return truth.column("p_return").to_numpy()[position.astype(np.int64)].astype(float)
 
 
 def _check_sizes(frame: TrainingFrame, split: TimeSplit, masks: dict[str, np.ndarray]) -> None:
@@ -240,6 +247,7 @@ def run_training(
     with clock.stage("validate"):
         shop = clean_shop(raws, data, quarantine_dir=quarantine_dir, reason_filler=reason_filler)
         del raws
+        release_arrow_memory()
     last_event = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
     if as_of is None:
         as_of = last_event + pd.Timedelta(seconds=1)
@@ -271,14 +279,16 @@ def run_training(
         y = (outcome > 0).astype(int)
         X_val = frame.X[val]
         prediction = validation_model.predict(X_val)
-        first_sale = frame.lines.groupby("product_id", observed=True)["ordered_at"].transform("min")
-        cold = (first_sale >= split.validation_start).to_numpy()[val]
+        product = frame.history.line_codes.product
+        first_sale = np.full(max(int(product.max()) + 1, 1), np.iinfo(np.int64).max)
+        np.minimum.at(first_sale, np.maximum(product, 0), t)   # every line of the frame has a known product
+        cold = first_sale[np.maximum(product, 0)][val] >= _s(split.validation_start)
         global_rate = float((val_phase[masks["fit"] | masks["calibration"]] > 0).mean())
         metrics = evaluate_predictions(
             outcome, prediction.p_return, prediction.p_reasons,
             product_rate=X_val[:, FEATURE_INDEX["product_rate"]].astype(float),
             global_rate=global_rate, cold_start=cold,
-            truth_p=(lambda p: None if p is None else p[val])(_truth_p(data, frame.lines["line_id"])),
+            truth_p=_truth_p(data, frame.lines["line_id"][val]),
         )
         metrics.update({
             "train_rows": float(masks["fit"].sum()), "calibration_rows": float(masks["calibration"].sum()),
@@ -288,7 +298,7 @@ def run_training(
         })
         from returnrisk.pipeline.plots import calibration_figure, shap_summary_figure
 
-        sample = np.random.default_rng(0).choice(len(X_val), min(len(X_val), 3000), replace=False)
+        sample = np.random.default_rng(0).choice(len(X_val), min(len(X_val), 1000), replace=False)
         figures = {
             "calibration.png": calibration_figure(y, prediction.p_return,
                                                   X_val[:, FEATURE_INDEX["product_rate"]].astype(float)),
