@@ -34,12 +34,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _measure import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+#: wrk counts a response slower than this as a (timeout) error; its default is 2 s
+WRK_TIMEOUT = 10
 BIN = Path(sys.executable).parent
 
 
-def wait_ready(url: str, timeout: float = 600) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 600) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with code {proc.returncode}:\n{log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
@@ -100,7 +104,8 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, script: Path, connections: int, duration: int) -> dict:
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", f"--timeout={WRK_TIMEOUT}s", "--latency",
+                          "-s", str(script), url],
                          capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
@@ -119,6 +124,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--soak", type=int, default=300, help="seconds of the memory soak run (0 to skip)")
     parser.add_argument("--output", default=None, help="write the results as JSON here")
+    parser.add_argument("--scenarios", default="abcde", help="which of (a)–(e) to run, e.g. `c` (default all)")
+    parser.add_argument("--no-workers2", action="store_true", help="skip the --workers 2 latency runs")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: install it with `apt-get install wrk` (Debian) and run again")
@@ -138,7 +145,8 @@ def main() -> None:
     lines = pd_lines(bundle, pairs[0])
 
     work = Path(tempfile.mkdtemp(prefix="rr-serve-bench-"))
-    env = {**os.environ, "RETURNRISK_TRACKING_URI": args.tracking_uri, "MLFLOW_TRACKING_URI": args.tracking_uri}
+    env = {**os.environ, "RETURNRISK_TRACKING_URI": args.tracking_uri, "MLFLOW_TRACKING_URI": args.tracking_uri,
+           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # `mlflow models serve` runs `uvicorn`
     scripts = {
         "a": lua_paths([f"/v1/products/{p}/risk?size={s}" for p, s in pairs], work, "a"),
         "b": lua_paths([f"/v1/products/{p}/risk?size={s}&customer_id={customers[i % len(customers)]}"
@@ -162,11 +170,13 @@ def main() -> None:
             ("d", "mlflow", "/invocations"), ("e", "bare", "/")]
     try:
         for server, (cmd, base, ready) in servers.items():
+            if not any(owner == server and scenario in args.scenarios for scenario, owner, _ in plan):
+                continue
             proc = start(cmd, env, work / f"{server}.log")
             try:
-                wait_ready(base + ready)
+                wait_ready(base + ready, proc, work / f"{server}.log")
                 for scenario, owner, path in plan:
-                    if owner != server:
+                    if owner != server or scenario not in args.scenarios:
                         continue
                     for c in args.concurrency:
                         r = wrk(base + path, scripts[scenario], c, args.duration)
@@ -184,18 +194,19 @@ def main() -> None:
                           f"{r['rps']:.0f} req/s, errors {r['errors']}", flush=True)
             finally:
                 stop(proc)
-        proc = start([str(BIN / "returnrisk"), "serve", "--port", "18004", "--workers", "2", "--log-level", "warning"],
-                     env, work / "workers2.log")
-        try:
-            wait_ready("http://127.0.0.1:18004/readyz")
-            time.sleep(5)  # let both workers finish loading
-            for scenario in ("a", "b"):
-                r = wrk("http://127.0.0.1:18004/", scripts[scenario], 1, args.duration)
-                results["scenarios"].setdefault(f"{scenario}_workers2", {})["1"] = r
-                print(f"({scenario}) 2 workers c=1: {r['rps']:>6.0f} req/s p50 {r['p50_ms']:.2f} ms "
-                      f"p99 {r['p99_ms']:.2f} ms errors {r['errors']}", flush=True)
-        finally:
-            stop(proc)
+        if not args.no_workers2:
+            proc = start([str(BIN / "returnrisk"), "serve", "--port", "18004", "--workers", "2", "--log-level", "warning"],
+                         env, work / "workers2.log")
+            try:
+                wait_ready("http://127.0.0.1:18004/readyz", proc, work / "workers2.log")
+                time.sleep(5)  # let both workers finish loading
+                for scenario in ("a", "b"):
+                    r = wrk("http://127.0.0.1:18004/", scripts[scenario], 1, args.duration)
+                    results["scenarios"].setdefault(f"{scenario}_workers2", {})["1"] = r
+                    print(f"({scenario}) 2 workers c=1: {r['rps']:>6.0f} req/s p50 {r['p50_ms']:.2f} ms "
+                          f"p99 {r['p99_ms']:.2f} ms errors {r['errors']}", flush=True)
+            finally:
+                stop(proc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     s = results["scenarios"]

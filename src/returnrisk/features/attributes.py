@@ -12,6 +12,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from returnrisk.features.asof import _first_of_each
+from returnrisk.features.lookup import factorize_strings, positions
 from returnrisk.sizes import ordinal_in_system, parse_size_label, product_size_systems
 
 __all__ = [
@@ -82,13 +84,23 @@ def product_attributes(products: pd.DataFrame, lines: pd.DataFrame | None) -> pd
 
 
 def size_position(sizes: pd.Series, systems: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(ordinal, position)`` of each sold size in its product's system (nan if not placeable)."""
-    codes, uniques = pd.factorize(pd.Series(sizes).astype(object), use_na_sentinel=True)
-    parsed = [parse_size_label(label) for label in uniques] + [("unsized", np.nan)]  # last: code -1
-    kind = np.array([p[0] for p in parsed], dtype=object)[codes]
-    value = np.array([p[1] for p in parsed], dtype=float)[codes]
-    systems = pd.Series(np.asarray(systems, dtype=object))
-    ordinal = ordinal_in_system(kind, value, systems.to_numpy())
-    low = systems.map({k: v[0] for k, v in SYSTEM_RANGES.items()}).to_numpy(dtype=float)
-    high = systems.map({k: v[1] for k, v in SYSTEM_RANGES.items()}).to_numpy(dtype=float)
-    return ordinal, (ordinal - low) / (high - low)
+    """``(ordinal, position)`` of each sold size in its product's system (nan if not placeable).
+
+    Computed once per distinct (label, system) pair: a shop sells a few hundred labels in a few
+    systems, whatever its number of lines.
+    """
+    labels = pd.Series(sizes) if not isinstance(sizes, (pd.Series, pd.Index)) else sizes
+    label_code = factorize_strings(labels, missing_as="\x00")           # "\x00": no size
+    system_list = sorted(SYSTEM_RANGES) + ["unsized", "unknown"]
+    system_code = positions(np.asarray(systems, dtype=object), system_list)   # -1: anything else
+    pair = label_code * (len(system_list) + 1) + (system_code + 1)
+    pair_code, first = _first_of_each(pair)
+    label_at = labels.iloc[first] if isinstance(labels, pd.Series) else pd.Series(labels).iloc[first]
+    parsed = [parse_size_label(None if pd.isna(v) or v == "\x00" else v) for v in label_at.astype(object)]
+    kind = np.array([p[0] for p in parsed], dtype=object)
+    value = np.array([p[1] for p in parsed], dtype=float)
+    system = np.array(system_list + [None], dtype=object)[system_code[first]]   # code -1 → None
+    ordinal = ordinal_in_system(kind, value, system)
+    low = np.array([SYSTEM_RANGES.get(s, (np.nan, np.nan))[0] for s in system], dtype=float)
+    high = np.array([SYSTEM_RANGES.get(s, (np.nan, np.nan))[1] for s in system], dtype=float)
+    return ordinal[pair_code], ((ordinal - low) / (high - low))[pair_code]

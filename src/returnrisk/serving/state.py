@@ -7,6 +7,7 @@ in one answer and never fails a request in flight.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -68,4 +69,18 @@ class ModelHolder:
             self.current = loaded        # the swap: one reference assignment
             self.reloads += 1
             self.last_error = None
-            return loaded
+        _settle_garbage_collector()
+        return loaded
+
+
+def _settle_garbage_collector() -> None:
+    """Collect once, then move every surviving object out of the collector's sight.
+
+    A loaded model holds millions of long-lived objects (precomputed answers, indexes). Left in
+    the collector's oldest generation, each full collection walks all of them and stalls
+    requests for a tenth of a second or more; frozen, they are never walked. A reload unfreezes
+    first so that the previous model can be freed.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
