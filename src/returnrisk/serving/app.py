@@ -16,6 +16,7 @@ from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
+from returnrisk.serving.slots import ModelSlots
 from returnrisk.serving.state import ModelHolder, ModelLoader
 
 __all__ = ["create_app", "mlflow_loader", "ROUTERS"]
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, loader: ModelLoader | None = None) -> Fast
     app.state.holder = holder
     app.state.metrics = metrics
     app.state.keys = KeyChecker(settings)
+    app.state.model_slots = ModelSlots(settings.model_slots)
     install_error_handlers(app)
     for module_name in ROUTERS:
         module = importlib.import_module(module_name)

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     cors_origins: _Keys = Field(default_factory=list, description="Origins allowed by CORS (comma-separated).")
     max_body_bytes: int = Field(1 << 20, description="Largest request body accepted (413 above).")
     max_lines: int = Field(1000, description="Most order lines in one POST /v1/score.")
+    model_slots: int = Field(2, ge=1, description="Requests computing with the model at once (the others queue, "
+                                                  "first come first served); about the number of cores.")
     return_cost_per_unit: float = Field(12.0, description="Cost of handling one return when the data has none.")
     margin_loss_rate: float = Field(0.15, description="Share of the price lost on a returned item (markdown, damage).")
     refund_target_days: float = Field(5.0, description="Refund promise in days (KPI: share refunded within it).")

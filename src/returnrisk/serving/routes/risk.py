@@ -8,7 +8,6 @@ from typing import Annotated
 import pandas as pd
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from returnrisk.scoring import SizeNotOffered, UnknownProduct
 from returnrisk.serving.deps import current_model, storefront
@@ -43,6 +42,7 @@ def size_error(exc: SizeNotOffered) -> ApiError:
 @router.get("/v1/products/{product_id}/risk", response_model=RiskResponse, responses=ERRORS,
             summary="Return risk of a product in a size, for a visitor or a known customer")
 async def product_risk(
+    request: Request,
     product_id: Annotated[str, Path(max_length=200)],
     model: Annotated[LoadedModel, Depends(current_model)],
     size: Annotated[str | None, Query(max_length=50)] = None,
@@ -60,7 +60,8 @@ async def product_risk(
         raise not_found(product_id) from None
     except SizeNotOffered as exc:
         raise size_error(exc) from None
-    answer = model.scorer.for_customer(product_id, size, customer_id, lang)
+    slots = request.app.state.model_slots
+    answer = await slots.run(model.scorer.for_customer, product_id, size, customer_id, lang)
     return Response(json.dumps(answer, separators=(",", ":")).encode(), media_type="application/json")
 
 
@@ -104,6 +105,6 @@ async def score(body: ScoreRequest, request: Request, model: Annotated[LoadedMod
                 raise ApiError(422, "size_not_offered",
                                f"lines[{i}]: size {line.size!r} is not offered for product {line.product_id!r}: "
                                f"use one of {', '.join(offered)}", sizes=offered)
-    scored = await run_in_threadpool(model.scorer.score_lines, frame, body.lang)
+    scored = await request.app.state.model_slots.run(model.scorer.score_lines, frame, body.lang)
     payload = {"model_version": model.version, "lines": scored}
     return Response(json.dumps(payload, separators=(",", ":")).encode(), media_type="application/json")
