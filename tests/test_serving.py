@@ -222,6 +222,24 @@ def test_cors_only_for_configured_origins(client, pair):
     assert "access-control-allow-origin" not in other.headers
 
 
+def test_visitor_fast_path_answers_exactly_like_the_route(client, pair):
+    """The precomputed visitor answer (served before routing) is byte for byte the route's."""
+    product, size = pair
+    for lang in ("en", "fr"):
+        fast = client.get(f"/v1/products/{product}/risk", params={"size": size, "lang": lang})
+        # an extra parameter is not the fast path's business: the FastAPI route answers it
+        routed = client.get(f"/v1/products/{product}/risk", params={"size": size, "lang": lang, "utm": "x"})
+        assert fast.status_code == routed.status_code == 200
+        assert fast.content == routed.content
+        assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+        assert fast.headers["content-length"] == routed.headers["content-length"]
+    # what the fast path cannot answer falls through to the route and its errors
+    assert client.get(f"/v1/products/{product}/risk", params={"size": size, "lang": "de"}).status_code == 422
+    assert client.get(f"/v1/products/{product}/risk", params={"size": "ZZZ"}).json()["code"] == "size_not_offered"
+    assert client.get(f"/v1/products/{product}/risk",
+                      params={"size": size, "customer_id": "nobody-123"}).json()["customer_known"] is False
+
+
 def test_metrics_count_requests_by_route_and_status(client, pair):
     product, size = pair
     client.get(f"/v1/products/{product}/risk", params={"size": size})

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 import returnrisk
 from returnrisk.serving.errors import install_error_handlers
+from returnrisk.serving.fastpath import VisitorRiskFastPath
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from returnrisk.serving.security import KeyChecker
@@ -86,6 +87,9 @@ def create_app(settings: Settings, *, loader: ModelLoader | None = None) -> Fast
         app.include_router(module.router)
         if hasattr(module, "install"):
             module.install(app)
+    # innermost: a visitor's risk is answered from precomputed bytes before routing (CORS and
+    # metrics still apply); with a required storefront key the route checks it instead
+    app.add_middleware(VisitorRiskFastPath, holder=holder, enabled=not settings.require_public_key)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type"])
