@@ -31,6 +31,17 @@ def _fmt(value: float, percent: bool) -> str:
     return f"{value:.0%}" if percent else (f"{value:,.0f}" if abs(value) >= 10 else f"{value:.1f}")
 
 
+def _y_grid(top_value: float, y, left: float, right_edge: float, label) -> list[str]:
+    """Five horizontal grid lines from 0 to ``top_value``, labelled on the left."""
+    parts = []
+    for k in range(5):
+        v = top_value * k / 4
+        parts.append(f'<line x1="{left}" x2="{right_edge}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{PALETTE["grid"]}"/>'
+                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" '
+                     f'fill="{PALETTE["muted"]}">{label(v)}</text>')
+    return parts
+
+
 def _empty(kind: str, title: str, message: str) -> str:
     return _svg(kind, title, 600, 80, f'<text class="mark" x="300" y="45" text-anchor="middle" '
                                       f'fill="{PALETTE["muted"]}" font-size="14">{escape(message)}</text>')
@@ -49,12 +60,7 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float | Non
     n = len(labels)
     x = lambda i: left + (w * i / max(n - 1, 1))  # noqa: E731
     y = lambda v: top + h - h * v / high  # noqa: E731
-    parts = []
-    for k in range(5):
-        v = high * k / 4
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{PALETTE["grid"]}"/>'
-                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" '
-                     f'fill="{PALETTE["muted"]}">{_fmt(v, percent)}</text>')
+    parts = _y_grid(high, y, left, width - right, lambda v: _fmt(v, percent))
     for i, flag in enumerate(provisional or []):
         if flag:
             x0 = x(i) - w / max(n - 1, 1) / 2
@@ -114,12 +120,7 @@ def band_chart(title: str, labels: list[str], expected: list[float], low: list[f
     n = len(labels)
     x = lambda i: left + w * i / max(n - 1, 1)  # noqa: E731
     y = lambda v: top + h - h * v / top_value  # noqa: E731
-    parts = []
-    for k in range(5):
-        v = top_value * k / 4
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{PALETTE["grid"]}"/>'
-                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" '
-                     f'fill="{PALETTE["muted"]}">{v:,.0f}</text>')
+    parts = _y_grid(top_value, y, left, width - right, lambda v: f"{v:,.0f}")
     band = [f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(high)] + \
            [f"{x(i):.1f},{y(v):.1f}" for i, v in reversed(list(enumerate(low)))]
     parts.append(f'<polygon class="mark" points="{" ".join(band)}" fill="#bfdbfe" opacity="0.8"/>')

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["AsOfCounter", "TIME_BITS"]
+__all__ = ["AsOfCounter", "TIME_BITS", "first_of_each"]
 
 #: Times are stored relative to the earliest event in 32 bits of a composite int64 key, so
 #: histories up to ~136 years in seconds are supported.
@@ -89,7 +89,7 @@ class AsOfCounter:
         keys = np.asarray(keys, dtype=np.int64)
         times = np.asarray(times, dtype=np.int64)
         composite = np.where(keys < 0, -1, self._composite(np.maximum(keys, 0), times))
-        codes, first = _first_of_each(composite)
+        codes, first = first_of_each(composite)
         unique_keys, unique_times = keys[first], times[first]
         unknown = unique_keys < 0
         safe = np.where(unknown, 0, unique_keys)
@@ -108,11 +108,11 @@ class AsOfCounter:
         keys = np.asarray(keys, dtype=np.int64)
         times = np.asarray(times, dtype=np.int64)
         composite = np.where(keys < 0, -1, self._composite(np.maximum(keys, 0), times))
-        codes, first = _first_of_each(composite)
+        codes, first = first_of_each(composite)
         return self.query(keys[first], times[first])[codes]
 
 
-def _first_of_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def first_of_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, first)``: ``values == values[first][codes]``, one ``first`` per distinct value.
 
     The distinct values come in ascending order, so the binary searches that follow walk the

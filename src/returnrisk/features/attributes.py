@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from returnrisk.features.asof import _first_of_each
+from returnrisk.features.asof import first_of_each
 from returnrisk.features.lookup import factorize_strings, positions
 from returnrisk.sizes import ordinal_in_system, parse_size_label, product_size_systems
 
@@ -89,14 +89,13 @@ def size_position(sizes: pd.Series, systems: pd.Series | np.ndarray) -> tuple[np
     Computed once per distinct (label, system) pair: a shop sells a few hundred labels in a few
     systems, whatever its number of lines.
     """
-    labels = pd.Series(sizes) if not isinstance(sizes, (pd.Series, pd.Index)) else sizes
+    labels = pd.Series(sizes)
     label_code = factorize_strings(labels, missing_as="\x00")           # "\x00": no size
     system_list = sorted(SYSTEM_RANGES) + ["unsized", "unknown"]
     system_code = positions(np.asarray(systems, dtype=object), system_list)   # -1: anything else
     pair = label_code * (len(system_list) + 1) + (system_code + 1)
-    pair_code, first = _first_of_each(pair)
-    label_at = labels.iloc[first] if isinstance(labels, pd.Series) else pd.Series(labels).iloc[first]
-    parsed = [parse_size_label(None if pd.isna(v) or v == "\x00" else v) for v in label_at.astype(object)]
+    pair_code, first = first_of_each(pair)
+    parsed = [parse_size_label(None if pd.isna(v) else v) for v in labels.iloc[first].astype(object)]
     kind = np.array([p[0] for p in parsed], dtype=object)
     value = np.array([p[1] for p in parsed], dtype=float)
     system = np.array(system_list + [None], dtype=object)[system_code[first]]   # code -1 → None

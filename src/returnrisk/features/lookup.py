@@ -17,15 +17,11 @@ __all__ = ["as_arrow_strings", "positions", "first_seen", "factorize_strings", "
 
 def as_arrow_strings(values) -> pa.ChunkedArray:
     """``values`` (Series, Index, array or list of strings / missing values) as Arrow strings."""
-    if isinstance(values, (pd.Series, pd.Index)):
-        array = values.array
-    else:
-        array = pd.array(np.asarray(values, dtype=object), dtype="string[pyarrow]")
-    if not isinstance(array.dtype, pd.StringDtype) or array.dtype.storage != "pyarrow":
-        array = pd.array(np.asarray(array, dtype=object), dtype="string[pyarrow]") \
-            if not isinstance(array.dtype, pd.ArrowDtype) else array
-    arrow = pa.chunked_array(array.__arrow_array__() if hasattr(array, "__arrow_array__") else pa.array(array))
-    return arrow.cast(pa.large_string()) if arrow.type != pa.large_string() else arrow
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        series = series.astype("string[pyarrow]")
+    arrow = pa.chunked_array(series.array.__arrow_array__())
+    return arrow if arrow.type == pa.large_string() else arrow.cast(pa.large_string())
 
 
 def positions(values, universe, *, missing_as: str | None = None) -> np.ndarray:
