@@ -11,6 +11,7 @@ from returnrisk.features.asof import AsOfCounter
 from returnrisk.features.build import IMMATURE, build_training_frame, outcomes_at
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
 from returnrisk.features.history import day_floor
+from returnrisk.features.lines import order_context
 from returnrisk.features.snapshot import Snapshot
 
 
@@ -31,6 +32,34 @@ def test_asof_counter_counts_strictly_before():
     counter = AsOfCounter(np.array([0, 0, 1]), np.array([100, 200, 100]), np.array([1.0, 10.0, 5.0]))
     assert counter.query(np.array([0, 0, 0, 1, 2, -1]), np.array([100, 101, 201, 101, 500, 500])).ravel().tolist() \
         == [0.0, 1.0, 11.0, 5.0, 0.0, 0.0]
+
+
+def test_asof_counter_sums_several_columns_and_per_pair_queries_agree():
+    rng = np.random.default_rng(3)
+    keys, times = rng.integers(0, 5, 400), rng.integers(0, 50, 400)
+    values = rng.random((400, 3))
+    counter = AsOfCounter(keys, times, values)
+    q_keys, q_times = rng.integers(-1, 6, 300), rng.integers(0, 60, 300)
+    expected = np.array([values[(keys == k) & (times < t)].sum(axis=0) if k >= 0 else np.zeros(3)
+                         for k, t in zip(q_keys, q_times)])
+    np.testing.assert_allclose(counter.query(q_keys, q_times), expected, atol=1e-9)
+    np.testing.assert_allclose(counter.query_unique(q_keys, q_times), expected, atol=1e-9)
+    (now, before), codes, _ = counter.query_offsets(q_keys, q_times, [0, 5], [None, slice(0, 1)], per_pair=True)
+    np.testing.assert_allclose(now[codes], expected, atol=1e-9)
+    np.testing.assert_allclose(before[codes], counter.query(q_keys, q_times - 5)[:, :1], atol=1e-9)
+
+
+def test_order_context_counts_lines_repeats_and_sizes_per_order():
+    lines = pd.DataFrame({
+        "order_id": ["o1", "o1", "o1", "o1", "o2", "o3", "o3"],
+        "product_id": ["a", "a", "a", "b", "a", "b", "c"],
+        "size": ["S", "M", "M", "M", "S", None, None],
+    }, dtype="string[pyarrow]")
+    context = order_context(lines)
+    assert context["order_lines"].tolist() == [4, 4, 4, 4, 1, 2, 2]
+    assert context["order_same_product"].tolist() == [3, 3, 3, 1, 1, 1, 1]
+    assert context["order_sizes_same_product"].tolist() == [2, 2, 2, 1, 1, 1, 1]
+    assert all(v.size == 0 for v in order_context(lines.iloc[:0]).values())
 
 
 def test_as_of_on_full_history_equals_truncated_history(shop):

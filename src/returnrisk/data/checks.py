@@ -164,8 +164,9 @@ def check_order_lines_against_products(
 def check_returns_against_lines(
     returns: pd.DataFrame, lines: pd.DataFrame, rejections: Rejections
 ) -> None:
-    ordered_at = lines.set_index("line_id")["ordered_at"]
-    known = isin(returns["line_id"], lines["line_id"])
+    position = pc.index_in(pa_array(returns["line_id"]), value_set=pa_array(lines["line_id"]))
+    position = position.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    known = position >= 0
     missing_id = returns["line_id"].isna().to_numpy()
     rejections.add(
         ~known & ~missing_id, rule="unknown_line", column="line_id",
@@ -174,7 +175,8 @@ def check_returns_against_lines(
         fix="add the order lines, or correct the line_id of these returns",
         values=returns["line_id"],
     )
-    line_time = returns["line_id"].map(ordered_at)
+    line_time = lines["ordered_at"].iloc[np.maximum(position, 0)].where(known).set_axis(returns.index) \
+        if len(lines) else pd.Series(pd.NaT, index=returns.index, dtype=returns["returned_at"].dtype)
     early = (returns["returned_at"] < line_time).fillna(False).to_numpy(dtype=bool)
     rejections.add(
         early, rule="returned_before_ordered", column="returned_at",

@@ -9,7 +9,6 @@ reach a feature of a line whose cut-off is ``t``.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["AsOfCounter", "TIME_BITS", "first_of_each"]
 
@@ -51,10 +50,12 @@ class AsOfCounter:
         order = np.argsort(composite)  # ties (same key and time) sum the same on either side
         self._composite_sorted = composite[order]
         del composite
-        # one column at a time: no second (n_events, n_values) copy of the values
-        self._cum = np.zeros((values.shape[0] + 1, values.shape[1]))
-        for j in range(values.shape[1]):
-            np.cumsum(values[order, j], out=self._cum[1:, j])
+        # rows gathered straight into the result, then summed in place: no temporary copy
+        # (``mode="clip"`` keeps ``take`` from buffering its output; ``order`` is in range)
+        self._cum = np.empty((values.shape[0] + 1, values.shape[1]))
+        self._cum[0] = 0.0
+        np.take(values, order, axis=0, out=self._cum[1:], mode="clip")
+        np.cumsum(self._cum[1:], axis=0, out=self._cum[1:])
 
     def _composite(self, keys: np.ndarray, times: np.ndarray) -> np.ndarray:
         relative = np.clip(times - self.origin, 0, _TIME_MAX)
@@ -118,7 +119,7 @@ def first_of_each(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     The distinct values come in ascending order, so the binary searches that follow walk the
     sorted events in order (several times faster than in line order on millions of lines).
     """
-    codes, uniques = pd.factorize(values, sort=True)
+    uniques, codes = np.unique(values, return_inverse=True)
     first = np.empty(len(uniques), dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
     return codes, first

@@ -33,7 +33,7 @@ from returnrisk.features.lines import Vocabulary, line_inputs, order_context
 from returnrisk.features.lookup import positions, release_arrow_memory
 from returnrisk.sizes import SIZE_SYSTEMS
 
-__all__ = ["TrainingFrame", "build_training_frame", "outcomes_at", "KEPT_CLASS", "IMMATURE", "prepare_lines"]
+__all__ = ["TrainingFrame", "build_training_frame", "index_shop", "frame_from_history", "outcomes_at", "KEPT_CLASS", "IMMATURE", "prepare_lines"]
 
 KEPT_CLASS = 0
 IMMATURE = -1
@@ -90,7 +90,19 @@ def build_training_frame(
 
     ``knots_days`` and ``kept_after_days`` tune the history (see
     :class:`~returnrisk.features.history.HistoryIndex`) for shops whose outcomes are known sooner.
+    The same as :func:`index_shop` then :func:`frame_from_history` (a caller may drop the shop
+    in between: the history holds what the frame needs).
     """
+    history, vocabulary = index_shop(shop, as_of, window_days=window_days, smoothing=smoothing,
+                                     knots_days=knots_days, kept_after_days=kept_after_days)
+    return frame_from_history(history, vocabulary, smoothing)
+
+
+def index_shop(
+    shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: float = 30,
+    smoothing: Smoothing = Smoothing(), knots_days: tuple[float, float] = (7, 14), kept_after_days: float = 14,
+) -> tuple[HistoryIndex, Vocabulary]:
+    """The event history of the lines ordered before ``as_of`` and the categorical vocabulary."""
     if as_of is None:
         last = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
         as_of = (last + pd.Timedelta(seconds=1))
@@ -107,7 +119,12 @@ def build_training_frame(
     history = HistoryIndex(attrs, lines, shop.returns, as_of, window_days=window_days, knots_days=knots_days,
                            kept_after_days=kept_after_days, offset_strength=smoothing.fit_offset,
                            brand_offset_strength=smoothing.brand_fit_offset)
-    lines = history.lines  # the same rows (all before as_of), in the same order
+    return history, vocabulary
+
+
+def frame_from_history(history: HistoryIndex, vocabulary: Vocabulary, smoothing: Smoothing = Smoothing()) -> TrainingFrame:
+    """The training frame of every line of ``history``, each at its own cut-off."""
+    lines, attrs = history.lines, history.attrs
     t = history.t
     cutoffs = day_floor(t)
     X = features_from_history(history, lines, cutoffs, attrs, vocabulary, smoothing)
@@ -119,8 +136,9 @@ def build_training_frame(
         values = attrs[column].to_numpy(dtype=object)[np.maximum(product, 0)]
         meta[column] = np.where(product >= 0, values, None)
     meta["cutoff"] = cutoffs
-    frame = TrainingFrame(X, np.empty(0, dtype=np.int8), meta, as_of, window_days, history, attrs, vocabulary)
-    frame.outcome = outcomes_at(frame, as_of)
+    frame = TrainingFrame(X, np.empty(0, dtype=np.int8), meta, history.as_of, history.window_days, history,
+                          attrs, vocabulary)
+    frame.outcome = outcomes_at(frame, history.as_of)
     return frame
 
 

@@ -146,6 +146,7 @@ class HistoryIndex:
                  kept_after_days: float = 14, offset_strength: float = 3.0, brand_offset_strength: float = 20.0):
         self.as_of = pd.Timestamp(as_of)
         self.as_of_s = int(self.as_of.timestamp())
+        self.window_days = window_days
         self.window_s = int(window_days * DAY)
         self.knots_s = tuple(int(k * DAY) for k in knots_days)
         self.kept_after_s = int(kept_after_days * DAY)
@@ -194,6 +195,9 @@ class HistoryIndex:
         self._corrected = None
         self._systems = None
         self._body = None
+        self._distance = None
+        self._first_returned_at = None
+        self._distinct_codes: dict[str, np.ndarray] = {}
 
     # ---- encoding -----------------------------------------------------------------------------
     def codes_for(self, lines: pd.DataFrame) -> _Codes:
@@ -300,9 +304,15 @@ class HistoryIndex:
         sizes = {"shop": 1, "category": len(self.categories), "brand": len(self.brands),
                  "product": len(self.products), "customer": len(self.customers)}
         if entity == "product_size":
-            codes = self.line_codes.product_size
-            return np.unique(codes[codes >= 0])
+            return self._distinct("product_size")
         return np.arange(sizes[entity], dtype=np.int64)
+
+    def _distinct(self, name: str) -> np.ndarray:
+        """The distinct known codes of the lines' ``name`` code, ascending (cached: the snapshot reuses them)."""
+        if name not in self._distinct_codes:
+            codes = getattr(self.line_codes, name)
+            self._distinct_codes[name] = np.sort(pd.unique(codes[codes >= 0]))
+        return self._distinct_codes[name]
 
     def final_state(self, entity: str) -> np.ndarray:
         """State of every code of ``entity`` at ``as_of`` (cached: the snapshot reads it)."""
@@ -319,14 +329,21 @@ class HistoryIndex:
         returned later after all, the return retracts it. Returns ``(kept_lines, kept_times,
         retracted_lines, retraction_times)``.
         """
-        first_return = np.full(self.t.size, np.iinfo(np.int64).max)
-        np.minimum.at(first_return, self.ret_line, self.ret_t)
+        first_return = self._first_return()
         kept_time = self.t + self.kept_after_s
         kept = eligible & (first_return >= kept_time)
         retracted = kept & (first_return < np.iinfo(np.int64).max)
         kept_lines = np.flatnonzero(kept)
         retracted_lines = np.flatnonzero(retracted)
         return kept_lines, kept_time[kept_lines], retracted_lines, first_return[retracted_lines]
+
+    def _first_return(self) -> np.ndarray:
+        """Time of each line's first return (INT64 max if never returned), computed once."""
+        if self._first_returned_at is None:
+            first_return = np.full(self.t.size, np.iinfo(np.int64).max)
+            np.minimum.at(first_return, self.ret_line, self.ret_t)
+            self._first_returned_at = first_return
+        return self._first_returned_at
 
     def _signal_counter(self, ordinal: np.ndarray) -> AsOfCounter:
         """Size signals per (customer, size system): kept at s → s; too small → s+1; too large → s-1."""
@@ -432,24 +449,27 @@ class HistoryIndex:
             states[entity] = self.state(entity, getattr(codes, entity), cutoffs, dtype=np.float32, per_pair=True)
             self.final_state(entity)
             self._counters[entity] = None
+        # float32 like the feature matrix: half the memory of ten million lines' histories
         history = LineHistory(
             states=states,
-            profile=self.profile(codes.customer_system, cutoffs),
-            fit_offset=np.hstack([self.fit_offset(codes.product, cutoffs), self.brand_offset(codes.brand, cutoffs)]),
-            body=self.body(codes.customer, cutoffs),
-            moments=np.stack([np.where(unknown_system, np.nan, mean), np.where(unknown_system, np.nan, sd)], axis=1),
+            profile=self.profile(codes.customer_system, cutoffs).astype(np.float32),
+            fit_offset=np.hstack([self.fit_offset(codes.product, cutoffs),
+                                  self.brand_offset(codes.brand, cutoffs)]).astype(np.float32),
+            body=self.body(codes.customer, cutoffs).astype(np.float32),
+            moments=np.stack([np.where(unknown_system, np.nan, mean),
+                              np.where(unknown_system, np.nan, sd)], axis=1).astype(np.float32),
         )
         for what in ("profile", "body", "fit_offset", "brand_offset", "moments"):
             self.final_of(what)
         self._profile = self._raw_profile_counter = self._body = None
         self._fit_offset = self._brand_offset = self._systems = None
+        self._distance = self._first_returned_at = None
         return history
 
     def final_codes(self, what: str) -> np.ndarray:
         """The codes :meth:`final_of` describes: customer × system, customer, product, brand, system."""
         if what == "profile":
-            codes = self.line_codes.customer_system
-            return np.unique(codes[codes >= 0])
+            return self._distinct("customer_system")
         sizes = {"body": len(self.customers), "fit_offset": len(self.products), "brand_offset": len(self.brands),
                  "moments": len(self.systems)}
         return np.arange(sizes[what], dtype=np.int64)
@@ -475,12 +495,18 @@ class HistoryIndex:
         """``(signal_sum, signal_count, kept_count)`` of each customer's size profile."""
         return self._profile_counter().query_unique(customer_system, cutoffs)
 
+    def _usual_size_distance(self) -> np.ndarray:
+        """Each line's size minus its customer's usual size (as labelled) at its cut-off; nan if none."""
+        if self._distance is None:
+            prof = self._raw_profile(self.line_codes.customer_system, day_floor(self.t))
+            usual = np.where(prof[:, 1] > 0, prof[:, 0] / np.maximum(prof[:, 1], 1e-9), np.nan)
+            self._distance = self.lines["size_ordinal"].to_numpy(dtype=float) - usual
+            self._raw_profile_counter = None  # only needed for this
+        return self._distance
+
     def _kept_distance_events(self, key: np.ndarray) -> AsOfCounter:
         """Per ``key`` (product or brand): how far from their usual size customers who kept it ordered."""
-        cutoffs = day_floor(self.t)
-        prof = self._raw_profile(self.line_codes.customer_system, cutoffs)
-        usual = np.where(prof[:, 1] > 0, prof[:, 0] / np.maximum(prof[:, 1], 1e-9), np.nan)
-        distance = self.lines["size_ordinal"].to_numpy(dtype=float) - usual
+        distance = self._usual_size_distance()
         kept, kept_t, retracted, retracted_t = self._kept_events(np.isfinite(distance) & (key >= 0))
         keys = np.concatenate([key[kept], key[retracted]])
         times = np.concatenate([kept_t, retracted_t])

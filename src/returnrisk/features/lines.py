@@ -51,19 +51,27 @@ class Vocabulary:
 
 def order_context(lines: pd.DataFrame) -> dict[str, np.ndarray]:
     """Lines in the order, the same product ordered several times, in several sizes."""
-    if "order_id" not in lines.columns or lines["order_id"].isna().all():
+    if "order_id" not in lines.columns or lines["order_id"].isna().all() or len(lines) == 0:
         n = len(lines)
         return {"order_lines": np.ones(n), "order_same_product": np.ones(n),
                 "order_sizes_same_product": np.ones(n)}
     order_codes = factorize_strings(lines["order_id"])
     product_codes = factorize_strings(lines["product_id"])
     size_codes = factorize_strings(lines["size"]) if "size" in lines.columns else np.zeros(len(lines), np.int64)
-    frame = pd.DataFrame({"o": order_codes, "p": product_codes, "s": size_codes})
-    n_lines = frame.groupby("o")["o"].transform("size").to_numpy()
-    same = frame.groupby(["o", "p"])["p"].transform("size").to_numpy()
-    sizes = frame.groupby(["o", "p"])["s"].transform("nunique").to_numpy()
-    return {"order_lines": n_lines.astype(float), "order_same_product": same.astype(float),
-            "order_sizes_same_product": sizes.astype(float)}
+    n_lines = np.bincount(order_codes)[order_codes]
+    # (order, product) and (order, product, size) as integer codes: counted without a groupby
+    order_product = _dense(order_codes * (int(product_codes.max()) + 1) + product_codes)
+    same = np.bincount(order_product)[order_product]
+    triples = order_product * (int(size_codes.max()) + 1) + size_codes
+    distinct = pd.unique(triples)   # one entry per distinct size of each (order, product)
+    sizes = np.bincount(distinct // (int(size_codes.max()) + 1), minlength=int(order_product.max()) + 1)
+    return {"order_lines": n_lines.astype(np.float32), "order_same_product": same.astype(np.float32),
+            "order_sizes_same_product": sizes[order_product].astype(np.float32)}
+
+
+def _dense(codes: np.ndarray) -> np.ndarray:
+    """``codes`` renumbered 0..k-1 (equal in, equal out)."""
+    return pd.factorize(codes)[0].astype(np.int64)
 
 
 def line_inputs(lines: pd.DataFrame, product_rows: pd.DataFrame, vocabulary: Vocabulary,

@@ -35,6 +35,25 @@ def _key(*parts: pd.Series) -> pd.Series:
     return out
 
 
+def _sizes_sold(history: HistoryIndex) -> pd.DataFrame:
+    """``product_id, size, ordinal, n``: each size of each product sold (``n`` lines), sorted by
+    product and ordinal (sizes without an ordinal last)."""
+    lines = history.lines
+    sized = (history.line_codes.product_size >= 0) & lines["size"].notna().to_numpy()
+    rows = np.flatnonzero(sized)
+    pair, distinct = pd.factorize(history.line_codes.product_size[rows])
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[pair[::-1]] = rows[::-1]
+    labels = len(history.size_labels)
+    sizes = pd.DataFrame({
+        "product_id": history.products.to_numpy().astype(str)[distinct // labels],
+        "size": pd.array(history.size_labels.to_numpy()[distinct % labels], dtype=lines["size"].dtype),
+        "ordinal": lines["size_ordinal"].to_numpy(dtype=float)[first],
+        "n": pd.array(np.bincount(pair, minlength=len(distinct)), dtype="Int64"),
+    })
+    return sizes.sort_values(["product_id", "ordinal", "size"], na_position="last").reset_index(drop=True)
+
+
 @dataclass
 class Snapshot:
     """States at ``as_of`` (see module docstring); tables are indexed by entity key."""
@@ -77,17 +96,18 @@ class Snapshot:
             history.final_state("customer"),
             index=pd.Index(history.customers.astype(str), name="key"), columns=list(STATE_COLUMNS))
 
-        cs_codes = history.final_codes("profile")
+        # only customers with a signal (filtered before the string keys are built)
         prof = history.final_of("profile")
+        with_signal = prof[:, 1] > 0
+        cs_codes = history.final_codes("profile")[with_signal]
         cs_keys = _key(pd.Series(history.customers.to_numpy()[cs_codes // 16]),
                        pd.Series(history.systems.to_numpy()[cs_codes % 16]))
-        profiles = pd.DataFrame(prof, index=pd.Index(cs_keys.to_numpy(), name="key"),
+        profiles = pd.DataFrame(prof[with_signal], index=pd.Index(cs_keys.to_numpy(), name="key"),
                                 columns=["signal", "count", "kept"])
-        profiles = profiles[profiles["count"] > 0]
         body = history.final_of("body")
-        bodies = pd.DataFrame(body, index=pd.Index(history.customers.astype(str), name="key"),
+        with_body = body[:, 1] > 0
+        bodies = pd.DataFrame(body[with_body], index=pd.Index(history.customers[with_body].astype(str), name="key"),
                               columns=["z_sum", "z_count"])
-        bodies = bodies[bodies["z_count"] > 0]
         offsets = pd.DataFrame(history.final_of("fit_offset"),
                                index=pd.Index(history.products.astype(str), name="key"),
                                columns=["distance_sum", "count"])
@@ -100,12 +120,8 @@ class Snapshot:
         products = attrs.copy()
         products.index = products.index.astype(str)
         products.index.name = "product_id"
-        sold = history.lines[["product_id", "size", "size_ordinal"]].copy()
-        sold["product_id"] = sold["product_id"].astype(str)
-        sizes = (sold.dropna(subset=["size"]).groupby(["product_id", "size"], observed=True)
-                 .agg(ordinal=("size_ordinal", "first"), n=("size", "size")).reset_index()
-                 .sort_values(["product_id", "ordinal", "size"], na_position="last").reset_index(drop=True))
-        return cls(history.as_of, window_days, smoothing, vocabulary, products[list(PRODUCT_COLUMNS)], sizes,
+        return cls(history.as_of, window_days, smoothing, vocabulary, products[list(PRODUCT_COLUMNS)],
+                   _sizes_sold(history),
                    states, profiles, bodies, offsets, brand_offsets, moments)
 
     # ---- persistence --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 import returnrisk
 from returnrisk.data.loader import Shop, clean_shop, read_shop_tables
 from returnrisk.errors import InputError, ReturnRiskError
-from returnrisk.features.build import TrainingFrame, build_training_frame, outcomes_at
+from returnrisk.features.build import TrainingFrame, frame_from_history, index_shop, outcomes_at
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
 from returnrisk.features.history import DAY
 from returnrisk.features.lookup import release_arrow_memory
@@ -248,6 +248,7 @@ def run_training(
         shop = clean_shop(raws, data, quarantine_dir=quarantine_dir, reason_filler=reason_filler)
         del raws
         release_arrow_memory()
+        inputs = fingerprint(data, shop)
     last_event = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
     if as_of is None:
         as_of = last_event + pd.Timedelta(seconds=1)
@@ -258,7 +259,11 @@ def run_training(
                          f"({shop.order_lines['ordered_at'].min().isoformat()}): nothing to learn from")
 
     with clock.stage("features"):
-        frame = build_training_frame(shop, as_of, window_days=params.window_days, smoothing=params.smoothing)
+        history, vocabulary = index_shop(shop, as_of, window_days=params.window_days, smoothing=params.smoothing)
+        del shop  # what the frame needs is in the history now: the shop's tables are freed
+        release_arrow_memory()
+        frame = frame_from_history(history, vocabulary, params.smoothing)
+        del history
     split = time_split(as_of, params)
     t = frame.history.t
     val_phase = outcomes_at(frame, split.validation_start)
@@ -312,7 +317,6 @@ def run_training(
     with clock.stage("snapshot"):
         snapshot = Snapshot.from_history(frame.history, frame.attrs, frame.vocabulary, params.smoothing,
                                          params.window_days)
-        inputs = fingerprint(data, shop)
         meta = {
             "code_version": code_version(),
             "as_of": as_of.isoformat(),
