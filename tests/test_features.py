@@ -141,6 +141,8 @@ def test_snapshot_gives_the_same_features_as_the_history(shop):
     order = pd.Index(with_history.lines["line_id"][rows]).get_indexer(later["line_id"])
     assert (day_floor(with_history.lines["cutoff"].to_numpy()[rows]) == int(as_of.timestamp())).all()
     assert_same_matrix(via_snapshot, with_history.X[rows][order])
+    # both paths round the same float64 states to float32 the same way: identical, not just close
+    np.testing.assert_array_equal(via_snapshot, with_history.X[rows][order])
 
 
 def frame_smoothing():

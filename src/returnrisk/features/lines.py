@@ -53,8 +53,8 @@ def order_context(lines: pd.DataFrame) -> dict[str, np.ndarray]:
     """Lines in the order, the same product ordered several times, in several sizes."""
     if "order_id" not in lines.columns or lines["order_id"].isna().all() or len(lines) == 0:
         n = len(lines)
-        return {"order_lines": np.ones(n), "order_same_product": np.ones(n),
-                "order_sizes_same_product": np.ones(n)}
+        return {"order_lines": np.ones(n, np.float32), "order_same_product": np.ones(n, np.float32),
+                "order_sizes_same_product": np.ones(n, np.float32)}
     order_codes = factorize_strings(lines["order_id"])
     product_codes = factorize_strings(lines["product_id"])
     size_codes = factorize_strings(lines["size"]) if "size" in lines.columns else np.zeros(len(lines), np.int64)

@@ -233,13 +233,15 @@ class Snapshot:
             "customer": self._state("customer", customer),
         }
         moments = self._lookup(self.moments, system, default=np.nan)
+        # float32, as in training (HistoryIndex.line_history): the same values, rounded the same way
         return LineHistory(
-            states=states,
-            profile=self._lookup(self.profiles, _key(customer, system)),
+            states={entity: values.astype(np.float32) for entity, values in states.items()},
+            profile=self._lookup(self.profiles, _key(customer, system)).astype(np.float32),
             fit_offset=np.hstack([self._lookup(self.fit_offsets, product),
-                                  self._lookup(self.brand_offsets, rows["brand"].astype(object).fillna(""))]),
-            body=self._lookup(self.bodies, customer),
-            moments=moments,
+                                  self._lookup(self.brand_offsets, rows["brand"].astype(object).fillna(""))
+                                  ]).astype(np.float32),
+            body=self._lookup(self.bodies, customer).astype(np.float32),
+            moments=moments.astype(np.float32),
         )
 
     def features(self, lines: pd.DataFrame, now: pd.Timestamp | None = None) -> np.ndarray:
