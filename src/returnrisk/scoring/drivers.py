@@ -18,17 +18,21 @@ _YES = {"en": ("yes", "no"), "fr": ("oui", "non")}
 
 
 def _decoded(name: str, value: float, vocabulary: Vocabulary):
-    if np.isnan(value):
+    """The value a person reads; ``None`` when missing or not finite (JSON has no infinity)."""
+    value = float(value)   # float64: exp of a float32 log value overflows from 89 on
+    if not np.isfinite(value):
         return None
     if name in _CATEGORICAL:
         values = getattr(vocabulary, _CATEGORICAL[name])
         index = int(value)
         return values[index] if 0 <= index < len(values) else None
-    if name in _LOG_COUNT:
-        return float(round(np.expm1(value)))
-    if name == "log_price":
-        return float(round(np.expm1(value), 2))
-    return float(value)
+    if name in _LOG_COUNT or name == "log_price":
+        with np.errstate(over="ignore"):
+            decoded = float(np.expm1(value))
+        if not np.isfinite(decoded):
+            return None
+        return float(round(decoded, 2 if name == "log_price" else None))
+    return value
 
 
 def format_value(name: str, value, lang: str = "en") -> str:
