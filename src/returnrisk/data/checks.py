@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from returnrisk.data.contract import ColumnSpec, TableSpec
 from returnrisk.data.parsing import parse_column
 from returnrisk.data.rejections import Rejections
+from returnrisk.features.lookup import positions
 
 __all__ = ["parse_and_check_table", "check_order_lines_against_products", "check_returns_against_lines"]
 
@@ -164,8 +165,7 @@ def check_order_lines_against_products(
 def check_returns_against_lines(
     returns: pd.DataFrame, lines: pd.DataFrame, rejections: Rejections
 ) -> None:
-    position = pc.index_in(pa_array(returns["line_id"]), value_set=pa_array(lines["line_id"]))
-    position = position.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    position = positions(returns["line_id"], lines["line_id"])
     known = position >= 0
     missing_id = returns["line_id"].isna().to_numpy()
     rejections.add(

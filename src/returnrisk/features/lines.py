@@ -62,9 +62,9 @@ def order_context(lines: pd.DataFrame) -> dict[str, np.ndarray]:
     # (order, product) and (order, product, size) as integer codes: counted without a groupby
     order_product = _dense(order_codes * (int(product_codes.max()) + 1) + product_codes)
     same = np.bincount(order_product)[order_product]
-    triples = order_product * (int(size_codes.max()) + 1) + size_codes
-    distinct = pd.unique(triples)   # one entry per distinct size of each (order, product)
-    sizes = np.bincount(distinct // (int(size_codes.max()) + 1), minlength=int(order_product.max()) + 1)
+    n_sizes = int(size_codes.max()) + 1
+    distinct = pd.unique(order_product * n_sizes + size_codes)   # one per distinct size of each (order, product)
+    sizes = np.bincount(distinct // n_sizes, minlength=int(order_product.max()) + 1)
     return {"order_lines": n_lines.astype(np.float32), "order_same_product": same.astype(np.float32),
             "order_sizes_same_product": sizes[order_product].astype(np.float32)}
 

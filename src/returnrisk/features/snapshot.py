@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from returnrisk.features.asof import first_of_each
 from returnrisk.features.attributes import describe_text
 from returnrisk.features.derive import Smoothing, derive_features
 from returnrisk.features.history import DAY, RATE_ENTITIES, STATE_COLUMNS, HistoryIndex, LineHistory, to_seconds
@@ -41,9 +42,8 @@ def _sizes_sold(history: HistoryIndex) -> pd.DataFrame:
     lines = history.lines
     sized = (history.line_codes.product_size >= 0) & lines["size"].notna().to_numpy()
     rows = np.flatnonzero(sized)
-    pair, distinct = pd.factorize(history.line_codes.product_size[rows])
-    first = np.empty(len(distinct), dtype=np.int64)
-    first[pair[::-1]] = rows[::-1]
+    pair, first = first_of_each(history.line_codes.product_size[rows])
+    distinct, first = history.line_codes.product_size[rows[first]], rows[first]
     labels = len(history.size_labels)
     sizes = pd.DataFrame({
         "product_id": history.products.to_numpy().astype(str)[distinct // labels],
