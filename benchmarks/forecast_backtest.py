@@ -43,8 +43,8 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 from returnrisk.data.loader import load_shop
 from returnrisk.operations.backtest import actual_daily_returns, naive_daily_forecast, score_backtest
 from returnrisk.operations.forecast import forecast_returns
-from returnrisk.operations.timeutil import to_utc
 from returnrisk.reasons.fill import default_reason_filler
+from returnrisk.timeutil import to_utc
 
 #: Cut-offs across the demo's second year (September, the January sales, spring, June, the last
 #: September) and the week before Black Friday — a volume spike the recent order rate cannot

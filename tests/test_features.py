@@ -10,9 +10,9 @@ from returnrisk.data.loader import load_shop
 from returnrisk.features.asof import AsOfCounter
 from returnrisk.features.build import IMMATURE, build_training_frame, outcomes_at
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
-from returnrisk.features.history import day_floor
 from returnrisk.features.lines import order_context
 from returnrisk.features.snapshot import Snapshot
+from returnrisk.timeutil import day_floor
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def test_params_file_errors_name_the_problem(tmp_path):
 
     bad = tmp_path / "p.yaml"
     bad.write_text("modle:\n  seed: 1\n")
-    with pytest.raises(InputError, match=r"unknown section\(s\) \['modle'\]"):
+    with pytest.raises(InputError, match=r"unknown key 'modle' at the top level \(did you mean 'model'\?\)"):
         load_params(bad)
     with pytest.raises(InputError, match="not found"):
         load_params(tmp_path / "missing.yaml")

@@ -10,19 +10,12 @@ from rich.table import Table
 from returnrisk.cli import app
 from returnrisk.cli.console import console, err_console, print_json_line
 from returnrisk.cli.model_commands import MODEL_HELP, TRACKING_HELP, tracker_for
+from returnrisk.config import DEFAULT_ECONOMICS, DEFAULT_MODEL_URI, Economics, read_settings
 from returnrisk.errors import InputError, ModelNotFoundError
-
-DEFAULT_MODEL = "models:/returnrisk@champion"
-
-
-def _settings():
-    from returnrisk.serving.settings import Settings
-
-    return Settings()
 
 
 def _bound(value: str | None, option: str, *, end: bool = False):
-    from returnrisk.operations.timeutil import parse_period_bound
+    from returnrisk.timeutil import parse_period_bound
 
     try:
         return parse_period_bound(value, option, end=end)
@@ -57,9 +50,11 @@ def kpis(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
     no_model: bool = typer.Option(False, "--no-model", help="Do not load a model (no expected final rates)."),
     refund_target_days: float = typer.Option(None, "--refund-target-days", help="Refund promise in days "
-                                             "(default $RETURNRISK_REFUND_TARGET_DAYS, else 5)."),
+                                             "(default $RETURNRISK_REFUND_TARGET_DAYS, else "
+                                             f"{DEFAULT_ECONOMICS.refund_target_days:g})."),
     cost_per_unit: float = typer.Option(None, "--cost-per-unit", help="Cost of a return when the data has none "
-                                        "(default $RETURNRISK_RETURN_COST_PER_UNIT, else 12)."),
+                                        "(default $RETURNRISK_RETURN_COST_PER_UNIT, else "
+                                        f"{DEFAULT_ECONOMICS.return_cost_per_unit:g})."),
     limit: int = typer.Option(None, "--limit", min=1, help="With --by category/brand/product: the N largest groups."),
     quarantine: Path = typer.Option(None, "--quarantine", help="Folder for rejected rows."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line holding the whole report."),
@@ -73,9 +68,9 @@ def kpis(
 
     if by is not None and by not in GROUPINGS:
         raise InputError(f"--by {by!r} is not a breakdown: use one of {', '.join(GROUPINGS)}")
-    settings = _settings()
-    target = settings.refund_target_days if refund_target_days is None else refund_target_days
-    cost = settings.return_cost_per_unit if cost_per_unit is None else cost_per_unit
+    economics = read_settings(Economics)
+    target = economics.refund_target_days if refund_target_days is None else refund_target_days
+    cost = economics.return_cost_per_unit if cost_per_unit is None else cost_per_unit
     if target <= 0:
         raise InputError(f"--refund-target-days {target} must be positive, e.g. 5")
     if cost < 0:
@@ -88,7 +83,7 @@ def kpis(
     bundle, model_info = None, {}
     if not no_model:
         try:
-            bundle, ref = tracker_for(tracking_uri).load_bundle(model or DEFAULT_MODEL)
+            bundle, ref = tracker_for(tracking_uri).load_bundle(model or DEFAULT_MODEL_URI)
             model_info = {"version": ref.version, "uri": ref.uri}
         except ModelNotFoundError as exc:
             if model is not None:
@@ -161,7 +156,7 @@ def _print_kpis(report, out) -> None:
 # ---- forecast -----------------------------------------------------------------------------------
 @app.command("forecast")
 def forecast(
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL_URI, "--model", help=MODEL_HELP),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
     data: Path = typer.Option(None, "--data", help="Shop history folder (default: the model's training data)."),
     as_of: str = typer.Option(None, "--as-of", help="Forecast as if now were this time (ISO 8601): later data is "
@@ -170,16 +165,18 @@ def forecast(
     days: int = typer.Option(14, "--days", min=1, max=90, help="Days to forecast."),
     level: float = typer.Option(0.9, "--level", min=0.5, max=0.99, help="Coverage of the interval."),
     handling_minutes: float = typer.Option(None, "--handling-minutes", help="Warehouse minutes per return (default "
-                                           "$RETURNRISK_HANDLING_MINUTES_PER_RETURN, else 12)."),
+                                           "$RETURNRISK_HANDLING_MINUTES_PER_RETURN, else "
+                                           f"{DEFAULT_ECONOMICS.handling_minutes_per_return:g})."),
     quarantine: Path = typer.Option(None, "--quarantine", help="Folder for rejected rows."),
     as_json: bool = typer.Option(False, "--json", help='End with one JSON line: {"as_of", "days", "total", '
                                  '"staff_hours"}.'),
 ) -> None:
     """Returns expected to arrive each day for the next days, with an interval and staff hours."""
     from returnrisk.operations.forecast import forecast_returns
-    from returnrisk.operations.timeutil import parse_iso_timestamp
+    from returnrisk.timeutil import parse_iso_timestamp
 
-    minutes = _settings().handling_minutes_per_return if handling_minutes is None else handling_minutes
+    minutes = handling_minutes if handling_minutes is not None else \
+        read_settings(Economics).handling_minutes_per_return
     if minutes < 0:
         raise InputError(f"--handling-minutes {minutes} must be ≥ 0")
     when = None
@@ -236,8 +233,9 @@ def export_returns_command(
     """Write the returns recorded through POST /v1/returns in the data contract (returns.csv)."""
     from returnrisk.operations.export import export_returns
     from returnrisk.operations.store import ReturnStore
+    from returnrisk.serving.settings import Settings  # the service's database: a service setting
 
-    url = db or _settings().returns_db_url
+    url = db or read_settings(Settings).returns_db_url
     try:
         store = ReturnStore(url)
     except ValueError as exc:

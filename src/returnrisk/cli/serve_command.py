@@ -8,12 +8,13 @@ import typer
 
 from returnrisk.cli import app
 from returnrisk.cli.console import console
+from returnrisk.config import DEFAULT_MODEL_URI
 
 
 @app.command("serve")
 def serve(
     model: str = typer.Option(None, "--model", help="Model URI (default: $RETURNRISK_MODEL_URI, else "
-                              "models:/returnrisk@champion)."),
+                              f"{DEFAULT_MODEL_URI})."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (each loads the model)."),
@@ -24,6 +25,7 @@ def serve(
     """Serve the API. Settings come from RETURNRISK_* environment variables and .env (see docs/serving.md)."""
     import uvicorn
 
+    from returnrisk.config import read_settings
     from returnrisk.serving.protocol import NoDelayHttpProtocol
     from returnrisk.serving.settings import Settings
 
@@ -34,7 +36,7 @@ def serve(
         os.environ["RETURNRISK_TRACKING_URI"] = tracking_uri
     elif "RETURNRISK_TRACKING_URI" not in os.environ and os.environ.get("MLFLOW_TRACKING_URI"):
         os.environ["RETURNRISK_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]
-    settings = Settings()
+    settings = read_settings(Settings)
     from returnrisk.tracking import Tracker
 
     ref = Tracker(settings.tracking_uri).resolve(settings.model_uri)  # refuse to start without a model

@@ -8,13 +8,14 @@ from rich.table import Table
 from returnrisk.cli import app
 from returnrisk.cli.console import console, print_json_line
 from returnrisk.cli.model_commands import MODEL_HELP, TRACKING_HELP, tracker_for
+from returnrisk.config import DEFAULT_MODEL_URI
 
 
 @app.command("size-advice")
 def size_advice_command(
     product: str = typer.Option(..., "--product", help="Product id."),
     customer: str = typer.Option(None, "--customer", help="Customer id (omit for an anonymous visitor)."),
-    model: str = typer.Option("models:/returnrisk@champion", "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL_URI, "--model", help=MODEL_HELP),
     lang: str = typer.Option("en", "--lang", help="en or fr."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
     as_json: bool = typer.Option(False, "--json", help="End with the advice as one JSON line."),

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.data.contract import ColumnSpec
+from returnrisk.timeutil import to_utc
 
 __all__ = ["parse_column", "parse_timestamps", "TRUE_WORDS", "FALSE_WORDS", "missing_mask"]
 
@@ -28,10 +29,8 @@ def missing_mask(raw: pd.Series) -> np.ndarray:
 
 def parse_timestamps(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """ISO 8601 text, with or without offset and fraction; naive values are UTC."""
-    if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), np.zeros(len(raw), bool)
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        return raw.dt.tz_localize("UTC").astype("datetime64[ns, UTC]"), np.zeros(len(raw), bool)
+        return to_utc(raw).astype("datetime64[ns, UTC]"), np.zeros(len(raw), bool)
     text = raw.astype("string[pyarrow]").str.strip()
     parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     bad = parsed.isna().to_numpy() & ~missing_mask(raw)

@@ -33,6 +33,7 @@ from returnrisk.demo.outcomes import draw_returns, reason_hazards, refund_delays
 from returnrisk.demo.phrases import build_pool
 from returnrisk.sizes import size_label_for
 from returnrisk.taxonomy import REASON_CODES, RETURN_GROUPS, group_of
+from returnrisk.timeutil import DAY, to_utc
 
 __all__ = ["DemoConfig", "generate_demo_shop", "DEMO_START", "DEMO_DAYS"]
 
@@ -121,7 +122,7 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} is not empty: choose another --out or remove it")
     rng = np.random.default_rng(seed)
-    start, days = config.start.tz_convert("UTC"), config.days
+    start, days = to_utc(config.start), config.days
     naive_start = start.tz_localize(None)
 
     brands = make_brands(rng, config.n_brands)
@@ -134,8 +135,8 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     p_return, would_return, reason_idx = draw_returns(rng, hazards)
     reason_codes = np.array(REASON_CODES, dtype=object)
     late = reason_idx == REASON_CODES.index("late_delivery")
-    delay_s = (return_delays(rng, len(lines), late) * 86400).astype(np.int64)
-    end_s = days * 86400
+    delay_s = (return_delays(rng, len(lines), late) * DAY).astype(np.int64)
+    end_s = days * DAY
     returned_s = lines["seconds"].to_numpy() + delay_s
     observed = would_return & (returned_s < end_s)
 
@@ -162,7 +163,7 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     true_code = reason_codes[reason_idx[ridx]]
     returned_at = returned_s[ridx]
     returned_month = (naive_start + pd.to_timedelta(returned_at, unit="s")).month.to_numpy()
-    refunded_s = returned_at + (refund_delays(rng, returned_month) * 86400).astype(np.int64)
+    refunded_s = returned_at + (refund_delays(rng, returned_month) * DAY).astype(np.int64)
     refunded = np.where(refunded_s < end_s, refunded_s, -1)
     code, text = _recorded_reasons(rng, true_code)
     category = products["category"].to_numpy()[lines["product_index"].to_numpy()[ridx]]

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.features.attributes import describe_text, size_position
-from returnrisk.features.history import DAY, to_seconds
 from returnrisk.features.lookup import factorize_strings
+from returnrisk.timeutil import DAY, epoch_seconds
 
 __all__ = ["Vocabulary", "order_context", "line_inputs", "PRODUCT_ATTRIBUTE_COLUMNS"]
 
@@ -96,7 +96,7 @@ def line_inputs(lines: pd.DataFrame, product_rows: pd.DataFrame, vocabulary: Voc
                  "mentions_dimensions", "mentions_fit"):
         out[name] = product_rows[name].to_numpy(dtype=float)
     created = product_rows["created_at"]
-    created_s = np.where(created.isna().to_numpy(), np.nan, to_seconds(created.fillna(pd.Timestamp(0, tz="UTC"))))
+    created_s = np.where(created.isna().to_numpy(), np.nan, epoch_seconds(created, whole=True))
     out["product_age_days"] = (cutoffs - created_s) / DAY
     ordinal, position = size_position(lines["size"], product_rows["size_system"].to_numpy())
     out["size_ordinal"] = ordinal

@@ -18,9 +18,10 @@ import pandas as pd
 from returnrisk.features.asof import first_of_each
 from returnrisk.features.attributes import describe_text
 from returnrisk.features.derive import Smoothing, derive_features
-from returnrisk.features.history import DAY, RATE_ENTITIES, STATE_COLUMNS, HistoryIndex, LineHistory, to_seconds
+from returnrisk.features.history import RATE_ENTITIES, STATE_COLUMNS, HistoryIndex, LineHistory
 from returnrisk.features.lines import Vocabulary, line_inputs
 from returnrisk.sizes import label_ordinals
+from returnrisk.timeutil import day_floor, epoch_seconds
 
 __all__ = ["Snapshot", "SEP", "PRODUCT_COLUMNS"]
 
@@ -252,10 +253,10 @@ class Snapshot:
             ordered = pd.to_datetime(lines["ordered_at"], utc=True, errors="coerce")
             fallback = pd.Timestamp.now(tz="UTC") if now is None else now
             ordered = ordered.fillna(fallback)
-            cutoffs = (to_seconds(ordered) // DAY) * DAY
+            cutoffs = day_floor(epoch_seconds(ordered, whole=True))
         else:
-            when = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-            cutoffs = np.full(len(lines), (int(when.timestamp()) // DAY) * DAY, dtype=np.int64)
+            when = pd.Timestamp.now(tz="UTC") if now is None else now
+            cutoffs = np.full(len(lines), day_floor(epoch_seconds(when, whole=True)), dtype=np.int64)
         history = self.line_history(lines, rows)
         inputs = line_inputs(lines, rows, self.vocabulary, cutoffs)
         return derive_features(history, inputs, self.smoothing)

@@ -32,11 +32,11 @@ import pandas as pd
 
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES, feature_label
 from returnrisk.features.derive import derive_features
-from returnrisk.features.history import DAY, day_floor, to_seconds
 from returnrisk.features.lines import line_inputs, order_context
 from returnrisk.fixes.levers import LEVER_GROUP
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.taxonomy import RETURN_GROUPS
+from returnrisk.timeutil import DAY, day_floor, epoch_seconds
 
 __all__ = [
     "ESTIMATE_NOTE",
@@ -179,7 +179,7 @@ def score_recent_lines(bundle: ServingBundle, all_lines: pd.DataFrame, products:
             lines[column] = attrs[column].reindex(lines["product_id"].astype(str)).to_numpy()
     snapshot = bundle.snapshot
     rows, _ = snapshot.product_rows(lines)
-    cutoffs = day_floor(to_seconds(lines["ordered_at"]))
+    cutoffs = day_floor(epoch_seconds(lines["ordered_at"], whole=True))
     inputs = line_inputs(lines, rows, snapshot.vocabulary, cutoffs, order=context)
     history = snapshot.line_history(lines, rows)
     X = derive_features(history, inputs, snapshot.smoothing)

@@ -55,17 +55,11 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from returnrisk.config import DEFAULT_ECONOMICS
 from returnrisk.data.loader import Shop
 from returnrisk.model.bundle import ServingBundle, score_frame
 from returnrisk.operations.delays import DelayDistribution
-from returnrisk.operations.timeutil import (
-    DAY_SECONDS,
-    default_as_of,
-    epoch_seconds,
-    iso,
-    next_midnight,
-    to_utc,
-)
+from returnrisk.timeutil import DAY, default_as_of, epoch_seconds, iso, next_midnight, to_utc
 
 __all__ = [
     "ForecastDay",
@@ -149,7 +143,7 @@ class OrderRate:
         as_of = to_utc(as_of)
         t = epoch_seconds(ordered_at)
         a = float(epoch_seconds(as_of))
-        age = (a - t) / DAY_SECONDS
+        age = (a - t) / DAY
         recent = (age > 0) & (age <= lookback_days)
         per_day = float(recent.sum()) / lookback_days
         # whole days before as_of, most recent last
@@ -189,14 +183,14 @@ def yearly_order_factors(ordered_at: pd.Series, as_of: pd.Timestamp, day_starts:
     ones = np.ones(len(day_starts))
     if len(ordered_at) == 0 or ordered_at.min() > as_of - pd.Timedelta(days=364 + lookback_days):
         return ones
-    year = 364 * DAY_SECONDS
+    year = 364 * DAY
     t = np.sort(epoch_seconds(ordered_at))
     a = float(epoch_seconds(as_of))
-    base = (np.searchsorted(t, a - year) - np.searchsorted(t, a - year - lookback_days * DAY_SECONDS)) / lookback_days
+    base = (np.searchsorted(t, a - year) - np.searchsorted(t, a - year - lookback_days * DAY)) / lookback_days
     if base < min_per_day:
         return ones
     starts = epoch_seconds(pd.Series(day_starts)) - year
-    counts = np.searchsorted(t, starts + 2 * DAY_SECONDS) - np.searchsorted(t, starts - DAY_SECONDS)
+    counts = np.searchsorted(t, starts + 2 * DAY) - np.searchsorted(t, starts - DAY)
     days = day_starts.dayofweek.to_numpy()
     weights = weekday[(days - 1) % 7] + weekday[days] + weekday[(days + 1) % 7]
     raw = counts / (base * weights)
@@ -217,7 +211,7 @@ def arrival_weekday_factors(returned_at: pd.Series, as_of: pd.Timestamp, *, week
     """
     as_of = to_utc(as_of)
     a = float(epoch_seconds(as_of))
-    age = (a - epoch_seconds(returned_at)) / DAY_SECONDS
+    age = (a - epoch_seconds(returned_at)) / DAY
     span = weeks * 7 + 6
     day_index = np.floor(age[(age > 0) & (age <= span)]).astype(int)
     counts = np.bincount(day_index, minlength=span)[:span][::-1].astype(float)
@@ -258,7 +252,7 @@ def return_clustering(returns: pd.DataFrame, order_lines: pd.DataFrame, as_of: p
 
 def _arrivals(delays: DelayDistribution, ordered_s: np.ndarray, edges_s: np.ndarray) -> np.ndarray:
     """``F(edge_{k+1} − t) − F(edge_k − t)`` for every order time ``t`` (rows) and day ``k`` (columns)."""
-    cdf = delays.cdf_at((edges_s[None, :] - ordered_s[:, None]) / DAY_SECONDS)
+    cdf = delays.cdf_at((edges_s[None, :] - ordered_s[:, None]) / DAY)
     return np.diff(cdf, axis=1)
 
 
@@ -269,7 +263,7 @@ def forecast_returns(
     as_of: pd.Timestamp | None = None,
     days: int = 14,
     level: float = 0.9,
-    handling_minutes_per_return: float = 12.0,
+    handling_minutes_per_return: float = DEFAULT_ECONOMICS.handling_minutes_per_return,
     order_lookback_days: int = 28,
     model_rel_sd: float = DEFAULT_MODEL_REL_SD,
     weekday_arrivals: bool = True,
@@ -277,7 +271,8 @@ def forecast_returns(
 ) -> ReturnsForecast:
     """Expected returns arriving per day for ``days`` days after ``as_of`` (see the module docstring).
 
-    ``as_of`` defaults to the end of the data; everything after it is ignored. Raises
+    ``as_of`` defaults to :func:`~returnrisk.timeutil.default_as_of` (the data's now); everything
+    after it is ignored. Raises
     :class:`ValueError` with a readable message for impossible requests (no history before
     ``as_of``, ``days`` out of range, too few returns to learn the delays).
     """
@@ -298,9 +293,9 @@ def forecast_returns(
 
     a = float(epoch_seconds(as_of))
     first = next_midnight(as_of)
-    edges = float(epoch_seconds(first)) + DAY_SECONDS * np.arange(days + 1)
+    edges = float(epoch_seconds(first)) + DAY * np.arange(days + 1)
     ordered_s = epoch_seconds(lines["ordered_at"])
-    age = (a - ordered_s) / DAY_SECONDS
+    age = (a - ordered_s) / DAY
     scored_mask = age <= max(delays.max_days, order_lookback_days)
     scored_lines = lines[scored_mask].reset_index(drop=True)
     p_all = np.zeros(len(lines))

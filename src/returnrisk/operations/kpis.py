@@ -53,11 +53,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from returnrisk.config import DEFAULT_ECONOMICS
 from returnrisk.data.loader import Shop
 from returnrisk.model.bundle import ServingBundle, score_frame
 from returnrisk.operations.delays import DelayDistribution
-from returnrisk.operations.timeutil import DEFAULT_WINDOW_DAYS, data_end, days_between, iso, to_utc
 from returnrisk.taxonomy import NO_REASON, REASON_CODES, RETURN_GROUPS, group_of
+from returnrisk.timeutil import DEFAULT_WINDOW_DAYS, data_end, days_between, default_as_of, iso, to_utc
 
 __all__ = ["GROUPINGS", "KpiReport", "compute_kpis", "line_outcomes"]
 
@@ -100,7 +101,7 @@ def _round(value, digits: int = 4):
 
 
 def _week_start(ts: pd.Series) -> pd.Series:
-    day = ts.dt.tz_convert("UTC").dt.floor("D")
+    day = to_utc(ts).dt.floor("D")
     return day - pd.to_timedelta(day.dt.dayofweek, unit="D")
 
 
@@ -251,7 +252,7 @@ def _aggregate(frame: pd.DataFrame, keys: np.ndarray, *, model: bool, projected:
 def _group_keys(frame: pd.DataFrame, by: str) -> tuple[pd.Series, dict]:
     if by in ("week", "month"):
         start = _week_start(frame["ordered_at"]) if by == "week" else \
-            frame["ordered_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M").dt.start_time
+            to_utc(frame["ordered_at"]).dt.tz_localize(None).dt.to_period("M").dt.start_time
         codes, uniques = pd.factorize(start)
         labels = np.array([f"{u:%G-W%V}" if by == "week" else f"{u:%Y-%m}" for u in uniques], dtype=object)
         return pd.Series(labels[codes], index=frame.index), dict(zip(labels, uniques))
@@ -362,14 +363,17 @@ def compute_kpis(
     bundle: ServingBundle | None = None,
     model_info: dict | None = None,
     window_days: int | None = None,
-    refund_target_days: float = 5.0,
-    return_cost_per_unit: float = 12.0,
+    refund_target_days: float = DEFAULT_ECONOMICS.refund_target_days,
+    return_cost_per_unit: float = DEFAULT_ECONOMICS.return_cost_per_unit,
     limit: int | None = None,
 ) -> KpiReport:
     """KPIs of the lines ordered in ``[start, end)`` (see the module docstring for definitions).
 
     ``bundle`` (optional) gives the expected final rates of provisional groups and its
-    ``snapshot.window_days`` the return window (else ``window_days``, default 30).
+    ``snapshot.window_days`` the return window (else ``window_days``, default
+    :data:`~returnrisk.timeutil.DEFAULT_WINDOW_DAYS`). The money and refund settings default
+    to :data:`~returnrisk.config.DEFAULT_ECONOMICS`; callers pass the shop's
+    :class:`~returnrisk.config.Economics`.
     ``limit`` keeps the largest groups (by units) of a category/brand/product breakdown.
     """
     if by is not None and by not in GROUPINGS:
@@ -397,8 +401,7 @@ def compute_kpis(
     delays = None
     if model and frame["open_window"].any():
         try:
-            delays = DelayDistribution.learn(shop.order_lines, shop.returns, end_of_data + pd.Timedelta(seconds=1),
-                                             window)
+            delays = DelayDistribution.learn(shop.order_lines, shop.returns, default_as_of(shop), window)
         except ValueError as exc:
             log.warning("no projected final rates: %s", exc)
     frame = _model_columns(frame, lines, bundle, delays)

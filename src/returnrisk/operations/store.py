@@ -34,8 +34,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from returnrisk.operations.timeutil import iso
 from returnrisk.taxonomy import REASON_CODES
+from returnrisk.timeutil import iso, to_utc
 
 __all__ = [
     "CHANNELS",
@@ -107,9 +107,7 @@ def utc_datetime(value) -> datetime | None:
     """An aware UTC :class:`datetime` truncated to microseconds (what the database keeps)."""
     if value is None or (not isinstance(value, datetime) and pd.isna(value)):
         return None
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.floor("us").to_pydatetime(warn=False)
+    return to_utc(value).floor("us").to_pydatetime(warn=False)
 
 
 @dataclass(frozen=True)

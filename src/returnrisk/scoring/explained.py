@@ -22,12 +22,13 @@ import pandas as pd
 
 from returnrisk.advice.fit import fit_message, fit_tendency
 from returnrisk.features.derive import derive_features
-from returnrisk.features.history import DAY, LineHistory
+from returnrisk.features.history import LineHistory
 from returnrisk.features.lines import line_inputs
 from returnrisk.features.snapshot import SEP
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.scoring.drivers import top_drivers
 from returnrisk.taxonomy import RETURN_GROUPS
+from returnrisk.timeutil import DAY
 
 __all__ = ["ExplainedScorer", "UnknownProduct", "SizeNotOffered", "LANGUAGES"]
 

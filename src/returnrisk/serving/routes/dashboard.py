@@ -16,6 +16,7 @@ from returnrisk.dashboard.pages import fixes_page, model_page, overview_page, pr
 from returnrisk.dashboard.sessions import COOKIE, SessionSigner
 from returnrisk.serving.errors import ApiError
 from returnrisk.serving.security import bearer_key
+from returnrisk.timeutil import DAY
 
 __all__ = ["router", "install"]
 
@@ -58,7 +59,7 @@ def _render(request: Request, template: str, *, status: int = 200, nav: str = ""
         page_title=context.pop("page_title", "returnrisk"), **context)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in ("en", "fr"):
-        response.set_cookie(_LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+        response.set_cookie(_LANG_COOKIE, lang, max_age=365 * DAY, samesite="lax")
     return response
 
 
@@ -139,7 +140,7 @@ async def overview(request: Request) -> Response:
             return operations.forecast(request, model, days=days, as_of=None)
 
         data = await run_in_threadpool(overview_page, kpis, forecast, t, _lang(request),
-                                       settings.refund_target_days)
+                                       settings.economics.refund_target_days)
     except Exception as exc:  # noqa: BLE001 - the page says what is missing, never a stack trace
         return _problem(request, exc, t("overview"))
     return _render(request, "overview.html", nav="overview", page_title=t("overview"), **data)

@@ -114,7 +114,7 @@ def report_for(request: Request, model: LoadedModel) -> FixReport:
 
         try:
             shop = load_fix_shop(folder)
-            params = FixParams.from_settings(request.app.state.settings)
+            params = FixParams.from_economics(request.app.state.settings.economics)
             report = compute_fixes(shop, model.bundle, params, model_info=model.info)
         except DataError as exc:
             first = exc.problems[0].render() if exc.problems else "unreadable"

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from returnrisk.operations.forecast import MAX_FORECAST_DAYS, forecast_returns
 from returnrisk.operations.kpis import GROUPINGS, compute_kpis
-from returnrisk.operations.timeutil import parse_iso_timestamp, parse_period_bound
 from returnrisk.serving.deps import current_model, merchant
 from returnrisk.serving.errors import ApiError
 from returnrisk.serving.routes.returns import shop_for
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.state import LoadedModel
+from returnrisk.timeutil import parse_iso_timestamp, parse_period_bound
 
 __all__ = ["router", "install"]
 
@@ -76,7 +76,7 @@ def kpis(
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="Largest groups kept (category/brand/product).")]
     = 100,
 ) -> dict:
-    settings = request.app.state.settings
+    economics = request.app.state.settings.economics
     when_from, when_to = _bound(start, "from"), _bound(end, "to", end=True)
     if when_from is not None and when_to is not None and when_to <= when_from:
         raise ApiError(422, "invalid_request", f"to {end!r} is not after from {start!r}: the period is empty")
@@ -85,13 +85,13 @@ def kpis(
     info = {"version": model.version} if model is not None else {
         "note": "no model loaded: provisional periods show the rate observed so far only"}
     key = ("kpis", loaded.signature, model.version if model else None, id(model), when_from, when_to, by, limit,
-           settings.refund_target_days, settings.return_cost_per_unit)
+           economics.refund_target_days, economics.return_cost_per_unit)
 
     def compute() -> dict:
         return compute_kpis(loaded.shop, start=when_from, end=when_to, by=by,
                             bundle=model.bundle if model is not None else None, model_info=info,
-                            refund_target_days=settings.refund_target_days,
-                            return_cost_per_unit=settings.return_cost_per_unit, limit=limit).to_dict()
+                            refund_target_days=economics.refund_target_days,
+                            return_cost_per_unit=economics.return_cost_per_unit, limit=limit).to_dict()
 
     return request.app.state.ops_answers.get_or_compute(key, compute)
 
@@ -105,7 +105,7 @@ def forecast(
     as_of: Annotated[str | None, Query(max_length=40, description="Forecast as if now were this time "
                                        "(default: the end of the data).")] = None,
 ) -> dict:
-    settings = request.app.state.settings
+    economics = request.app.state.settings.economics
     when = None
     if as_of is not None:
         try:
@@ -113,12 +113,13 @@ def forecast(
         except ValueError as exc:
             raise ApiError(422, "invalid_request", str(exc)) from None
     loaded = shop_for(request)
-    key = ("forecast", loaded.signature, model.version, id(model), days, when, settings.handling_minutes_per_return)
+    minutes = economics.handling_minutes_per_return
+    key = ("forecast", loaded.signature, model.version, id(model), days, when, minutes)
 
     def compute() -> dict:
         try:
             return forecast_returns(loaded.shop, model.bundle, as_of=when, days=days,
-                                    handling_minutes_per_return=settings.handling_minutes_per_return).to_dict()
+                                    handling_minutes_per_return=minutes).to_dict()
         except ValueError as exc:
             raise ApiError(422, "forecast_impossible", str(exc)) from None
 

@@ -31,11 +31,11 @@ from returnrisk.operations.store import (
     ReturnNotRecorded,
     ReturnStore,
 )
-from returnrisk.operations.timeutil import iso, parse_iso_timestamp
 from returnrisk.serving.deps import merchant
 from returnrisk.serving.errors import ApiError
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.taxonomy import REASON_CODES
+from returnrisk.timeutil import iso, parse_iso_timestamp
 
 __all__ = ["router", "install", "ReturnIn", "RefundIn", "ReturnOut", "shop_for", "ops_sources"]
 
