@@ -24,13 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnrisk.arrow_lookup import positions, release_arrow_memory
 from returnrisk.data.loader import Shop
 from returnrisk.features.attributes import product_attributes
 from returnrisk.features.derive import Smoothing, derive_features
 from returnrisk.features.history import DAY, HistoryIndex, day_floor
 from returnrisk.features.catalog import FEATURE_NAMES
 from returnrisk.features.lines import Vocabulary, line_inputs, order_context
-from returnrisk.features.lookup import positions, release_arrow_memory
 from returnrisk.sizes import SIZE_SYSTEMS
 
 __all__ = ["TrainingFrame", "build_training_frame", "index_shop", "frame_from_history", "outcomes_at", "KEPT_CLASS", "IMMATURE", "prepare_lines"]
