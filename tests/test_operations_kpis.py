@@ -7,9 +7,9 @@ import pytest
 from conftest import ORDER_LINES, write_shop
 
 from returnrisk.data.loader import load_shop
-from returnrisk.model.bundle import score_frame
 from returnrisk.operations.kpis import compute_kpis
 from returnrisk.reasons.fill import default_reason_filler
+from returnrisk.scoring.batch import score_frame
 
 UTC = "UTC"
 

@@ -81,7 +81,7 @@ def test_mlflow_run_has_params_metrics_fingerprint_plots_and_registered_pyfunc(t
 
 
 def test_bundle_reproduces_the_served_model_scores(trained):
-    from returnrisk.model.bundle import score_frame
+    from returnrisk.scoring.batch import score_frame
 
     bundle = trained.bundle()
     lines = pd.read_csv(trained.data / "order_lines.csv").tail(50)

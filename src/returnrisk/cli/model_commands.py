@@ -110,8 +110,7 @@ def predict(
 ) -> None:
     """Score new order lines with a registered model and its feature snapshot."""
     from returnrisk.io_files import read_table, write_table
-    from returnrisk.model.bundle import score_frame
-    from returnrisk.scoring_input import prepare_scoring_lines
+    from returnrisk.scoring.batch import prepare_scoring_lines, score_frame
 
     lines = prepare_scoring_lines(read_table(input_file, required=("product_id",)), input_file.name)
     bundle, ref = tracker_for(tracking_uri).load_bundle(model)

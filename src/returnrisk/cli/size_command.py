@@ -21,7 +21,7 @@ def size_advice_command(
     as_json: bool = typer.Option(False, "--json", help="End with the advice as one JSON line."),
 ) -> None:
     """Which size to take, with P(return), P(too small), P(too large) and P(fit) per size."""
-    from returnrisk.advice.size import size_advice
+    from returnrisk.scoring.size_advice import size_advice
     from returnrisk.errors import InputError
     from returnrisk.scoring import ExplainedScorer, SizeNotOffered, UnknownProduct
 

@@ -1,6 +1,7 @@
 """Server-side SVG charts: no JavaScript, no CDN, readable on a laptop and a phone.
 
-Every chart is an ``<svg class="chart" data-chart="…" role="img">`` with a title for screen readers;
+The one chart renderer: the dashboard pages and the HTML fix report
+(:mod:`returnrisk.fixes.report`) both draw with it. Every chart is an ``<svg class="chart" data-chart="…" role="img">`` with a title for screen readers;
 the browser tests count them and check they have drawn marks.
 """
 
@@ -137,24 +138,34 @@ def band_chart(title: str, labels: list[str], expected: list[float], low: list[f
 
 
 def paired_bars(title: str, items: list[tuple[str, float, float]], names: tuple[str, str], *,
-                width: int = 640, empty: str = "no data") -> str:
-    """For each label, this item's rate beside its reference (e.g. product vs category)."""
+                width: int = 640, empty: str = "no data", flagged: list[bool] | None = None,
+                flagged_name: str = "") -> str:
+    """For each label, this item's rate beside its reference (e.g. product vs category).
+
+    With ``flagged`` (one flag per item), this item's bar is red where flagged (legend
+    ``flagged_name``) and blue elsewhere; without, every bar of this item is red.
+    """
     if not items:
         return _empty("paired", title, empty)
     row, left, right = 34, 150, 120
     height = row * len(items) + 30
     high = max(max(a, b) for _, a, b in items) or 1.0
-    parts = [f'<rect x="{left}" y="4" width="10" height="10" fill="{PALETTE["red"]}"/>'
+    mine = PALETTE["red"] if flagged is None else PALETTE["blue"]
+    colours = [PALETTE["red"] if flagged is not None and flagged[i] else mine for i in range(len(items))]
+    parts = [f'<rect x="{left}" y="4" width="10" height="10" fill="{mine}"/>'
              f'<text x="{left + 14}" y="13" font-size="11">{escape(names[0])}</text>'
              f'<rect x="{left + 140}" y="4" width="10" height="10" fill="{PALETTE["grey"]}"/>'
              f'<text x="{left + 154}" y="13" font-size="11">{escape(names[1])}</text>']
+    if flagged is not None:
+        parts.append(f'<rect x="{left + 280}" y="4" width="10" height="10" fill="{PALETTE["red"]}"/>'
+                     f'<text x="{left + 294}" y="13" font-size="11">{escape(flagged_name)}</text>')
     for i, (label, a, b) in enumerate(items):
         y0 = 24 + i * row
         wa = (width - left - right) * a / high
         wb = (width - left - right) * b / high
         parts.append(f'<text x="{left - 8}" y="{y0 + 17}" text-anchor="end" font-size="12">{escape(label)}</text>'
                      f'<rect class="mark" x="{left}" y="{y0 + 2}" width="{max(wa, 1):.1f}" height="12" rx="2" '
-                     f'fill="{PALETTE["red"]}"><title>{escape(names[0])}: {a:.1%}</title></rect>'
+                     f'fill="{colours[i]}"><title>{escape(names[0])}: {a:.1%}</title></rect>'
                      f'<rect class="mark" x="{left}" y="{y0 + 16}" width="{max(wb, 1):.1f}" height="12" rx="2" '
                      f'fill="{PALETTE["grey"]}"><title>{escape(names[1])}: {b:.1%}</title></rect>'
                      f'<text x="{left + max(wa, wb) + 6:.1f}" y="{y0 + 17}" font-size="11" fill="{PALETTE["muted"]}">'
@@ -195,7 +206,11 @@ def stacked_size_bars(title: str, sizes: list[str], small: list[float], large: l
 
 
 def drivers_chart(title: str, drivers: list[dict], *, width: int = 640, empty: str = "no data") -> str:
-    """SHAP contributions as diverging bars (red raises the risk, green lowers it)."""
+    """SHAP contributions as diverging bars (red raises the risk, green lowers it).
+
+    Each driver has ``label`` and ``contribution``, and optionally ``value_text`` (shown as
+    ``label = value``).
+    """
     if not drivers:
         return _empty("drivers", title, empty)
     row, middle = 28, width * 0.62
@@ -209,7 +224,7 @@ def drivers_chart(title: str, drivers: list[dict], *, width: int = 640, empty: s
         positive = d["contribution"] > 0
         x0 = middle if positive else middle - length
         colour = PALETTE["red"] if positive else PALETTE["green"]
-        label = f'{d["label"]} = {d.get("value_text", "")}'
+        label = f'{d["label"]} = {d["value_text"]}' if "value_text" in d else d["label"]
         parts.append(f'<text x="{middle - 8 - (0 if positive else length)}" y="{y0 + 16}" text-anchor="end" '
                      f'font-size="11">{escape(label[:60])}</text>'
                      f'<rect class="mark" x="{x0:.1f}" y="{y0 + 4}" width="{max(length, 1):.1f}" height="{row - 10}" '

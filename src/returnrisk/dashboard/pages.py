@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.advice.size import size_advice
 from returnrisk.dashboard import charts
 from returnrisk.features.history import STATE_COLUMNS
 from returnrisk.fixes.levers import LEVERS
+from returnrisk.scoring.size_advice import size_advice
 from returnrisk.taxonomy import GROUP_LABELS, REASON_LABELS, RETURN_GROUPS
 
 __all__ = ["overview_page", "fixes_page", "product_page", "model_page", "Unavailable"]

@@ -13,10 +13,10 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
+from returnrisk.arrow_lookup import positions
 from returnrisk.data.contract import ColumnSpec, TableSpec
 from returnrisk.data.parsing import parse_column
 from returnrisk.data.rejections import Rejections
-from returnrisk.features.lookup import positions
 
 __all__ = ["parse_and_check_table", "check_order_lines_against_products", "check_returns_against_lines"]
 

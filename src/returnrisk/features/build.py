@@ -24,13 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnrisk.arrow_lookup import positions, release_arrow_memory
 from returnrisk.data.loader import Shop
 from returnrisk.features.attributes import product_attributes
 from returnrisk.features.catalog import FEATURE_NAMES
 from returnrisk.features.derive import Smoothing, derive_features
 from returnrisk.features.history import HistoryIndex
 from returnrisk.features.lines import Vocabulary, line_inputs, order_context
-from returnrisk.features.lookup import positions, release_arrow_memory
 from returnrisk.sizes import SIZE_SYSTEMS
 from returnrisk.timeutil import DAY, DEFAULT_WINDOW_DAYS, day_floor, default_as_of, epoch_seconds, to_utc
 

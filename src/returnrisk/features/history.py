@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnrisk.arrow_lookup import first_seen, positions, release_arrow_memory
 from returnrisk.features.asof import AsOfCounter
-from returnrisk.features.lookup import first_seen, positions, release_arrow_memory
 from returnrisk.taxonomy import RETURN_GROUPS
 from returnrisk.timeutil import DAY, DEFAULT_WINDOW_DAYS, day_floor, epoch_seconds, to_utc
 

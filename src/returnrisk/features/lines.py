@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnrisk.arrow_lookup import factorize_strings
 from returnrisk.features.attributes import describe_text, size_position
-from returnrisk.features.lookup import factorize_strings
 from returnrisk.timeutil import DAY, epoch_seconds
 
 __all__ = ["Vocabulary", "order_context", "line_inputs", "PRODUCT_ATTRIBUTE_COLUMNS"]

@@ -9,7 +9,7 @@ The forecast covers the ``days`` whole UTC days starting at the first midnight a
 
 Lines already ordered
     Every line ordered before ``as_of``, not returned yet and younger than the longest delay
-    seen, with the model's ``p`` = P(return) (:func:`~returnrisk.model.bundle.score_frame`)
+    seen, with the model's ``p`` = P(return) (:func:`~returnrisk.scoring.batch.score_frame`)
     and the delay CDF ``F`` learnt from history before ``as_of``
     (:class:`~returnrisk.operations.delays.DelayDistribution`). A line ordered ``e`` days ago
     that has not come back arrives in ``[t0, t1)`` days after its order with probability
@@ -57,8 +57,9 @@ import pandas as pd
 
 from returnrisk.config import DEFAULT_ECONOMICS
 from returnrisk.data.loader import Shop
-from returnrisk.model.bundle import ServingBundle, score_frame
+from returnrisk.model.bundle import ServingBundle
 from returnrisk.operations.delays import DelayDistribution
+from returnrisk.scoring.batch import score_frame
 from returnrisk.timeutil import DAY, default_as_of, epoch_seconds, iso, next_midnight, to_utc
 
 __all__ = [

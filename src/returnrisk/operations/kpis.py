@@ -30,7 +30,7 @@ come back, so a group holding such lines is ``provisional``: its rates are the r
 so far* and are shown next to
 
 * ``expected_final_rate_*`` — returned units of the lines whose window is closed, plus the
-  model's P(return) (:func:`~returnrisk.model.bundle.score_frame`) × units of the lines
+  model's P(return) (:func:`~returnrisk.scoring.batch.score_frame`) × units of the lines
   still in their window, over all units: for a period entirely in its window this is the mean
   of the model's P(return) over its lines (units-weighted);
 * ``projected_final_rate_*`` — the same, but for a line still in its window the returns
@@ -55,8 +55,9 @@ import pandas as pd
 
 from returnrisk.config import DEFAULT_ECONOMICS
 from returnrisk.data.loader import Shop
-from returnrisk.model.bundle import ServingBundle, score_frame
+from returnrisk.model.bundle import ServingBundle
 from returnrisk.operations.delays import DelayDistribution
+from returnrisk.scoring.batch import score_frame
 from returnrisk.taxonomy import NO_REASON, REASON_CODES, RETURN_GROUPS, group_of
 from returnrisk.timeutil import DEFAULT_WINDOW_DAYS, data_end, days_between, default_as_of, iso, to_utc
 

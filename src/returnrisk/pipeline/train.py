@@ -35,11 +35,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import returnrisk
+from returnrisk.arrow_lookup import release_arrow_memory
 from returnrisk.data.loader import Shop, clean_shop, read_shop_tables
 from returnrisk.errors import InputError, ReturnRiskError
 from returnrisk.features.build import TrainingFrame, frame_from_history, index_shop, outcomes_at
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
-from returnrisk.features.lookup import release_arrow_memory
 from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.model.estimator import ReturnRiskModel

@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from returnrisk.fixes import LEVERS, FixParams, FixReport, compute_fixes, load_fix_shop
+from returnrisk.fixes.suggestion import Bilingual, FixSuggestion
 from returnrisk.serving.deps import current_model, merchant
 from returnrisk.serving.errors import ApiError
 from returnrisk.serving.schemas import ErrorResponse
@@ -37,31 +39,10 @@ Lever = Literal[LEVERS]  # type: ignore[valid-type]
 _EXTRAS_LOCK = threading.Lock()
 
 
-class Bilingual(BaseModel):
-    en: str
-    fr: str
-
-
-class Fix(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    priority_rank: int = Field(description="1 = the largest expected savings.")
-    product_id: str
-    size: str | None = Field(description="The size the problem lives in; null for the whole product.")
-    category: str
-    brand: str | None
-    lever: Lever
-    lever_label: Bilingual
-    expected_returns_avoided_per_month: float = Field(description="Model estimate at the current sales.")
-    expected_savings_per_month: float = Field(description="Return costs and lost margin avoided (model estimate).")
-    confidence: float = Field(ge=0, le=1, description="Posterior probability behind the suggestion.")
-    flagged_since: str | None = Field(description="First weekly as-of date at which it would have been flagged.")
-    sales_at_flag: int | None = Field(description="Sales of the product (or size) at that date.")
-    sales: int
-    sales_per_month: float
-    evidence: dict = Field(description="Reason counts and rates vs the reference, credible interval, SHAP "
-                                       "contributions, page attributes, impact method and costs.")
-    message: Bilingual
-    estimate_note: Bilingual
+@dataclass
+class Fix(FixSuggestion):
+    """One fix suggestion: its fields, evidence and impact are those of
+    :class:`returnrisk.fixes.FixSuggestion` (parts that do not apply to a lever are left out)."""
 
 
 class FixesResponse(BaseModel):

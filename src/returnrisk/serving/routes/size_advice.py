@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
-from returnrisk.advice.size import size_advice
 from returnrisk.scoring import SizeNotOffered, UnknownProduct
+from returnrisk.scoring.size_advice import size_advice
 from returnrisk.serving.deps import current_model, storefront
 from returnrisk.serving.errors import ApiError
 from returnrisk.serving.routes.risk import ERRORS, not_found

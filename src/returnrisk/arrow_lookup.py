@@ -3,6 +3,9 @@
 Tables are loaded with Arrow-backed strings; turning ten million of them into Python objects
 to hash them in pandas costs more than the whole feature arithmetic. These helpers stay in
 Arrow: a missing value is a null, never the string "nan".
+
+Ground floor: this module imports no other returnrisk module, so the data contract, the
+features and training can all use it.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from returnrisk.advice.size import size_advice
 from returnrisk.features.attributes import size_position
 from returnrisk.scoring.explained import ExplainedScorer
+from returnrisk.scoring.size_advice import size_advice
 
 __all__ = ["SizeAdviceEvaluation", "evaluate_size_advice"]
 
