@@ -36,6 +36,8 @@ def _summary(report) -> None:
                       f"(e.g. {examples}): kept as sold, treated as unknown sizes[/]")
     if report.append:
         console.print(f"merged into the existing folder: {escape(json.dumps(report.append))}", highlight=False)
+    if not report.order_lines.written:
+        console.print("[yellow]no order line was written: every line was set aside (see the reasons above)[/]")
     console.print(f"report: {Path(report.output_folder) / 'import-report.json'}")
 
 

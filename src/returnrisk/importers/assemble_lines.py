@@ -19,7 +19,6 @@ import pandas as pd
 from returnrisk.importers.collector import Collector
 from returnrisk.importers.merchandise import non_merchandise
 from returnrisk.importers.report import ImportReport
-from returnrisk.importers.settings import ImportSettings
 from returnrisk.importers.sizes import normalise_size
 from returnrisk.importers.times import parse_times
 
@@ -44,7 +43,7 @@ def _first_reason(reason: pd.Series, mask: np.ndarray, value: str) -> None:
     reason[mask & reason.isna().to_numpy()] = value
 
 
-def _line_outcomes(lines: pd.DataFrame, orders: pd.DataFrame, settings: ImportSettings) -> pd.Series:
+def _line_outcomes(lines: pd.DataFrame) -> pd.Series:
     reason = pd.Series(pd.NA, index=lines.index, dtype="string")
     key = lines["kind"].fillna("item").astype(str) + "\x00" + lines["line_id"].fillna("").astype(str)
     _first_reason(reason, (key.duplicated(keep="last") & lines["line_id"].notna()).to_numpy(), "duplicate_in_pages")
@@ -102,8 +101,7 @@ def _products(collector: Collector, kept: pd.DataFrame, variants: pd.DataFrame, 
     return out[PRODUCT_COLUMNS].sort_values("product_id", kind="stable").reset_index(drop=True)
 
 
-def assemble_lines(collector: Collector, settings: ImportSettings, report: ImportReport,
-                   timezone: str) -> LineTables:
+def assemble_lines(collector: Collector, report: ImportReport, timezone: str) -> LineTables:
     orders = collector.frame("orders").drop_duplicates("order_id", keep="last")
     orders["order_known"] = True
     lines = collector.frame("lines").merge(
@@ -114,7 +112,7 @@ def assemble_lines(collector: Collector, settings: ImportSettings, report: Impor
     later = collector.frame("line_times").drop_duplicates("line_id", keep="last").set_index("line_id")["ordered_at"]
     own_time = lines["line_id"].map(later).astype("string").fillna(lines["ordered_at"])
     lines["ordered_at_utc"] = parse_times(own_time.fillna(lines["order_time"]), timezone)
-    reason = _line_outcomes(lines, orders, settings)
+    reason = _line_outcomes(lines)
     report.order_lines.read = len(lines)
     for value, n in reason.value_counts().items():
         report.order_lines.skip(str(value), int(n))

@@ -26,6 +26,7 @@ import pandas as pd
 from returnrisk.importers.collector import Collector
 from returnrisk.importers.report import ImportReport
 from returnrisk.importers.times import parse_times
+from returnrisk.importers.values import isin
 
 __all__ = ["assemble_returns", "RETURN_COLUMNS"]
 
@@ -65,7 +66,7 @@ def assemble_returns(collector: Collector, kept_lines: pd.DataFrame, report: Imp
     outcome[records["declined"].astype("boolean").fillna(False).to_numpy(dtype=bool)] = "declined_or_cancelled"
     dup = records.duplicated(["return_id", "line_id"], keep="last").to_numpy()
     outcome[(outcome == "written").to_numpy() & dup] = "duplicate_in_pages"
-    outcome[(outcome == "written").to_numpy() & ~records["line_id"].isin(ordered.index).to_numpy()] = "line_not_imported"
+    outcome[(outcome == "written").to_numpy() & ~isin(records["line_id"], ordered.index.to_series())] = "line_not_imported"
     outcome[(outcome == "written").to_numpy() & records["returned_at"].isna().to_numpy()] = "unreadable_date"
     _tally(report, outcome)
     written = records[(outcome == "written").to_numpy()].copy()
@@ -74,9 +75,9 @@ def assemble_returns(collector: Collector, kept_lines: pd.DataFrame, report: Imp
     fate = pd.Series("refund_without_return", index=refunds.index, dtype=object)
     fate[refunds.duplicated(["refund_id", "line_id"], keep="last").to_numpy()] = "duplicate_in_pages"
     open_ = (fate == "refund_without_return").to_numpy()
-    fate[open_ & ~refunds["line_id"].isin(ordered.index).to_numpy()] = "line_not_imported"
+    fate[open_ & ~isin(refunds["line_id"], ordered.index.to_series())] = "line_not_imported"
     open_ = (fate == "refund_without_return").to_numpy()
-    fate[open_ & refunds["line_id"].isin(written["line_id"]).to_numpy()] = "refund_of_a_return"
+    fate[open_ & isin(refunds["line_id"], written["line_id"])] = "refund_of_a_return"
     open_ = (fate == "refund_without_return").to_numpy()
     goods = refunds["goods_back"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     fate[open_ & goods & refunds["created_at"].isna().to_numpy()] = "unreadable_date"
@@ -113,7 +114,7 @@ def _refunds_without_return(refunds: pd.DataFrame, lines: pd.DataFrame, ordered:
                             report: ImportReport) -> None:
     # a refund with no line that is tied to a return (Shopify bulk exports) is that return's refund
     bare = refunds[(refunds["n_lines"].fillna(0) == 0).to_numpy() & refunds["return_id"].isna().to_numpy()
-                   & refunds["order_id"].isin(ordered["order_id"]).to_numpy()]
+                   & isin(refunds["order_id"], ordered["order_id"])]
     currency = lines["line_id"].map(ordered["currency"])
     amounts: dict[str, float] = {}
     for code, value in zip(currency.fillna("unknown"), lines["amount"].fillna(0.0)):

@@ -16,8 +16,6 @@ class PlatformReader:
     platform = ""
     #: what the reader expects, for error messages
     expected = ""
-    #: time zone of timestamps written without an offset (None: the settings' time zone)
-    naive_timezone: str | None = None
 
     def __init__(self, collector: Collector, settings: ImportSettings):
         self.collector = collector

@@ -57,7 +57,7 @@ class _Buffer:
         self.chunks: list[pa.Table] = []
 
     def add(self, row: dict) -> None:
-        self.rows.append(tuple(row.get(name) for name in self.names))
+        self.rows.append(tuple(map(row.get, self.names)))
         if len(self.rows) >= CHUNK_ROWS:
             self.flush()
 

@@ -21,6 +21,7 @@ import pandas as pd
 from returnrisk.errors import InputError
 from returnrisk.importers.assemble_lines import ORDER_LINE_COLUMNS, PRODUCT_COLUMNS
 from returnrisk.importers.assemble_returns import RETURN_COLUMNS
+from returnrisk.importers.values import isin
 from returnrisk.io_files import write_table
 
 __all__ = ["ContractTables", "write_tables", "merge_existing", "read_existing"]
@@ -85,13 +86,13 @@ def read_existing(folder: Path) -> ContractTables | None:
 
 def merge_existing(old: ContractTables, new: ContractTables) -> tuple[ContractTables, dict]:
     """Merge ``new`` into ``old`` by the rules of the module docstring; also return what changed."""
-    products = pd.concat([old.products[~old.products["product_id"].isin(new.products["product_id"])],
+    products = pd.concat([old.products[~isin(old.products["product_id"], new.products["product_id"])],
                           new.products], ignore_index=True)
-    kept_lines = old.order_lines[~old.order_lines["order_id"].isin(new.order_lines["order_id"])]
+    kept_lines = old.order_lines[~isin(old.order_lines["order_id"], new.order_lines["order_id"])]
     lines = pd.concat([kept_lines, new.order_lines], ignore_index=True)
     new_keys = new.returns["return_id"].fillna("") + "\x00" + new.returns["line_id"].fillna("")
     old_keys = old.returns["return_id"].fillna("") + "\x00" + old.returns["line_id"].fillna("")
-    kept_returns = old.returns[~old_keys.isin(new_keys) & old.returns["line_id"].isin(lines["line_id"])]
+    kept_returns = old.returns[~isin(old_keys, new_keys) & isin(old.returns["line_id"], lines["line_id"])]
     returns = pd.concat([kept_returns, new.returns], ignore_index=True)
     changes = {
         "rows_before": {"products": len(old.products), "order_lines": len(old.order_lines),

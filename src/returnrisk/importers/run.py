@@ -69,7 +69,7 @@ def import_shop(platform: str, input_dir: str | Path, out_dir: str | Path, *, ap
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     collector = read_pages(platform, input_dir, settings, skip=out_dir)
     report = ImportReport(platform, str(input_dir), str(out_dir), collector.files, dict(collector.pages))
-    lines = assemble_lines(collector, settings, report, settings.timezone)
+    lines = assemble_lines(collector, report, settings.timezone)
     returns = assemble_returns(collector, lines.order_lines, report, settings.timezone)
     tables = ContractTables(lines.products, lines.order_lines, returns)
     if append:

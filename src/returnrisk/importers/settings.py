@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = ["ImportSettings", "DEFAULT_SIZE_OPTION_NAMES", "PLATFORMS", "OUTPUT_FORMATS"]
 
@@ -30,7 +31,6 @@ class ImportSettings:
     test_payment_modules: tuple[str, ...] = ()
     cancelled_state_ids: tuple[str, ...] = ("6",)
     language_id: str | None = None
-    extra: dict = field(default_factory=dict)
 
     def is_size_option(self, name: object) -> bool:
         """Whether an option/attribute name designates the size (``pa_size`` counts as ``size``)."""
@@ -39,4 +39,8 @@ class ImportSettings:
         text = name.strip().casefold()
         if text.startswith("pa_"):
             text = text[3:]
-        return text in {n.casefold() for n in self.size_option_names}
+        return text in self._size_names
+
+    @cached_property
+    def _size_names(self) -> frozenset[str]:
+        return frozenset(n.strip().casefold() for n in self.size_option_names)

@@ -6,7 +6,12 @@ import html
 import math
 import re
 
-__all__ = ["plain_id", "amount", "money", "strip_html", "first_text", "truthy", "whole_number"]
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["plain_id", "amount", "money", "strip_html", "first_text", "truthy", "whole_number", "isin"]
 
 _GID = re.compile(r"^gid://[^/]+/[^/]+/([^/?#]+)")
 _TAG = re.compile(r"<[^>]+>")
@@ -14,6 +19,14 @@ _TAG = re.compile(r"<[^>]+>")
 
 def plain_id(value: object) -> str | None:
     """``gid://shopify/LineItem/123`` → ``"123"``; ``123`` → ``"123"``; empty/0 → ``None``."""
+    if isinstance(value, str):  # the common cases first: this runs once per id read
+        if value.startswith("gid://"):
+            text = value.rsplit("/", 1)[-1].split("?", 1)[0]
+            return text or None
+        text = value.strip()
+        return None if text in ("", "0") else text
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if value else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float):
@@ -89,3 +102,11 @@ def whole_number(value: object) -> int | None:
     if number is None or number != int(number):
         return None
     return int(number)
+
+
+def isin(values: pd.Series, allowed: object) -> np.ndarray:
+    """``values.isin(allowed)`` for string columns, computed by Arrow (pandas' is slow on them)."""
+    left = pa.array(values.astype("string[pyarrow]").array)
+    right = pa.array(pd.Series(list(allowed) if not isinstance(allowed, pd.Series) else allowed,
+                               dtype="string[pyarrow]").array)
+    return pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False).astype(bool)
