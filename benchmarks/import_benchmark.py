@@ -31,12 +31,14 @@ from platform_pages.shopify_pages import bulk_lines, graphql_page, graphql_produ
 def generate(folder: Path, n_lines: int) -> dict:
     """Write about ``n_lines`` order lines; returns counts, seconds and the generator's peak RSS."""
     started = time.perf_counter()
-    model = ShopModel(seed=1, n_orders=n_lines // 2, days=730, special=False)
+    model = ShopModel(seed=1, n_orders=int(n_lines / 1.95) + 1, days=730, special=False)  # ~1.98 lines/order
     (folder / "products.json").write_text(json.dumps(graphql_page("products", [graphql_product(p) for p in model.products],
                                                                   False, "c")))
     counts = {"orders": 0, "order_lines": 0, "jsonl_records": 0}
     with open(folder / "orders-bulk.jsonl", "w", encoding="utf-8", buffering=1 << 20) as handle:
         for order in model.orders():
+            if counts["order_lines"] >= n_lines:
+                break
             counts["orders"] += 1
             counts["order_lines"] += len(order.lines)
             for node in bulk_lines([order]):

@@ -116,3 +116,58 @@ def test_times_with_offsets_go_to_utc_and_naive_times_use_the_shop_zone():
     assert out.iloc[0] == pd.Timestamp("2024-03-01 09:00", tz="UTC")
     assert out.iloc[1] == pd.Timestamp("2024-07-01 08:00", tz="UTC")
     assert out.iloc[2:].isna().all()
+
+
+def _order_page(returns: list[dict], refunds: list[dict]) -> dict:
+    money = {"shopMoney": {"amount": "50.00", "currencyCode": "EUR"},
+             "presentmentMoney": {"amount": "50.00", "currencyCode": "EUR"}}
+    return {"data": {"orders": {"nodes": [{
+        "id": "gid://shopify/Order/1", "name": "#1001", "createdAt": "2025-03-01T10:00:00Z",
+        "processedAt": "2025-03-01T10:00:00Z", "cancelledAt": None, "test": False, "currencyCode": "EUR",
+        "presentmentCurrencyCode": "EUR", "email": "a@example.com", "displayFulfillmentStatus": "FULFILLED",
+        "customer": {"id": "gid://shopify/Customer/7"},
+        "lineItems": {"nodes": [
+            {"id": "gid://shopify/LineItem/11", "title": "Robe", "quantity": 3, "isGiftCard": False,
+             "requiresShipping": True, "product": {"id": "gid://shopify/Product/5"},
+             "variant": {"id": "gid://shopify/ProductVariant/51", "selectedOptions": [{"name": "Size", "value": "M"}]},
+             "originalUnitPriceSet": money},
+            {"id": "gid://shopify/LineItem/12", "title": "Robe", "quantity": 1, "isGiftCard": False,
+             "requiresShipping": True, "product": {"id": "gid://shopify/Product/5"},
+             "variant": {"id": "gid://shopify/ProductVariant/52", "selectedOptions": [{"name": "Size", "value": "L"}]},
+             "originalUnitPriceSet": money}]},
+        "refunds": refunds, "returns": {"nodes": returns}}]}}}
+
+
+def _return(rid: str, day: int, quantity: int, reason: str) -> dict:
+    return {"id": f"gid://shopify/Return/{rid}", "status": "CLOSED", "createdAt": f"2025-03-{day:02d}T09:00:00Z",
+            "returnLineItems": {"nodes": [{"quantity": quantity, "returnReason": reason, "customerNote": None,
+                                           "fulfillmentLineItem": {"lineItem": {"id": "gid://shopify/LineItem/11"}}}]}}
+
+
+def _refund(fid: str, day: int, line: str, quantity: int, restock: str, return_id: str | None = None) -> dict:
+    return {"id": f"gid://shopify/Refund/{fid}", "createdAt": f"2025-03-{day:02d}T12:00:00Z", "note": "n",
+            "return": {"id": f"gid://shopify/Return/{return_id}"} if return_id else None,
+            "refundLineItems": {"nodes": [{"lineItem": {"id": f"gid://shopify/LineItem/{line}"}, "quantity": quantity,
+                                           "restockType": restock}]}}
+
+
+def test_several_returns_of_one_line_and_refunds_that_are_not_returns(tmp_path):
+    import json
+
+    from returnrisk.importers import import_shop
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    page = _order_page(
+        returns=[_return("901", 8, 1, "SIZE_TOO_SMALL"), _return("902", 20, 2, "COLOR")],
+        refunds=[_refund("71", 10, "11", 1, "RETURN", "901"), _refund("72", 22, "11", 2, "RETURN"),
+                 _refund("73", 5, "12", 1, "CANCEL")])
+    (pages / "orders.json").write_text(json.dumps(page))
+    report = import_shop("shopify", pages, tmp_path / "out")
+    returns = pd.read_parquet(tmp_path / "out" / "returns.parquet")
+    assert returns[["return_id", "line_id", "quantity", "reason_code"]].values.tolist() == [
+        ["901", "11", 1, "too_small"], ["902", "11", 2, "looks_different"]]
+    assert returns["refunded_at"].tolist() == [pd.Timestamp("2025-03-10 12:00", tz="UTC"),
+                                               pd.Timestamp("2025-03-22 12:00", tz="UTC")]
+    assert report.returns.skipped == {"refund_of_a_return": 2, "refund_without_return": 1}
+    assert report.refunds_without_return["lines"] == 1 and report.refunds_without_return["units"] == 1
