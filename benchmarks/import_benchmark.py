@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests"))
-from _measure import machine, measure  # noqa: E402
+from _measure import machine  # noqa: E402
 from platform_pages.model import ShopModel  # noqa: E402
 from platform_pages.shopify_pages import bulk_lines, graphql_page, graphql_product  # noqa: E402
 
@@ -51,6 +51,24 @@ def generate(folder: Path, n_lines: int) -> dict:
     return counts
 
 
+_WRAPPER = (
+    "import json,resource,subprocess,sys,time\n"
+    "t=time.perf_counter()\n"
+    "p=subprocess.run(sys.argv[1:],capture_output=True,text=True)\n"
+    "u=resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(json.dumps({'wall':time.perf_counter()-t,'cpu':u.ru_utime+u.ru_stime,'peak_mb':u.ru_maxrss/1024,"
+    "'code':p.returncode,'stdout':p.stdout,'stderr':p.stderr}))\n"
+)
+
+
+def measure(cmd: list[str]) -> dict:
+    """Wall time, CPU time (user + system: what a busy shared machine does not inflate) and peak
+    RSS of ``cmd``, run in its own wrapper process so that the figures are the command's alone."""
+    import subprocess
+
+    return json.loads(subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True).stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -72,7 +90,7 @@ def main() -> None:
             sys.exit(1)
         report = json.loads(run["stdout"].strip().splitlines()[-1])
         lines = report["order_lines"]
-        print(f"import: {run['wall']:.1f} s wall, peak RSS {run['peak_mb']:,.0f} MiB; "
+        print(f"import: {run['wall']:.1f} s wall, {run['cpu']:.1f} s CPU, peak RSS {run['peak_mb']:,.0f} MiB; "
               f"{lines['read']:,} input lines read ({lines['written']:,} order lines written, "
               f"{report['returns']['written']:,} returns), {lines['read'] / run['wall']:,.0f} input lines/s; "
               f"reconciles: {report['reconciles']}")
