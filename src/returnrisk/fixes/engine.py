@@ -26,6 +26,7 @@ from returnrisk.data.loader import Shop, load_shop
 from returnrisk.evidence import credible_interval, excess_probability
 from returnrisk.fixes.counts import CODES, ReasonHistory
 from returnrisk.fixes.detect import SHARE_ODDS, Detection, category_typical, detect, reason_rates
+from returnrisk.fixes.ids import fix_id
 from returnrisk.fixes.impact import (
     ESTIMATE_NOTE,
     LineScores,
@@ -473,6 +474,7 @@ def _record(c: _Candidate, det: Detection, scores: LineScores, sales: pd.DataFra
                       "length": _f(product.get("description_length"), 0)})
     return {
         "priority_rank": 0,
+        "fix_id": fix_id(pid, c.size, c.lever),
         "product_id": pid,
         "size": c.size,
         "category": category,
