@@ -1,0 +1,94 @@
+"""Measured fix effects against planted truth: interval coverage and placebo false positives.
+
+For each seed: a demo shop with ``--plant-fixes`` (fixes with a known effect, as many placebos,
+and shop-wide shifts of the fixable reasons), loaded as ``returnrisk fixes`` loads it (reasons
+inferred from texts), then :func:`returnrisk.fixes.effect.measure_effects` on every planted fix
+and placebo at the end of the history. Prints, over all seeds:
+
+* coverage — share of planted fixes whose interval holds the true effect (target ≥ 0.90);
+* placebo false positives — share of placebos whose interval excludes 0 (target ≤ 0.10);
+
+over every fix with an interval, and over those whose interval is informative ("measured").
+
+    .venv/bin/python benchmarks/fix_effect_benchmark.py                    # seeds 1-8, 100,000 lines
+    .venv/bin/python benchmarks/fix_effect_benchmark.py --seeds 1 2 --lines 60000   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from returnrisk.demo.generator import generate_demo_shop
+from returnrisk.fixes import load_fix_shop
+from returnrisk.fixes.effect import EffectParams, measure_effects
+from returnrisk.fixes.effect_truth import read_planted_fixes, score_effects, summary
+
+
+def run_seed(seed: int, lines: int, params: EffectParams) -> tuple[pd.DataFrame, float]:
+    with tempfile.TemporaryDirectory(prefix=f"fix-effect-{seed}-") as folder:
+        generate_demo_shop(folder, seed=seed, n_lines=lines, plant_fixes=True)
+        shop = load_fix_shop(folder)
+        truth = read_planted_fixes(folder)
+        started = time.perf_counter()
+        effects = measure_effects(shop, truth, params)
+        elapsed = time.perf_counter() - started
+    scored = score_effects(effects, truth)
+    scored.insert(0, "seed", seed)
+    return scored, elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(1, 9)))
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    args = parser.parse_args(argv)
+    params = EffectParams()
+    started = time.perf_counter()
+    frames, measuring = [], 0.0
+    for seed in args.seeds:
+        scored, elapsed = run_seed(seed, args.lines, params)
+        frames.append(scored)
+        measuring += elapsed
+        part = summary(scored)
+        if not args.json:
+            print(f"seed {seed}: {part['planted']} planted, {part['placebo']} placebo; coverage "
+                  f"{part['coverage']:.2f}, placebo false positives {part['placebo_false_positive_rate']:.2f}; "
+                  f"measured in {elapsed:.2f} s", flush=True)
+    scored = pd.concat(frames, ignore_index=True)
+    result = summary(scored)
+    result.update({"seeds": args.seeds, "lines": args.lines, "level": params.level,
+                   "measure_seconds": round(measuring, 2), "total_seconds": round(time.perf_counter() - started, 1)})
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print()
+    print(f"{result['planted']} planted fixes, {result['placebo']} placebos over {len(args.seeds)} seeds "
+          f"({args.lines:,} lines each), {params.level:.0%} intervals")
+    print(f"  coverage of the true effect (planted):     {result['coverage']:.3f}  "
+          f"(measured only: {result['coverage_measured']:.3f} of {result['planted_measured']})")
+    print(f"  intervals excluding 0 (placebo):           {result['placebo_false_positive_rate']:.3f}  "
+          f"(measured only: {result['placebo_fp_measured']:.3f} of {result['placebo_measured']})")
+    print(f"  return rate: coverage {result['coverage_return_rate']:.3f}, placebo false positives "
+          f"{result['placebo_fp_return_rate']:.3f}")
+    print(f"  mean absolute error (planted): {result['mean_abs_error']:.4f}")
+    by = scored.groupby(["lever", "kind"]).agg(
+        fixes=("fix_id", "size"), true=("true_effect", "mean"), measured=("effect", "mean"),
+        covers=("covers", "mean"), excludes_zero=("excludes_zero", "mean"),
+        informative=("status", lambda s: (s == "measured").mean()))
+    print(by.round(3).to_string())
+    print(f"measuring: {result['measure_seconds']:.1f} s in all; total {result['total_seconds']:.0f} s")
+    ok = result["coverage"] >= 0.90 and result["placebo_false_positive_rate"] <= 0.10
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
