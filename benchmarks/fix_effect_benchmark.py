@@ -12,6 +12,10 @@ over every fix with an interval, and over those whose interval is informative ("
 
     .venv/bin/python benchmarks/fix_effect_benchmark.py                    # seeds 1-8, 100,000 lines
     .venv/bin/python benchmarks/fix_effect_benchmark.py --seeds 1 2 --lines 60000   # a quick look
+    .venv/bin/python benchmarks/fix_effect_benchmark.py --scale 1000000    # speed on a large catalogue
+
+``--scale N`` times :func:`measure_effects` on one shop of N lines where every planted fix and
+placebo plus ``--scale-fixes`` random products (random lever, random live date) are done.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import json
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pandas as pd
 
@@ -44,13 +47,46 @@ def run_seed(seed: int, lines: int, params: EffectParams) -> tuple[pd.DataFrame,
     return scored, elapsed
 
 
+def run_scale(lines: int, extra: int, params: EffectParams) -> None:
+    import numpy as np
+
+    from returnrisk.fixes import LEVERS
+
+    with tempfile.TemporaryDirectory(prefix="fix-effect-scale-") as folder:
+        started = time.perf_counter()
+        generate_demo_shop(folder, seed=1, n_lines=lines, plant_fixes=True)
+        shop = load_fix_shop(folder)
+        truth = read_planted_fixes(folder)
+        print(f"{lines:,} lines, {len(shop.products):,} products: generated and loaded in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+    rng = np.random.default_rng(0)
+    others = shop.products.loc[~shop.products["product_id"].isin(truth["product_id"]), "product_id"]
+    chosen = rng.choice(others.to_numpy(), min(extra, len(others)), replace=False)
+    end = shop.order_lines["ordered_at"].max()
+    days = rng.integers(60, 420, chosen.size)
+    more = pd.DataFrame({"product_id": chosen, "size": None, "lever": rng.choice(LEVERS, chosen.size),
+                         "live_at": [(end - pd.Timedelta(days=int(d))).strftime("%Y-%m-%d") for d in days]})
+    fixes = pd.concat([truth[["product_id", "size", "lever", "live_at"]], more], ignore_index=True)
+    started = time.perf_counter()
+    effects = measure_effects(shop, fixes, params)
+    elapsed = time.perf_counter() - started
+    statuses = pd.Series([e.status for e in effects]).value_counts().to_dict()
+    print(f"measure_effects: {len(fixes):,} done fixes in {elapsed:.1f} s "
+          f"({1000 * elapsed / len(fixes):.1f} ms a fix); statuses {statuses}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(1, 9)))
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    parser.add_argument("--scale", type=int, help="time one shop of this many lines instead")
+    parser.add_argument("--scale-fixes", type=int, default=1000, help="random done fixes added with --scale")
     args = parser.parse_args(argv)
     params = EffectParams()
+    if args.scale:
+        run_scale(args.scale, args.scale_fixes, params)
+        return 0
     started = time.perf_counter()
     frames, measuring = [], 0.0
     for seed in args.seeds:

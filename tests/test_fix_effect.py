@@ -19,8 +19,7 @@ import pytest
 from returnrisk.data.loader import Shop
 from returnrisk.demo.generator import generate_demo_shop
 from returnrisk.demo.plant_fixes import PLANT_LEVERS
-from returnrisk.fixes import LEVER_REASONS, load_fix_shop
-from returnrisk.fixes import effect as effect_module
+from returnrisk.fixes import LEVER_REASONS, effect_stats, load_fix_shop
 from returnrisk.fixes.effect import EffectParams, measure_effects
 from returnrisk.fixes.effect_truth import read_planted_fixes, score_effects, summary
 from returnrisk.fixes.ids import is_fix_id
@@ -139,6 +138,7 @@ def test_fixed_products_are_never_their_own_comparison_and_sizes_are_measured_ap
     assert both[1].lever_rate.low <= 0 <= both[1].lever_rate.high          # C01 did not change
     size = both[2]
     assert size.size == "W32/L34" and size.sales_after == both[0].sales_after // 3
+    assert size.sales_per_month == pytest.approx(both[0].sales_per_month / 3, rel=0.01)
     assert size.lever_rate.low <= -0.15 <= size.lever_rate.high
     assert size.fix_id != both[0].fix_id and is_fix_id(size.fix_id)
 
@@ -179,8 +179,8 @@ def test_the_default_demo_shop_is_unchanged(demo_small):
 
 def test_demo_data_plants_fixes_on_request(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "returnrisk", "demo-data", "--out", str(tmp_path / "d"),
-                           "--seed", "2", "--lines", "20000", "--plant-fixes"], capture_output=True, text=True,
-                          timeout=600)
+                           "--seed", "2", "--lines", "20000", "--plant-fixes"], check=False, capture_output=True,
+                          text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     planted = read_planted_fixes(tmp_path / "d")
     assert len(planted) >= 2 and set(planted["kind"]) == {"planted", "placebo"}
@@ -245,6 +245,6 @@ def test_intervals_cover_planted_effects_and_spare_placebos(planted_loaded, monk
     assert result["mean_abs_error"] < 0.07
 
     # a broken method, blind to what happened to comparable products, fails the same bounds
-    monkeypatch.setattr(effect_module, "_comparison_rates", lambda kb, nb, ka, na, scale: (0.0, 0.0, 0.0, 0.0))
+    monkeypatch.setattr(effect_stats, "comparison_rates", lambda kb, nb, ka, na, scale: (0.0, 0.0, 0.0, 0.0))
     broken = score(planted_loaded)
     assert broken["coverage"] < 0.8 or broken["placebo_false_positive_rate"] > 0.2

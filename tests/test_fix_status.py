@@ -33,7 +33,7 @@ NOW = pd.Timestamp("2026-06-01 12:00", tz="UTC")
 def test_fix_id_is_stable_url_safe_and_tells_fixes_apart():
     # the id is stored with statuses: it must never change for the same fix (pinned value), and it
     # is the documented hash, so another implementation can compute it
-    documented = hashlib.sha256("returnrisk-fix-v1\x1fP000123\x1f\x1fimprove_photos".encode()).hexdigest()[:12]
+    documented = hashlib.sha256(b"returnrisk-fix-v1\x1fP000123\x1f\x1fimprove_photos").hexdigest()[:12]
     assert fix_id("P000123", None, "improve_photos") == documented == "392585cce104"
     odd = fix_id("P1", "W32/L34", "runs_small")
     assert is_fix_id(odd) and quote(odd, safe="") == odd and "/" not in odd

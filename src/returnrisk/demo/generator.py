@@ -132,8 +132,9 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     log.info("demo: %d products, %d customers, %d lines", len(products), len(customers), len(lines))
 
     hazards = reason_hazards(lines, products, customers, naive_start)
-    planted = plant_known_fixes(seed, lines, products, customers, hazards, naive_start, days) if plant_fixes else None
-    if planted is not None:   # fixes with known effects (demo/plant_fixes.py); off: nothing changes
+    planted = None
+    if plant_fixes:   # fixes with known effects (demo/plant_fixes.py); off: nothing changes
+        planted = plant_known_fixes(seed, lines, products, customers, hazards, naive_start, days)
         lines, products, hazards = planted.lines, planted.products, planted.hazards
     p_return, would_return, reason_idx = draw_returns(rng, hazards)
     reason_codes = np.array(REASON_CODES, dtype=object)

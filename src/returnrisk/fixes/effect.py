@@ -18,7 +18,9 @@ For a fix that went live on day ``t0`` (see ``docs/fixes.md``, "Measured effect"
   half-width ≤ ``informative_share`` × the product's rate before (at least ``informative_floor``)
   — narrow enough to tell a fix that removed most of the excess from one that did nothing.
 
-Vectorised: one as-of counter over the shop's lines, binary searches per fix and candidate.
+Vectorised: one as-of counter over the shop's lines; the windows of every fix and of its
+candidate products are binary searches made in batches; only choosing the comparison and the
+Monte Carlo interval loop over fixes.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.data.loader import Shop
-from returnrisk.features.asof import AsOfCounter
+from returnrisk.features.lookup import positions
 from returnrisk.fixes.counts import default_as_of
 from returnrisk.fixes.effect_inputs import EffectInputs, prepare_inputs
+from returnrisk.fixes.effect_stats import RateChange, did_interval, select_controls
 from returnrisk.fixes.ids import fix_ids
 
 __all__ = ["EFFECT_STATUSES", "VERDICTS", "EffectParams", "FixEffect", "RateChange", "effects_frame",
@@ -49,7 +52,7 @@ DAY = 86_400
 
 @dataclass(frozen=True)
 class EffectParams:
-    """How effects are measured (defaults documented in ``docs/fixes.md``)."""
+    """How effects are measured (defaults and their reasons in ``docs/fixes.md``)."""
 
     level: float = 0.95
     window_days: int = 30
@@ -63,7 +66,7 @@ class EffectParams:
     min_controls: int = 5
     caliper: float = 0.7
     prior_strength: float = 20.0
-    draws: int = 4000
+    draws: int = 2000
     seed: int = 0
     recent_days: int = 90
     return_cost_per_unit: float = 12.0
@@ -72,24 +75,8 @@ class EffectParams:
     def __post_init__(self):
         if not 0.5 < self.level < 1:
             raise ValueError(f"level {self.level} must be in (0.5, 1)")
-        if min(self.window_days, self.before_days, self.min_controls, self.draws) < 1:
-            raise ValueError("window_days, before_days, min_controls and draws must be positive")
-
-
-@dataclass(frozen=True)
-class RateChange:
-    """One rate before and after, for the fixed product and its comparison, and the effect."""
-
-    before: float
-    after: float
-    comparison_before: float
-    comparison_after: float
-    effect: float
-    low: float
-    high: float
-
-    def to_dict(self) -> dict[str, float | None]:
-        return {k: _f(v) for k, v in self.__dict__.items()}
+        if min(self.window_days, self.before_days, self.min_controls, self.draws, self.recent_days) < 1:
+            raise ValueError("window_days, before_days, min_controls, draws and recent_days must be positive")
 
 
 @dataclass(frozen=True)
@@ -142,57 +129,10 @@ def _f(value, digits: int = 5):
     return round(value, digits) if np.isfinite(value) else None
 
 
-# ---- the comparison -------------------------------------------------------------------------------
-def _shrunk_logit(k: np.ndarray, n: np.ndarray, centre: float, strength: float) -> np.ndarray:
-    rate = (k + strength * centre) / (n + strength)
-    rate = np.clip(rate, 1e-4, 1 - 1e-4)
-    return np.log(rate / (1 - rate))
-
-
-def _select_controls(treated_k: float, treated_n: float, k: np.ndarray, n: np.ndarray, usable: np.ndarray,
-                     params: EffectParams) -> np.ndarray:
-    """Indexes of the comparison products among candidates: the nearest shrunk rates.
-
-    The fixed product's rate is its rate before; a candidate's is its rate over both periods
-    (``k`` and ``n``). Choosing candidates on their rate *before* alone would pick products that
-    were high by chance, whose rate then falls back: a spurious improvement of the comparison.
-    Given its returns over both periods, how they split between the two does not depend on the
-    choice (for a steady rate), so the comparison's change is not biased by it.
-    """
-    if not usable.any():
-        return np.empty(0, dtype=np.int64)
-    centre = float(k[usable].sum() / max(n[usable].sum(), 1.0))
-    centre = min(max(centre, 1e-3), 1 - 1e-3)
-    target = _shrunk_logit(np.array([treated_k]), np.array([treated_n]), centre, params.prior_strength)[0]
-    distance = np.abs(_shrunk_logit(k, n, centre, params.prior_strength) - target)
-    distance[~usable] = np.inf
-    inside = np.flatnonzero(distance <= params.caliper)
-    return inside[np.argsort(distance[inside], kind="stable")][: params.max_controls]
-
-
-def _comparison_rates(k_before: np.ndarray, n_before: np.ndarray, k_after: np.ndarray,
-                      n_after: np.ndarray, scale: float) -> tuple[float, float, float, float]:
-    """``(rate before, its standard error, rate after, its standard error)`` of the comparison.
-
-    A weighted mean of the comparison products' rates, with the same weights in both periods
-    (so a change of mix is not a change of rate): each product weighs ``1 / (1/n_before +
-    1/n_after)``, the precision of its change. The variances use Jeffreys-smoothed rates, so a
-    product without returns still counts as noise.
-    """
-    weight = n_before * n_after / (n_before + n_after)
-    weight = weight / weight.sum()
-    out = []
-    for k, n in ((k_before, n_before), (k_after, n_after)):
-        smooth = np.minimum((k + 0.5) / (n + 1.0) * scale, 1.0)
-        out.append(float((weight * k / n).sum() * scale))
-        out.append(float(np.sqrt((weight ** 2 * smooth * (1 - smooth) / n).sum())))
-    return out[0], out[1], out[2], out[3]
-
-
 # ---- measuring ------------------------------------------------------------------------------------
 def measure_effects(shop: Shop, fixes: pd.DataFrame, params: EffectParams | None = None, *,
                     as_of: pd.Timestamp | None = None) -> list[FixEffect]:
-    """The effect of each done fix in ``fixes`` (one row per fix).
+    """The effect of each done fix in ``fixes`` (one row per fix, results in the same order).
 
     ``fixes`` columns: ``product_id``, ``size`` (optional; null: the whole product), ``lever``,
     ``live_at`` (date or timestamp; lines ordered from then on saw the fix), and optionally
@@ -206,8 +146,28 @@ def measure_effects(shop: Shop, fixes: pd.DataFrame, params: EffectParams | None
     as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
     fixes = _normalise(fixes)
     inputs = prepare_inputs(shop, fixes, as_of, params.window_days)
-    results = [_measure_one(inputs, row, params) for row in fixes.itertuples(index=False)]
-    log.info("effects: %d fixes, %d measured", len(results), sum(r.status == "measured" for r in results))
+    n = len(fixes)
+    keys = inputs.keys_of(fixes["product_id"], fixes["size"])
+    codes = positions(fixes["product_id"], inputs.product_ids)
+    t0 = (fixes["live_at"].astype("datetime64[s, UTC]").astype("int64")).to_numpy()
+    times = np.stack([t0 - params.before_days * DAY, t0, np.full(n, inputs.mature_end)], axis=1)
+    width = 2 + len(inputs.lever_column)
+    before, after = np.zeros((n, width)), np.zeros((n, width))
+    for sized, counter in ((False, inputs.product_counter), (True, inputs.size_counter)):
+        rows = np.flatnonzero((fixes["size"].notna().to_numpy() == sized) & (keys >= 0) & (t0 < inputs.mature_end))
+        if rows.size and counter is not None:
+            before[rows], after[rows] = inputs.windows(counter, keys[rows], times[rows])
+
+    rows = list(fixes.itertuples(index=False))
+    bases = [_base(fix, params) for fix in rows]
+    results = [_precheck(inputs, fix, keys[i], t0[i], before[i], after[i], params, bases[i])
+               for i, fix in enumerate(rows)]
+    todo = [i for i in range(n) if results[i] is None]
+    controls = _comparisons(inputs, todo, codes, times, before, fixes["lever"].to_numpy(), params)
+    for i in todo:
+        results[i] = _measured(inputs, rows[i], codes[i], int(t0[i]), before[i], after[i], controls.get(i), params,
+                               bases[i])
+    log.info("effects: %d fixes, %d measured", n, sum(r.status == "measured" for r in results))
     return results
 
 
@@ -233,99 +193,108 @@ def _normalise(fixes: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _measure_one(inputs: EffectInputs, fix, params: EffectParams) -> FixEffect:
-    t0 = int(fix.live_at.timestamp())
-    rng = np.random.default_rng([params.seed, zlib.crc32(str(fix.fix_id).encode())])   # one fix's interval: whatever else is measured
-    base = {"fix_id": fix.fix_id, "product_id": fix.product_id, "size": fix.size, "lever": fix.lever,
+def _base(fix, params: EffectParams) -> dict[str, Any]:
+    return {"fix_id": str(fix.fix_id), "product_id": fix.product_id, "size": fix.size, "lever": fix.lever,
             "live_at": fix.live_at.strftime("%Y-%m-%d"), "level": params.level,
             "expected": {"returns_avoided_per_month": fix.expected_returns_avoided_per_month,
                          "savings_per_month": fix.expected_savings_per_month}}
-    key = inputs.key_of(fix.product_id, fix.size)
+
+
+def _precheck(inputs: EffectInputs, fix, key: int, t0: int, before: np.ndarray, after: np.ndarray,
+              params: EffectParams, base: dict) -> FixEffect | None:
+    """The answer for a fix that cannot be measured (yet); ``None`` when it can."""
     if key < 0:
-        return FixEffect(**base, status="not_measurable", reason=f"product {fix.product_id} "
-                         + ("" if fix.size is None else f"in size {fix.size} ") + "has no sales in the history")
+        where = "" if fix.size is None else f"in size {fix.size} "
+        return FixEffect(**base, status="not_measurable", reason=f"product {fix.product_id} {where}has no sales "
+                         "in the history")
     if fix.lever not in inputs.lever_column:
         return FixEffect(**base, status="not_measurable", reason=f"unknown lever {fix.lever!r}")
     if inputs.known_share <= 0.05:
         return FixEffect(**base, status="not_measurable", reason="almost no return has a reason: the rate of "
                          "the lever's reasons cannot be measured")
-    counter = inputs.size_counter if fix.size is not None else inputs.product_counter
-    start, end = t0 - params.before_days * DAY, inputs.mature_end
-    if t0 >= end:
+    if t0 >= inputs.mature_end:
         return FixEffect(**base, status="too_early", reason="no sale since the live date has matured yet "
                          f"(a sale matures {params.window_days} days after it)")
-    times = np.array([start, t0, end], dtype=np.int64)
-    cum = counter.query(np.full(3, key), times)
-    before, after = cum[1] - cum[0], cum[2] - cum[1]
-    col = inputs.lever_column[fix.lever]
-    base.update(sales_before=int(before[0]), sales_after=int(after[0]))
+    counts = {"sales_before": int(before[0]), "sales_after": int(after[0])}
     if before[0] < params.min_sales_before:
-        return FixEffect(**base, status="not_measurable", reason=f"only {int(before[0])} sales in the "
+        return FixEffect(**base, **counts, status="not_measurable", reason=f"only {int(before[0])} sales in the "
                          f"{params.before_days} days before the live date (at least {params.min_sales_before})")
     if after[0] < params.min_sales_after:
-        return FixEffect(**base, status="too_early", reason=f"{int(after[0])} matured sales since the live date: "
-                         f"waiting for {params.min_sales_after}")
+        return FixEffect(**base, **counts, status="too_early", reason=f"{int(after[0])} matured sales since the "
+                         f"live date: waiting for {params.min_sales_after}")
+    return None
 
-    # comparison: same category first, else the whole shop
-    scope, chosen, cand = None, np.empty(0, dtype=np.int64), None
-    for scope_name, candidates in (("category", inputs.category_candidates(fix.product_id)),
-                                   ("shop", inputs.shop_candidates())):
-        if candidates.size < params.min_controls:
-            continue
-        qk = np.repeat(candidates, 3)
-        qt = np.tile(times, candidates.size)
-        c = inputs.product_counter.query(qk, qt).reshape(candidates.size, 3, -1)
-        cb, ca = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]
-        usable = (cb[:, 0] >= params.min_control_sales) & (ca[:, 0] >= params.min_control_sales)
-        picked = _select_controls(before[col], before[0], cb[:, col] + ca[:, col], cb[:, 0] + ca[:, 0], usable,
-                                  params)
+
+def _comparisons(inputs: EffectInputs, todo: list[int], codes: np.ndarray, times: np.ndarray,
+                 before: np.ndarray, levers: np.ndarray, params: EffectParams) -> dict[int, tuple]:
+    """Per fix: ``(scope, product codes, their sums before, after)`` of its comparison products.
+
+    The same category first, the whole shop for the fixes whose category has too few; the
+    candidates' windows of all fixes are queried in batches.
+    """
+    found: dict[int, tuple] = {}
+    for scope in ("category", "shop"):
+        waiting = [i for i in todo if i not in found]
+        pools = [inputs.candidates(int(codes[i]), scope) for i in waiting]
+        batch: list[tuple[int, np.ndarray]] = []
+        size = 0
+        for i, pool in zip(waiting + [None], pools + [None]):
+            if i is not None and pool.size >= params.min_controls:
+                batch.append((i, pool))
+                size += pool.size
+            if batch and (i is None or size >= 200_000):
+                _choose(inputs, batch, times, before, levers, params, scope, found)
+                batch, size = [], 0
+    return found
+
+
+def _choose(inputs: EffectInputs, batch: list[tuple[int, np.ndarray]], times: np.ndarray, before: np.ndarray,
+            levers: np.ndarray, params: EffectParams, scope: str, found: dict) -> None:
+    keys = np.concatenate([pool for _, pool in batch])
+    spans = np.concatenate([np.repeat(times[i][None, :], pool.size, axis=0) for i, pool in batch])
+    cb, ca = inputs.windows(inputs.product_counter, keys, spans)
+    start = 0
+    for i, pool in batch:
+        part = slice(start, start + pool.size)
+        start += pool.size
+        col = inputs.lever_column[levers[i]]
+        b, a = cb[part], ca[part]
+        usable = (b[:, 0] >= params.min_control_sales) & (a[:, 0] >= params.min_control_sales)
+        picked = select_controls(before[i, col], before[i, 0], b[:, col] + a[:, col], b[:, 0] + a[:, 0], usable,
+                                 caliper=params.caliper, max_controls=params.max_controls,
+                                 strength=params.prior_strength)
         if picked.size >= params.min_controls:
-            scope, chosen, cand = scope_name, picked, (cb[picked], ca[picked], candidates[picked])
-            break
-    if scope is None:
+            found[i] = (scope, pool[picked], b[picked], a[picked])
+
+
+def _measured(inputs: EffectInputs, fix, code: int, t0: int, before: np.ndarray, after: np.ndarray,
+              control: tuple | None, params: EffectParams, base: dict) -> FixEffect:
+    base = dict(base, sales_before=int(before[0]), sales_after=int(after[0]))
+    if control is None:
         return FixEffect(**base, status="not_measurable", reason=f"fewer than {params.min_controls} comparable "
                          "products not fixed (similar rate before, enough sales)")
-    cb, ca, ids = cand
-    q = 1.0 / inputs.known_share
-    lever_rate = _did(before[col], before[0], after[col], after[0], cb[:, col], cb[:, 0], ca[:, col], ca[:, 0],
-                      q, params, rng)
-    return_rate = _did(before[1], before[0], after[1], after[0], cb[:, 1], cb[:, 0], ca[:, 1], ca[:, 0],
-                       1.0, params, rng)
+    scope, pool, cb, ca = control
+    # each fix has its own draws: its interval does not depend on which other fixes are measured
+    rng = np.random.default_rng([params.seed, zlib.crc32(str(fix.fix_id).encode())])
+    col = inputs.lever_column[fix.lever]
+    rates = []
+    for column, scale in ((col, 1.0 / inputs.known_share), (1, 1.0)):
+        rates.append(did_interval((before[column], before[0], after[column], after[0]),
+                                  (cb[:, column], cb[:, 0], ca[:, column], ca[:, 0]), scale,
+                                  level=params.level, draws=params.draws, rng=rng))
+    lever_rate, return_rate = rates
+    per_month, value = inputs.money(code, fix.size, t0, params.recent_days, params)
+    avoided = tuple(-x * per_month for x in (lever_rate.effect, lever_rate.high, lever_rate.low))
+    base.update(comparison_scope=scope, comparison_products=tuple(inputs.product_ids[pool]),
+                lever_rate=lever_rate, return_rate=return_rate, sales_per_month=per_month,
+                returns_avoided_per_month=avoided, savings_per_month=tuple(a * value for a in avoided))
     half = (lever_rate.high - lever_rate.low) / 2
     needed = max(params.informative_share * lever_rate.before, params.informative_floor)
-    base.update(comparison_scope=scope, comparison_products=tuple(inputs.product_ids[ids]),
-                lever_rate=lever_rate, return_rate=return_rate)
-    money = inputs.money(fix.product_id, fix.size, t0, params)
-    per_month, value = money
-    avoided = tuple(-x * per_month for x in (lever_rate.effect, lever_rate.high, lever_rate.low))
-    base.update(sales_per_month=per_month, returns_avoided_per_month=avoided,
-                savings_per_month=tuple(a * value for a in avoided))
     if half > needed:
-        return FixEffect(**base, status="too_early", reason=f"the interval (±{half:.3f}) is still wider than half "
-                         f"the rate before ({lever_rate.before:.3f}): waiting for more sales")
+        return FixEffect(**base, status="too_early", reason=f"the interval (±{half:.3f}) is still wider than "
+                         f"±{needed:.3f} (half the rate before, {lever_rate.before:.3f}): waiting for more sales")
     verdict = "reduced" if lever_rate.high < 0 else "increased" if lever_rate.low > 0 else "no_clear_change"
     return FixEffect(**base, status="measured", reason="measured", verdict=verdict)
-
-
-def _did(kb, nb, ka, na, ckb, cnb, cka, cna, scale: float, params: EffectParams,
-         rng: np.random.Generator) -> RateChange:
-    """Difference in differences of one rate (its returns ``k`` out of ``n`` sales before and
-    after, for the product then its comparison products), with its credible interval.
-
-    The product's two rates get Jeffreys posteriors ``Beta(k + 1/2, n - k + 1/2)`` (sound with a
-    handful of returns, asymmetric near 0), the comparison's two weighted rates normal ones; the
-    interval is the central ``level`` quantiles of ``params.draws`` joint draws.
-    """
-    cb, cb_se, ca, ca_se = _comparison_rates(ckb, cnb, cka, cna, scale)
-    draws = params.draws
-    pb = rng.beta(kb + 0.5, nb - kb + 0.5, draws) * scale
-    pa = rng.beta(ka + 0.5, na - ka + 0.5, draws) * scale
-    comparison = (ca + ca_se * rng.standard_normal(draws)) - (cb + cb_se * rng.standard_normal(draws))
-    did = (pa - pb) - comparison
-    tail = (1 - params.level) / 2
-    low, high = np.quantile(did, [tail, 1 - tail])
-    before, after = kb / nb * scale, ka / na * scale
-    return RateChange(before, after, cb, ca, (after - before) - (ca - cb), float(low), float(high))
 
 
 def effects_frame(effects: list[FixEffect]) -> pd.DataFrame:
