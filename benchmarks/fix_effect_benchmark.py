@@ -13,6 +13,7 @@ over every fix with an interval, and over those whose interval is informative ("
     .venv/bin/python benchmarks/fix_effect_benchmark.py                    # seeds 1-8, 100,000 lines
     .venv/bin/python benchmarks/fix_effect_benchmark.py --seeds 1 2 --lines 60000   # a quick look
     .venv/bin/python benchmarks/fix_effect_benchmark.py --scale 1000000    # speed on a large catalogue
+    .venv/bin/python benchmarks/fix_effect_benchmark.py --without-comparison   # ablation
 
 ``--scale N`` times :func:`measure_effects` on one shop of N lines where every planted fix and
 placebo plus ``--scale-fixes`` random products (random lever, random live date) are done.
@@ -81,12 +82,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     parser.add_argument("--scale", type=int, help="time one shop of this many lines instead")
+    parser.add_argument("--without-comparison", action="store_true",
+                        help="ablation: ignore what happened to comparable products (before/after of the product "
+                             "alone), to see what the comparison is worth")
     parser.add_argument("--scale-fixes", type=int, default=1000, help="random done fixes added with --scale")
     args = parser.parse_args(argv)
     params = EffectParams()
     if args.scale:
         run_scale(args.scale, args.scale_fixes, params)
         return 0
+    if args.without_comparison:
+        from returnrisk.fixes import effect_stats
+
+        effect_stats.comparison_rates = lambda kb, nb, ka, na, scale: (0.0, 0.0, 0.0, 0.0, 1.0)
+        print("ablation: comparison ignored")
     started = time.perf_counter()
     frames, measuring = [], 0.0
     for seed in args.seeds:

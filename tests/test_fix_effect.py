@@ -245,6 +245,6 @@ def test_intervals_cover_planted_effects_and_spare_placebos(planted_loaded, monk
     assert result["mean_abs_error"] < 0.07
 
     # a broken method, blind to what happened to comparable products, fails the same bounds
-    monkeypatch.setattr(effect_stats, "comparison_rates", lambda kb, nb, ka, na, scale: (0.0, 0.0, 0.0, 0.0))
+    monkeypatch.setattr(effect_stats, "comparison_rates", lambda kb, nb, ka, na, scale: (0.0, 0.0, 0.0, 0.0, 1.0))
     broken = score(planted_loaded)
     assert broken["coverage"] < 0.8 or broken["placebo_false_positive_rate"] > 0.2

@@ -57,22 +57,36 @@ def select_controls(treated_k: float, treated_n: float, k: np.ndarray, n: np.nda
 
 
 def comparison_rates(k_before: np.ndarray, n_before: np.ndarray, k_after: np.ndarray,
-                     n_after: np.ndarray, scale: float) -> tuple[float, float, float, float]:
-    """``(rate before, its standard error, rate after, its standard error)`` of the comparison.
+                     n_after: np.ndarray, scale: float) -> tuple[float, float, float, float, float]:
+    """``(rate before, its standard error, rate after, its standard error, dispersion)`` of the
+    comparison.
 
     A weighted mean of the comparison products' rates with the same weights in both periods (a
     change of mix is not a change of rate): each product weighs ``1 / (1/n_before + 1/n_after)``,
-    the precision of its change. The variances use Jeffreys-smoothed rates, so a product without
-    returns still counts as noise. ``scale`` multiplies the rates (returns without a reason).
+    the precision of its change. Sampling variances use Jeffreys-smoothed rates, so a product
+    without returns still counts as noise.
+
+    ``dispersion`` (≥ 1) is how much more the comparison products' changes vary among themselves
+    than sampling alone explains (the mean of ``(change - mean change)² / variance``): rates
+    also move with the customers who happen to buy, and with trends that differ a little from
+    product to product. It widens the standard errors here and the fixed product's in
+    :func:`did_interval`. ``scale`` multiplies the rates (returns without a reason).
     """
     weight = n_before * n_after / (n_before + n_after)
     weight = weight / weight.sum()
-    out = []
+    rates, variances = [], []
     for k, n in ((k_before, n_before), (k_after, n_after)):
         smooth = np.minimum((k + 0.5) / (n + 1.0) * scale, 1.0)
-        out.append(float((weight * k / n).sum() * scale))
-        out.append(float(np.sqrt((weight ** 2 * smooth * (1 - smooth) / n).sum())))
-    return out[0], out[1], out[2], out[3]
+        rates.append(k / n * scale)
+        variances.append(smooth * (1 - smooth) / n)
+    change, variance = rates[1] - rates[0], variances[0] + variances[1]
+    dispersion = 1.0
+    if change.size > 2:
+        centred = change - (weight * change).sum()
+        dispersion = float(np.clip((centred ** 2 / variance).sum() / (change.size - 1), 1.0, 25.0))
+    return (float((weight * rates[0]).sum()), float(np.sqrt(dispersion * (weight ** 2 * variances[0]).sum())),
+            float((weight * rates[1]).sum()), float(np.sqrt(dispersion * (weight ** 2 * variances[1]).sum())),
+            dispersion)
 
 
 def did_interval(treated: tuple[float, float, float, float], comparison: tuple[np.ndarray, ...], scale: float, *,
@@ -82,16 +96,20 @@ def did_interval(treated: tuple[float, float, float, float], comparison: tuple[n
     ``treated`` is ``(k_before, n_before, k_after, n_after)`` of the fixed product, ``comparison``
     the same four arrays over its comparison products. The product's two rates get Jeffreys
     posteriors ``Beta(k + 1/2, n - k + 1/2)`` (sound with a handful of returns, asymmetric near
-    0), the comparison's two weighted rates normal ones (:func:`comparison_rates`); the interval
-    is the central ``level`` quantiles of ``draws`` joint draws.
+    0) plus normal noise for the comparison's extra dispersion, the comparison's two weighted
+    rates normal ones (:func:`comparison_rates`); the interval is the central ``level``
+    quantiles of ``draws`` joint draws.
     """
     kb, nb, ka, na = treated
-    cb, cb_se, ca, ca_se = comparison_rates(*comparison, scale)
+    cb, cb_se, ca, ca_se, dispersion = comparison_rates(*comparison, scale)
     pb = rng.beta(kb + 0.5, nb - kb + 0.5, draws) * scale
     pa = rng.beta(ka + 0.5, na - ka + 0.5, draws) * scale
+    own = pa - pb
+    if dispersion > 1.0:
+        own = own + np.sqrt((dispersion - 1.0) * (pa.var() + pb.var())) * rng.standard_normal(draws)
     change = (ca + ca_se * rng.standard_normal(draws)) - (cb + cb_se * rng.standard_normal(draws))
     tail = (1 - level) / 2
-    low, high = np.quantile((pa - pb) - change, [tail, 1 - tail])
+    low, high = np.quantile(own - change, [tail, 1 - tail])
     before, after = kb / nb * scale, ka / na * scale
     return RateChange(float(before), float(after), cb, ca, float((after - before) - (ca - cb)), float(low),
                       float(high))
