@@ -13,6 +13,7 @@ from returnrisk.evidence import excess_probability
 from returnrisk.fixes.counts import CODES, Panel
 from returnrisk.fixes.detect import category_typical, detect, page_conditions
 from returnrisk.fixes.engine import FixReport
+from returnrisk.fixes.ids import fix_id
 from returnrisk.fixes.messages import message, number, percent
 from returnrisk.fixes.params import FixParams
 from returnrisk.fixes.report import drivers_chart, reasons_chart, to_frame, to_html, write_report
@@ -240,7 +241,7 @@ def _fix(rank: int, pid: str, lever: str, savings: float) -> FixSuggestion:
                         reference="category (other products)", excess_rate=0.06, credible_interval=[0.06, 0.1],
                         credible_level=0.9, p_worse=0.99, reasons=[], shap=[], impact=impact)
     return FixSuggestion(
-        priority_rank=rank, product_id=pid, size=None, category="dresses", brand="Lune", lever=lever,
+        priority_rank=rank, fix_id=fix_id(pid, None, lever), product_id=pid, size=None, category="dresses", brand="Lune", lever=lever,
         lever_label={"en": lever, "fr": lever}, expected_returns_avoided_per_month=2.0,
         expected_savings_per_month=savings, confidence=0.99, flagged_since="2025-03-02", sales_at_flag=40, sales=500,
         sales_per_month=30.0, evidence=evidence, message={"en": f"<b>{pid}</b> & co", "fr": "é"},
@@ -267,7 +268,8 @@ def test_json_and_csv_files(tiny_report, tmp_path):
     path = write_report(tiny_report, tmp_path / "fixes.json")
     assert [f["product_id"] for f in json.loads(path.read_text())] == ["P<1>", "P2"]
     frame = to_frame(tiny_report)
-    assert list(frame.columns[:6]) == ["priority_rank", "product_id", "size", "category", "brand", "lever"]
+    assert list(frame.columns[:7]) == ["priority_rank", "fix_id", "product_id", "size", "category", "brand", "lever"]
+    assert frame["fix_id"].tolist() == [fix_id("P<1>", None, "quality_review"), fix_id("P2", None, "packaging_review")]
     write_report(tiny_report, tmp_path / "fixes.csv")
     back = pd.read_csv(tmp_path / "fixes.csv")
     assert back["expected_savings_per_month"].tolist() == [90.0, 10.0]

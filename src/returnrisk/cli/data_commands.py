@@ -72,6 +72,8 @@ def demo_data(
     seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same shop."),
     lines: int = typer.Option(200_000, "--lines", min=1000, help="Number of order lines."),
     file_format: str = typer.Option("csv", "--format", help="csv or parquet."),
+    plant_fixes: bool = typer.Option(False, "--plant-fixes", help="Also plant fixes with known effects and "
+                                     "placebos (truth/planted_fixes.csv); the default shop is unchanged."),
 ) -> None:
     """Write a realistic demo shop in the data contract, with its ground truth in OUT/truth/."""
     from returnrisk.demo.generator import generate_demo_shop
@@ -81,7 +83,8 @@ def demo_data(
         raise InputError(f"--format {file_format!r} is not supported: use csv or parquet")
     started = time.perf_counter()
     with console.status(f"generating {lines:,} order lines…"):
-        manifest = generate_demo_shop(out, seed=seed, n_lines=lines, file_format=file_format)
+        manifest = generate_demo_shop(out, seed=seed, n_lines=lines, file_format=file_format,
+                                      plant_fixes=plant_fixes)
     console.print(
         f"demo shop written to {out} in {time.perf_counter() - started:.1f} s: "
         f"{manifest['n_products']:,} products, {manifest['n_customers']:,} customers, "

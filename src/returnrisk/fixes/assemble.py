@@ -18,6 +18,7 @@ from returnrisk.evidence import credible_interval, excess_probability
 from returnrisk.fixes.candidates import Candidate, prior_strength
 from returnrisk.fixes.counts import CODES, ReasonHistory
 from returnrisk.fixes.detect import Detection
+from returnrisk.fixes.ids import fix_id
 from returnrisk.fixes.impact import ESTIMATE_NOTE, LineScores, value_per_return
 from returnrisk.fixes.levers import ATTRIBUTE_LEVERS, FIT_LEVERS, LEVER_LABELS, LEVER_REASONS, LEVERS
 from returnrisk.fixes.messages import message
@@ -187,7 +188,7 @@ def suggestion(c: Candidate, pricing: Pricing) -> FixSuggestion:
         reference_kind = "shop"
     facts = _facts(c, pricing, category, avoided, reference_kind)
     return FixSuggestion(
-        priority_rank=0, product_id=pid, size=c.size, category=category,
+        priority_rank=0, fix_id=fix_id(pid, c.size, c.lever), product_id=pid, size=c.size, category=category,
         brand=None if pd.isna(product["brand"]) else str(product["brand"]),
         lever=c.lever, lever_label=LEVER_LABELS[c.lever],
         expected_returns_avoided_per_month=round(avoided, 3), expected_savings_per_month=round(savings, 2),

@@ -42,7 +42,7 @@ Lever = Literal[LEVERS]  # type: ignore[valid-type]
 
 #: The headline fields of every suggestion, in order (the CSV's first columns).
 FIX_FIELDS = (
-    "priority_rank", "product_id", "size", "category", "brand", "lever", "expected_returns_avoided_per_month",
+    "priority_rank", "fix_id", "product_id", "size", "category", "brand", "lever", "expected_returns_avoided_per_month",
     "expected_savings_per_month", "confidence", "flagged_since", "sales_at_flag", "sales", "sales_per_month",
 )
 
@@ -181,6 +181,8 @@ class FixSuggestion:
     """One fix suggestion: a lever on a product (or one of its sizes), ranked by expected savings."""
 
     priority_rank: int = field(metadata=_doc("1 = the largest expected savings."))
+    fix_id: str = field(metadata=_doc("Stable, URL-safe id of this fix (product, size and lever): "
+                                      "the key of its status and measured effect."))
     product_id: str
     size: str | None = field(metadata=_doc("The size the problem lives in; null for the whole product."))
     category: str
