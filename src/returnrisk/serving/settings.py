@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -36,9 +36,19 @@ class Settings(BaseSettings):
     handling_minutes_per_return: float = Field(12.0, description="Warehouse minutes per return (staffing forecast).")
     flag_threshold: float = Field(0.95, description="Posterior probability of an excess that flags a product.")
     data_dir: str | None = Field(None, description="Shop history folder for KPIs and fixes (optional).")
-    returns_db_url: str = Field("sqlite:///returnrisk-returns.db", description="Where POST /v1/returns stores returns.")
+    database_url: str = Field("sqlite:///returnrisk-returns.db", description="The service database (returns recorded "
+                              "by POST /v1/returns, …): any SQLAlchemy URL.")
+    returns_db_url: str | None = Field(None, description="Old name of database_url (RETURNRISK_RETURNS_DB_URL), read "
+                                                         "when RETURNRISK_DATABASE_URL is not set; mirrors it after.")
     session_secret: str | None = Field(None, description="Secret signing dashboard sessions (random if unset).")
     secure_cookies: bool = Field(True, description="Mark the dashboard session cookie Secure (https only).")
+
+    @model_validator(mode="after")
+    def _database_url_old_name(self):
+        if "database_url" not in self.model_fields_set and self.returns_db_url:
+            self.database_url = self.returns_db_url   # the new name wins wherever both are set
+        self.returns_db_url = self.database_url
+        return self
 
     @field_validator("merchant_api_keys", "admin_api_keys", "public_api_keys", "cors_origins", mode="before")
     @classmethod
