@@ -301,9 +301,10 @@ def test_api_lists_ranked_fixes_once_computed_and_cached(client, report):
     assert [f["priority_rank"] for f in body["fixes"]] == [1, 2, 3, 4, 5]
     assert [f["expected_savings_per_month"] for f in body["fixes"]] == \
         [f["expected_savings_per_month"] for f in report.fixes[:5]]
-    cached = client.app.state.holder.current.extras["fixes"]
+    services = client.app.state.services
+    cached = services.fix_reports.cached(services.holder.current)
     client.get("/v1/fixes", headers=AUTH)
-    assert client.app.state.holder.current.extras["fixes"] is cached
+    assert services.fix_reports.cached(services.holder.current) is cached
 
 
 def test_api_filters_by_category_brand_and_lever(client, report):

@@ -31,7 +31,7 @@ UTC = timezone.utc
 @pytest.fixture
 def store(tmp_path):
     s = ReturnStore(f"sqlite:///{tmp_path / 'returns.db'}")
-    s.create()
+    s.prepare()
     yield s
     s.dispose()
 

@@ -223,7 +223,7 @@ def forecast(
 @app.command("export-returns")
 def export_returns_command(
     out_dir: Path = typer.Option(..., "--out", help="Folder to write returns.csv to."),
-    db: str = typer.Option(None, "--db", help="Returns database URL (default $RETURNRISK_RETURNS_DB_URL, else "
+    db: str = typer.Option(None, "--db", help="Service database URL (default $RETURNRISK_DATABASE_URL, else "
                            "sqlite:///returnrisk-returns.db)."),
     merge_with: Path = typer.Option(None, "--merge-with", help="Shop folder: write a complete shop to --out — its "
                                     "returns plus the stored ones (stored win for the same line_id), its products "

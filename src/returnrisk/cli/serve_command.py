@@ -9,6 +9,25 @@ import typer
 from returnrisk.cli import app
 from returnrisk.cli.console import console
 from returnrisk.config import DEFAULT_MODEL_URI
+from returnrisk.errors import InputError
+
+__all__ = ["serve"]
+
+
+def _check_database(url: str) -> None:
+    """Before the workers start: an empty database is created; one that is behind stops here, in one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from returnrisk.db import ensure_schema, make_engine, shown_url
+
+    engine = make_engine(url, label="RETURNRISK_DATABASE_URL: database")
+    try:
+        ensure_schema(engine)  # DatabaseBehind: "… run `returnrisk db upgrade` …"
+    except SQLAlchemyError as exc:
+        raise InputError(f"the service database {shown_url(url)} cannot be opened: {str(exc).splitlines()[0]} — "
+                         "check RETURNRISK_DATABASE_URL (and that its folder exists and is writable)") from None
+    finally:
+        engine.dispose()
 
 
 @app.command("serve")
@@ -37,6 +56,7 @@ def serve(
     elif "RETURNRISK_TRACKING_URI" not in os.environ and os.environ.get("MLFLOW_TRACKING_URI"):
         os.environ["RETURNRISK_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]
     settings = read_settings(Settings)
+    _check_database(settings.database_url)
     from returnrisk.tracking import Tracker
 
     ref = Tracker(settings.tracking_uri).resolve(settings.model_uri)  # refuse to start without a model

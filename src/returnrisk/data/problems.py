@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from returnrisk.errors import InputError
+
 __all__ = ["Problem", "DataError", "MAX_EXAMPLES"]
 
 #: How many example rows / values a problem quotes.
@@ -64,8 +66,10 @@ class Problem:
         }
 
 
-class DataError(Exception):
-    """The shop's files cannot be used as they are; ``problems`` says every reason."""
+class DataError(InputError):
+    """The shop's files cannot be used as they are; ``problems`` says every reason (bad input)."""
+
+    code = "invalid_data"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems

@@ -168,10 +168,6 @@ class Snapshot:
         )
 
     # ---- lookups ------------------------------------------------------------------------------
-    def sizes_of(self, product_id: str) -> list[str]:
-        rows = self.product_sizes[self.product_sizes["product_id"] == product_id]
-        return rows["size"].astype(str).tolist()
-
     def product_rows(self, lines: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Each line's product attributes, and whether the product is in the catalogue.
 
@@ -273,8 +269,9 @@ def _system_of_new(lines: pd.DataFrame) -> np.ndarray:
     categories = lines["category"] if "category" in lines.columns else pd.Series([None] * len(lines))
     parsed = label_ordinals(sizes).set_index("label")
     for size, category in zip(sizes, categories):
-        kind = parsed["kind"].get(size, "unsized") if size is not None and size == size else "unsized"
-        value = parsed["value"].get(size, np.nan) if size is not None and size == size else np.nan
+        missing = size is None or pd.isna(size)   # None, NaN or pd.NA (arrow strings)
+        kind = "unsized" if missing else parsed["kind"].get(size, "unsized")
+        value = np.nan if missing else parsed["value"].get(size, np.nan)
         if kind == "number":
             out.append("shoe" if is_shoe_category(category) or value % 1 else ("eu" if value >= 30 else "us"))
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from returnrisk.config import DEFAULT_MODEL_URI, ENV_PREFIX, Economics
@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     model_slots: int = Field(2, ge=1, description="Requests computing with the model at once (the others queue, "
                                                   "first come first served); about the number of cores.")
     data_dir: str | None = Field(None, description="Shop history folder for KPIs and fixes (optional).")
-    returns_db_url: str = Field("sqlite:///returnrisk-returns.db", description="Where POST /v1/returns stores returns.")
+    database_url: str = Field("sqlite:///returnrisk-returns.db", description="The service database (returns recorded "
+                              "by POST /v1/returns, …): any SQLAlchemy URL.")
+    returns_db_url: str | None = Field(None, description="Old name of database_url (RETURNRISK_RETURNS_DB_URL), read "
+                                                         "when RETURNRISK_DATABASE_URL is not set; mirrors it after.")
     session_secret: str | None = Field(None, description="Secret signing dashboard sessions (random if unset).")
     secure_cookies: bool = Field(True, description="Mark the dashboard session cookie Secure (https only).")
     economics: Economics = Field(default_factory=Economics, description="Costs, refund promise, flag threshold, "
@@ -47,6 +50,13 @@ class Settings(BaseSettings):
         if "economics" not in values and "_env_file" in values:   # the same .env choice for both
             values["economics"] = Economics(_env_file=values["_env_file"])
         super().__init__(**values)
+
+    @model_validator(mode="after")
+    def _database_url_old_name(self):
+        if "database_url" not in self.model_fields_set and self.returns_db_url:
+            self.database_url = self.returns_db_url   # the new name wins wherever both are set
+        self.returns_db_url = self.database_url
+        return self
 
     @field_validator("merchant_api_keys", "admin_api_keys", "public_api_keys", "cors_origins", mode="before")
     @classmethod
