@@ -136,7 +136,7 @@ def test_known_customer_fast_path_equals_the_batch_path(client, pair, known_cust
 # ---- products sold without sizes (bags, accessories): no size is sent, none is asked for ---------
 @pytest.fixture(scope="module")
 def unsized(client):
-    scorer = client.app.state.holder.current.scorer
+    scorer = client.app.state.services.holder.current.scorer
     products = [p for p in scorer.snapshot.products.index if not scorer.offered_sizes(p)]
     assert products, "the demo shop sells unsized products"
     return products[0]
@@ -144,7 +144,7 @@ def unsized(client):
 
 def test_every_unsized_product_is_keyed_by_an_empty_size(client):
     """Issue 13 defect 1: under pandas 3 the key was (product, nan), so (product, "") found nothing."""
-    scorer = client.app.state.holder.current.scorer
+    scorer = client.app.state.services.holder.current.scorer
     unsized = {p for p in scorer.snapshot.products.index if not scorer.offered_sizes(p)}
     keyed = {p for (p, s) in scorer.pairs.index if s == ""}
     assert unsized and keyed == unsized
@@ -174,7 +174,7 @@ def test_risk_of_an_unsized_product_for_a_visitor_and_for_customers(client, unsi
 def test_unsized_known_customer_fast_path_equals_the_batch_path(client, unsized, known_customer):
     import pandas as pd
 
-    scorer = client.app.state.holder.current.scorer
+    scorer = client.app.state.services.holder.current.scorer
     fast, known = scorer.customer_row(unsized, "", known_customer)
     lines = pd.DataFrame({"line_id": ["x"], "product_id": [unsized], "size": [None], "customer_id": [known_customer]})
     assert known
