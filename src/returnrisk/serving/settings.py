@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     max_lines: int = Field(1000, description="Most order lines in one POST /v1/score.")
     model_slots: int = Field(2, ge=1, description="Requests computing with the model at once (the others queue, "
                                                   "first come first served); about the number of cores.")
-    return_cost_per_unit: float = Field(12.0, description="Cost of handling one return when the data has none.")
+    return_cost_per_return: float = Field(12.0, description="Cost of one return (a parcel: shipping + handling) "
+                                                            "when the data has no return_cost.")
+    return_cost_per_unit: float = Field(0.0, description="Extra cost per returned unit, added to the cost per "
+                                                         "return when the data has none (opt-in; default 0).")
     margin_loss_rate: float = Field(0.15, description="Share of the price lost on a returned item (markdown, damage).")
     refund_target_days: float = Field(5.0, description="Refund promise in days (KPI: share refunded within it).")
     handling_minutes_per_return: float = Field(12.0, description="Warehouse minutes per return (staffing forecast).")
