@@ -109,7 +109,8 @@ class Shop:
 
         returns = known(self.returns)
         events = returns if self.return_events is self.returns else known(self.return_events)
-        if events is not returns and len(events) != len(returns):  # some lines came back in parts
+        if events is not returns and "n_parts" in returns.columns and (returns["n_parts"] > 1).any():
+            # some lines came back in parts: their units, costs and reasons as known at as_of
             derived = [c for c in ("reason_source", "reason_group") if c in self.returns.columns]
             first = returns.set_index("line_id")
             returns = returns_per_line(events)
@@ -190,7 +191,7 @@ def _structural_problems(raw: RawTable, spec: TableSpec) -> list[Problem]:
             problems.append(Problem(
                 spec.name, raw.file, "duplicate_column",
                 f"column '{name}' appears {len(places)} times in the header of {raw.file} "
-                f"(columns {', '.join(map(str, places))})",
+                f"(columns {', '.join(map(str, places[:-1]))} and {places[-1]})",
                 f"keep one '{name}' column: rename or delete the others", column=name, structural=True,
             ))
     shown = ", ".join(found[:8]) + (", …" if len(found) > 8 else "")

@@ -34,11 +34,12 @@ TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y", "oui", "vrai", "1.0"})
 FALSE_WORDS = frozenset({"false", "f", "0", "no", "n", "non", "faux", "0.0"})
 
 #: Texts that spreadsheets, databases and pandas write for "no value" (matched exactly, in lower,
-#: upper or title case): in an id, number or required column they are bad values, elsewhere
-#: they are read as empty and reported.
+#: upper or title case, and ``NaN``): in an id, number or required column they are bad values,
+#: elsewhere they are read as empty and reported.
 PLACEHOLDER_WORDS = ("nan", "-nan", "n/a", "#n/a", "#n/a n/a", "#na", "na", "null", "none", "nil",
                      "-1.#ind", "1.#ind", "-1.#qnan", "1.#qnan", "#value!", "#ref!", "#div/0!")
-_PLACEHOLDERS = pa.array(sorted({v for w in PLACEHOLDER_WORDS for v in (w, w.upper(), w.title())}))
+_PLACEHOLDERS = pa.array(sorted({v for w in PLACEHOLDER_WORDS for v in (w, w.upper(), w.title())}
+                                 | {"NaN", "-NaN", "N/a", "#N/a"}))
 
 #: Timestamps outside this range cannot be held (nanosecond precision): set aside, never a crash.
 TIMESTAMP_MIN = pd.Timestamp("1677-09-22", tz="UTC")
@@ -91,6 +92,16 @@ def _timestamps(raw: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
         except (OverflowError, pd.errors.OutOfBoundsDatetime):  # older pandas: nanoseconds only
             parsed = pd.Series([_one_timestamp(v) for v in text], index=raw.index, dtype="datetime64[us, UTC]")
         unparseable = parsed.isna().to_numpy() & ~missing_mask(raw)
+        if unparseable.any():
+            # a column parsed at nanosecond resolution (some value has nanoseconds) turns year 9999 into
+            # NaT: parse the failures again on their own, at the resolution they need, to tell why
+            again = pd.to_datetime(text[unparseable], utc=True, format="ISO8601", errors="coerce")
+            far = again.notna().to_numpy()
+            if far.any():
+                rows = np.flatnonzero(unparseable)[far]
+                out_of_range = np.zeros(n, dtype=bool)
+                out_of_range[rows] = True
+                return parsed.astype("datetime64[ns, UTC]"), unparseable & ~out_of_range, out_of_range
     # compare at the parsed resolution (microseconds for text): years 0001 or 9999 fit there, not in ns
     outside = ((parsed < TIMESTAMP_MIN) | (parsed >= TIMESTAMP_MAX)).fillna(False).to_numpy(dtype=bool)
     if outside.any():
