@@ -185,7 +185,7 @@ def test_threshold_is_a_setting(shop_panel):
 def test_params_from_settings_and_validation():
     from returnrisk.serving.settings import Settings
 
-    params = FixParams.from_settings(Settings(flag_threshold=0.9, return_cost_per_unit=7.5, margin_loss_rate=0.2),
+    params = FixParams.from_settings(Settings(flag_threshold=0.9, return_cost_per_return=7.5, margin_loss_rate=0.2),
                                      margin_loss_rate=None)
     assert (params.flag_threshold, params.return_cost_per_unit, params.margin_loss_rate) == (0.9, 7.5, 0.2)
     with pytest.raises(ValueError):

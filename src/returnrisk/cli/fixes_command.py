@@ -48,7 +48,7 @@ def fixes(
     threshold: float = typer.Option(None, "--threshold", help="Posterior probability of an excess that flags a "
                                     "product (default: $RETURNRISK_FLAG_THRESHOLD, else 0.95)."),
     return_cost: float = typer.Option(None, "--return-cost", help="Cost of one return when the data has no "
-                                      "return_cost (default: $RETURNRISK_RETURN_COST_PER_UNIT, else 12)."),
+                                      "return_cost (default: $RETURNRISK_RETURN_COST_PER_RETURN, else 12)."),
     margin_loss: float = typer.Option(None, "--margin-loss", help="Share of a returned line's value lost "
                                       "(default: $RETURNRISK_MARGIN_LOSS_RATE, else 0.15)."),
     top: int = typer.Option(15, "--top", min=0, help="Suggestions shown in the terminal."),

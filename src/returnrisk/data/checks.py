@@ -16,7 +16,6 @@ import pyarrow.compute as pc
 from returnrisk.data.contract import ColumnSpec, TableSpec
 from returnrisk.data.parsing import (
     INTEGER_MAX,
-    PLACEHOLDER_WORDS,
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
     parse_column_detailed,
@@ -99,7 +98,7 @@ def _column_message(column: ColumnSpec, check: str) -> tuple[str, str, str]:
     return ("invalid", f"{{n}} values fail check {check}", f"correct '{column.name}'")
 
 
-_PLACEHOLDER_LIST = ", ".join(w.upper() if w.isalpha() and len(w) <= 4 else w for w in PLACEHOLDER_WORDS[:9])
+_PLACEHOLDER_LIST = "NaN, N/A, #N/A, NULL, NA, None"
 
 
 def _placeholders(raw: pd.Series, column: ColumnSpec, rejections: Rejections) -> np.ndarray:
@@ -311,22 +310,25 @@ def _check_returned_units(returns: pd.DataFrame, lines: pd.DataFrame, position: 
             values=lambda at: [f"{returns['return_id'].iloc[i]} / {returns['line_id'].iloc[i]}" for i in at],
         )
         alive &= ~repeated
-    if not alive.any():
-        return
-    ordered = lines["quantity"].to_numpy(dtype=float, na_value=np.nan)[np.maximum(position, 0)]
+    ordered = lines["quantity"].to_numpy(dtype=float, na_value=np.nan)[np.maximum(position, 0)] \
+        if len(lines) else np.ones(n)
     ordered = np.where(np.isnan(ordered), 1.0, ordered)
-    units = returns["quantity"].to_numpy(dtype=float, na_value=np.nan) if "quantity" in returns.columns \
+    given = returns["quantity"].to_numpy(dtype=float, na_value=np.nan) if "quantity" in returns.columns \
         else np.full(n, np.nan)
-    units = np.where(np.isnan(units), ordered, units)
-    rows = np.flatnonzero(alive)
-    when = returns["returned_at"].to_numpy(dtype="datetime64[ns]")[rows].astype("int64")
-    order = rows[np.lexsort((rows, when, position[rows]))]
-    line = position[order]
-    total = pd.Series(units[order]).groupby(line).cumsum().to_numpy()
+    units = np.where(np.isnan(given), ordered, given)
+    returns["quantity"] = np.where(position >= 0, units, np.nan)  # default: the whole line
     over = np.zeros(n, dtype=bool)
-    over[order] = total > ordered[order] + 1e-9
     before = np.zeros(n)
-    before[order] = total - units[order]
+    several = returns["line_id"].duplicated(keep=False).to_numpy() & alive
+    single = alive & ~several
+    over[single] = units[single] > ordered[single] + 1e-9   # one return for its line: at most the line
+    rows = np.flatnonzero(several)
+    if rows.size:  # lines with several returns: counted in date order (vectorised over those rows only)
+        when = returns["returned_at"].to_numpy(dtype="datetime64[ns]")[rows].astype("int64")
+        order = rows[np.lexsort((rows, when, position[rows]))]
+        total = pd.Series(units[order]).groupby(position[order]).cumsum().to_numpy()
+        over[order] = total > ordered[order] + 1e-9
+        before[order] = total - units[order]
     rejections.add(
         over, rule="over_returned", column="quantity",
         message="{n} returns would take their line's returned units above its ordered quantity "

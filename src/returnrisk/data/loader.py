@@ -33,7 +33,6 @@ from returnrisk.data.merchandise import MerchandiseReport, non_merchandise_produ
 from returnrisk.data.problems import DataError, Problem
 from returnrisk.data.readers import RawTable, find_table_file, read_table_file
 from returnrisk.data.rejections import Rejections
-from returnrisk.features.lookup import positions
 from returnrisk.taxonomy import NO_REASON, group_of
 
 __all__ = ["Shop", "TableLoad", "load_shop", "clean_shop", "default_quarantine_dir", "read_shop_tables",
@@ -431,9 +430,7 @@ def clean_shop(
     lines["quantity"] = lines["quantity"].fillna(1).astype("int64")
     lines["unit_price"] = lines["unit_price"].fillna(price).astype(float)
     events = returns.reset_index(drop=True)
-    ordered = lines["quantity"].to_numpy()[np.maximum(positions(events["line_id"], lines["line_id"]), 0)]
-    given = events["quantity"].to_numpy(dtype=float, na_value=np.nan)
-    events["quantity"] = np.where(np.isnan(given), ordered, given).astype("int64")  # default: the whole line
+    events["quantity"] = events["quantity"].astype("int64")  # filled in by the checks: default, the whole line
     returns = returns_per_line(events)
     if len(returns) == len(events):
         events = None  # one return per line: the events are the line returns

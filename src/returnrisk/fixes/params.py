@@ -92,7 +92,8 @@ class FixParams:
         """Defaults with the service settings' threshold and costs (and ``overrides``)."""
         values = {
             "flag_threshold": float(settings.flag_threshold),
-            "return_cost_per_unit": float(settings.return_cost_per_unit),
+            # the fixes' cost of one avoided return: the settings' cost per return (a parcel)
+            "return_cost_per_unit": float(settings.return_cost_per_return),
             "margin_loss_rate": float(settings.margin_loss_rate),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

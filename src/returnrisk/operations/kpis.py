@@ -138,7 +138,11 @@ def _event_costs(shop: Shop, return_cost_per_return: float, return_cost_per_unit
     lines is one parcel, its cost split between them — plus ``return_cost_per_unit`` per unit.
     """
     events = shop.return_events
-    units = events["quantity"].to_numpy(dtype=float) if "quantity" in events.columns else np.ones(len(events))
+    if "quantity" in events.columns:
+        units = events["quantity"].to_numpy(dtype=float)
+    else:  # returns built without the loader: each returns its whole line
+        ordered = shop.order_lines.set_index(shop.order_lines["line_id"].astype(str))["quantity"]
+        units = events["line_id"].astype(str).map(ordered).fillna(1).to_numpy(dtype=float)
     if "return_id" in events.columns and events["return_id"].notna().any():
         ids = events["return_id"].astype(object)
         parcel = ids.map(ids.value_counts()).fillna(1).to_numpy(dtype=float)
