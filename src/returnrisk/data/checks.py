@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from returnrisk.data.contract import ColumnSpec, TableSpec
 from returnrisk.data.parsing import (
     INTEGER_MAX,
+    arrow_strings,
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
     parse_column_detailed,
@@ -319,7 +320,11 @@ def _check_returned_units(returns: pd.DataFrame, lines: pd.DataFrame, position: 
     returns["quantity"] = np.where(position >= 0, units, np.nan)  # default: the whole line
     over = np.zeros(n, dtype=bool)
     before = np.zeros(n)
-    several = returns["line_id"].duplicated(keep=False).to_numpy() & alive
+    ids = arrow_strings(returns["line_id"])
+    if pc.count_distinct(ids).as_py() + int(returns["line_id"].isna().sum()) >= n:
+        several = np.zeros(n, dtype=bool)   # one return per line (the usual case): nothing to sort
+    else:
+        several = returns["line_id"].duplicated(keep=False).to_numpy() & alive
     single = alive & ~several
     over[single] = units[single] > ordered[single] + 1e-9   # one return for its line: at most the line
     rows = np.flatnonzero(several)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from returnrisk.data.checks import (
     check_order_lines_against_products,
@@ -30,6 +31,7 @@ from returnrisk.data.checks import (
 )
 from returnrisk.data.contract import TABLES, TableSpec
 from returnrisk.data.merchandise import MerchandiseReport, non_merchandise_products
+from returnrisk.data.parsing import arrow_strings
 from returnrisk.data.problems import DataError, Problem
 from returnrisk.data.readers import RawTable, find_table_file, read_table_file
 from returnrisk.data.rejections import Rejections
@@ -272,7 +274,7 @@ def returns_per_line(events: pd.DataFrame) -> pd.DataFrame:
     the first reason given (code or text) among its parts, ``quantity`` and ``return_cost``
     summed over the parts and ``n_parts`` their number.
     """
-    if not events["line_id"].duplicated().any():
+    if pc.count_distinct(arrow_strings(events["line_id"])).as_py() == len(events):  # one return per line
         out = events.copy()
         out["n_parts"] = np.ones(len(out), dtype=np.int64)
         return out

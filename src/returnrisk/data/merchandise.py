@@ -60,6 +60,8 @@ _PATTERNS = {
     for kind, pattern in RULES.items()
 }
 
+_ANY = re.compile("|".join(f"(?:{p.pattern})" for p in _PATTERNS.values()))
+
 
 @dataclass
 class MerchandiseReport:
@@ -111,8 +113,11 @@ def non_merchandise_products(products: pd.DataFrame,
         distinct = distinct[distinct.str.count(" ").to_numpy() < MAX_WORDS]
         if distinct.empty:
             continue
+        distinct = distinct[distinct.str.contains(_ANY).to_numpy(dtype=bool)]  # one pass, then the kinds
         found = pd.Series(None, index=distinct, dtype=object)
         for name, pattern in _PATTERNS.items():
+            if distinct.empty:
+                break
             hit = distinct.str.contains(pattern).to_numpy(dtype=bool) & found.isna().to_numpy()
             found.iloc[np.flatnonzero(hit)] = name
         matched = text.map(found).astype(object).where(text.notna(), None)

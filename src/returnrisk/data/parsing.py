@@ -21,6 +21,7 @@ __all__ = [
     "parse_column_detailed",
     "parse_timestamps",
     "placeholder_mask",
+    "arrow_strings",
     "TRUE_WORDS",
     "FALSE_WORDS",
     "PLACEHOLDER_WORDS",
@@ -62,11 +63,17 @@ def placeholder_mask(raw: pd.Series) -> np.ndarray:
     """Values that are a placeholder text for "no value" (``NULL``, ``N/A``, ``NaN``…), exactly."""
     if not (raw.dtype == object or isinstance(raw.dtype, pd.StringDtype)):
         return np.zeros(len(raw), dtype=bool)
-    array = pa.array(raw.astype("string[pyarrow]").array)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    found = pc.is_in(array, value_set=_PLACEHOLDERS)
-    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+    array = arrow_strings(raw)
+    found = pc.fill_null(pc.is_in(array, value_set=_PLACEHOLDERS.cast(array.type)), False)
+    return found.to_numpy(zero_copy_only=False) if isinstance(found, pa.Array) \
+        else np.asarray(found.combine_chunks().to_numpy(zero_copy_only=False))
+
+
+def arrow_strings(values: pd.Series):
+    """The values as an Arrow string array (no copy for an Arrow-backed string column)."""
+    array = values.array if isinstance(values.dtype, pd.StringDtype) else values.astype("string[pyarrow]").array
+    native = getattr(array, "_pa_array", None)
+    return native if native is not None else pa.array(array)
 
 
 def missing_mask(raw: pd.Series) -> np.ndarray:
