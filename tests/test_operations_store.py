@@ -174,10 +174,10 @@ def test_export_writes_exactly_the_contract_columns(store, tmp_path):
     assert list(written.columns) == RETURNS.names
     assert written.to_dict("records") == [
         {"line_id": "L2", "returned_at": "2025-03-09T10:00:00Z", "reason_code": "too_small", "reason_text": "",
-         "refunded_at": "2025-03-11T00:00:00Z", "return_cost": "7.25"},
+         "refunded_at": "2025-03-11T00:00:00Z", "return_cost": "7.25", "quantity": "", "return_id": ""},
         # text only: the code stays empty so that loading infers it (and records it as inferred)
         {"line_id": "L3", "returned_at": "2025-03-09T10:00:00Z", "reason_code": "", "reason_text": "trop petit",
-         "refunded_at": "", "return_cost": ""},
+         "refunded_at": "", "return_cost": "", "quantity": "", "return_id": ""},
     ]
     assert result.n_stored == result.n_written == 2
 
