@@ -376,14 +376,15 @@ def test_validate_out_of_range_timestamp_exits_0(tmp_path, capsys):
 
 
 def test_duplicated_header_column_exits_2_naming_it(tmp_path, capsys):
-    lines = ORDER_LINES.replace("unit_price,ordered_at", "unit_price,size", 1)
+    rows = ORDER_LINES.strip().splitlines()   # every required column present, 'size' twice (was AttributeError)
+    lines = "\n".join([rows[0] + ",size"] + [r + ",M" for r in rows[1:]]) + "\n"
     folder = write_shop(tmp_path / "s", lines=lines)
     with pytest.raises(DataError) as err:
         load_shop(folder)
-    assert [p.rule for p in err.value.problems][:1] == ["duplicate_column"]
+    assert [p.rule for p in err.value.problems] == ["duplicate_column"]
     code, out, err_text = run(capsys, "validate", "--data", str(folder))
     assert code == 2
-    assert "column 'size' appears 2 times in the header of order_lines.csv (columns 5 and 8)" in err_text
+    assert "column 'size' appears 2 times in the header of order_lines.csv (columns 5 and 9)" in err_text
     assert "Traceback" not in err_text
 
 
