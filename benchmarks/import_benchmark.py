@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(ROOT / "tests"))
 from _measure import machine  # noqa: E402
+
 from platform_pages.model import ShopModel  # noqa: E402
 from platform_pages.shopify_pages import bulk_lines, graphql_page, graphql_product  # noqa: E402
 

@@ -16,8 +16,15 @@ from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 
 from returnrisk.cli import main
-from returnrisk.db import DatabaseBehind, DatabaseNotRecognised, ensure_schema, head_revision, make_engine, upgrade
-from returnrisk.db import migrate
+from returnrisk.db import (
+    DatabaseBehind,
+    DatabaseNotRecognised,
+    ensure_schema,
+    head_revision,
+    make_engine,
+    migrate,
+    upgrade,
+)
 from returnrisk.db.schema import RETURNS_TABLE, VERSION_TABLE, metadata
 from returnrisk.operations.store import ReturnEvent, ReturnStore
 from returnrisk.serving import Settings, create_app

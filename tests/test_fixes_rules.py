@@ -187,7 +187,7 @@ def test_threshold_is_a_setting(shop_panel):
 def test_params_from_economics_and_validation():
     from returnrisk.config import Economics
 
-    economics = Economics(flag_threshold=0.9, return_cost_per_unit=7.5, margin_loss_rate=0.2)
+    economics = Economics(flag_threshold=0.9, return_cost_per_return=7.5, margin_loss_rate=0.2)
     params = FixParams.from_economics(economics, margin_loss_rate=None)
     assert (params.flag_threshold, params.return_cost_per_unit, params.margin_loss_rate) == (0.9, 7.5, 0.2)
     assert FixParams.from_economics(economics, flag_threshold=0.8).flag_threshold == 0.8

@@ -37,8 +37,12 @@ class Economics(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True)
 
+    return_cost_per_return: float = Field(
+        12.0, ge=0, description="Cost of one return (a parcel: shipping and handling) when the data has no "
+                                "return_cost.")
     return_cost_per_unit: float = Field(
-        12.0, ge=0, description="Cost of handling one returned unit when the data has no return_cost.")
+        0.0, ge=0, description="Extra cost per returned unit, added to the cost per return when the data has "
+                               "no return_cost (opt-in; default 0).")
     margin_loss_rate: float = Field(
         0.15, ge=0, le=1, description="Share of the price lost on a returned item (markdown, damage).")
     refund_target_days: float = Field(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .model import Order, Product, ShopModel
 

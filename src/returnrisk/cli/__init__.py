@@ -7,7 +7,6 @@ import os
 import sys
 
 import typer
-
 from rich.markup import escape
 
 from returnrisk.cli.console import configure_logging, err_console, print_problems

@@ -49,8 +49,8 @@ def fixes(
                                     "product (default: $RETURNRISK_FLAG_THRESHOLD, else "
                                     f"{DEFAULT_ECONOMICS.flag_threshold:g})."),
     return_cost: float = typer.Option(None, "--return-cost", help="Cost of one return when the data has no "
-                                      "return_cost (default: $RETURNRISK_RETURN_COST_PER_UNIT, else "
-                                      f"{DEFAULT_ECONOMICS.return_cost_per_unit:g})."),
+                                      "return_cost (default: $RETURNRISK_RETURN_COST_PER_RETURN, else "
+                                      f"{DEFAULT_ECONOMICS.return_cost_per_return:g})."),
     margin_loss: float = typer.Option(None, "--margin-loss", help="Share of a returned line's value lost "
                                       "(default: $RETURNRISK_MARGIN_LOSS_RATE, else "
                                       f"{DEFAULT_ECONOMICS.margin_loss_rate:g})."),

@@ -52,8 +52,13 @@ def kpis(
     refund_target_days: float = typer.Option(None, "--refund-target-days", help="Refund promise in days "
                                              "(default $RETURNRISK_REFUND_TARGET_DAYS, else "
                                              f"{DEFAULT_ECONOMICS.refund_target_days:g})."),
-    cost_per_unit: float = typer.Option(None, "--cost-per-unit", help="Cost of a return when the data has none "
-                                        "(default $RETURNRISK_RETURN_COST_PER_UNIT, else "
+    cost_per_return: float = typer.Option(None, "--cost-per-return", help="Cost of one return (a parcel: shipping "
+                                          "+ handling) when the data has no return_cost (default "
+                                          "$RETURNRISK_RETURN_COST_PER_RETURN, else "
+                                          f"{DEFAULT_ECONOMICS.return_cost_per_return:g})."),
+    cost_per_unit: float = typer.Option(None, "--cost-per-unit", help="Extra cost per returned unit, added to the "
+                                        "cost per return when the data has none (opt-in; default "
+                                        "$RETURNRISK_RETURN_COST_PER_UNIT, else "
                                         f"{DEFAULT_ECONOMICS.return_cost_per_unit:g})."),
     limit: int = typer.Option(None, "--limit", min=1, help="With --by category/brand/product: the N largest groups."),
     quarantine: Path = typer.Option(None, "--quarantine", help="Folder for rejected rows."),
@@ -71,10 +76,13 @@ def kpis(
     economics = read_settings(Economics)
     target = economics.refund_target_days if refund_target_days is None else refund_target_days
     cost = economics.return_cost_per_unit if cost_per_unit is None else cost_per_unit
+    parcel = economics.return_cost_per_return if cost_per_return is None else cost_per_return
     if target <= 0:
         raise InputError(f"--refund-target-days {target} must be positive, e.g. 5")
     if cost < 0:
         raise InputError(f"--cost-per-unit {cost} must be ≥ 0")
+    if parcel < 0:
+        raise InputError(f"--cost-per-return {parcel} must be ≥ 0")
     when_from, when_to = _bound(start, "--from"), _bound(end, "--to", end=True)
     if when_from is not None and when_to is not None and when_to <= when_from:
         raise InputError(f"--to {end} is not after --from {start}: the period is empty")
@@ -93,7 +101,8 @@ def kpis(
     else:
         model_info = {"note": "no model requested (--no-model): provisional periods show the rate observed so far only"}
     report = compute_kpis(shop, start=when_from, end=when_to, by=by, bundle=bundle, model_info=model_info,
-                          refund_target_days=target, return_cost_per_unit=cost, limit=limit)
+                          refund_target_days=target, return_cost_per_return=parcel, return_cost_per_unit=cost,
+                          limit=limit)
     _print_kpis(report, out)
     if as_json:
         print_json_line(report.to_dict())
@@ -108,18 +117,33 @@ def _print_kpis(report, out) -> None:
     if not o.get("lines"):
         out.print("no order lines in this period")
         return
-    line = (f"{o['lines']:,} lines · {o['units']:,.0f} units · return rate {_pct(o['return_rate_units'])} of units, "
-            f"{_pct(o['return_rate_value'])} of value")
+    line = (f"{o['lines']:,} lines · {o['units']:,.0f} units · return rate {_pct(o['return_rate_lines'])} of lines, "
+            f"{_pct(o['return_rate_units'])} of units, {_pct(o['return_rate_value'])} of value")
     if o["provisional"]:
         line += (f" [yellow](provisional: {_pct(o['open_window_units_share'])} of units still in their window; "
                  f"expected final {_pct(o['expected_final_rate_units'])} of units)[/]")
     out.print(line)
+    if o.get("outlier_lines"):
+        out.print(f"[yellow]{o['outlier_lines']:,} outlier lines ({o['outlier_units']:,.0f} units, more than "
+                  f"{report.outliers.get('threshold_units') or 0:,.0f} units each) are left out of the units and value "
+                  "rates (the rate of lines keeps them): see returnrisk validate[/]")
+    if report.refund_data:
+        refunds = (f"return→refund: median {_num(o['days_to_refund']['median'])}, p90 {_num(o['days_to_refund']['p90'])}"
+                   f" · refunded within {report.refund_target_days:g} days: {_pct(o['refund_within_target'])} "
+                   f"({o['refunds_late']:,} late, {o['refunds_pending']:,} pending)")
+    else:
+        refunds = "refunds: no refund data (add refunded_at to the returns)"
     out.print(f"days order→return: median {_num(o['days_to_return']['median'])}, p90 {_num(o['days_to_return']['p90'])}"
-              f" · return→refund: median {_num(o['days_to_refund']['median'])}, p90 {_num(o['days_to_refund']['p90'])}"
-              f" · refunded within {report.refund_target_days:g} days: {_pct(o['refund_within_target'])} "
-              f"({o['refunds_late']:,} late, {o['refunds_pending']:,} pending)")
-    out.print(f"return costs {o['return_cost']:,.2f} ({_num(o['return_cost_per_return'], 2)} per return; "
-              f"{_pct(o['return_cost_estimated_share'])} estimated at {report.return_cost_per_unit:g} per unit)")
+              f" · {refunds}")
+    estimate = f"{report.return_cost_per_return:g} per return" + (
+        f" + {report.return_cost_per_unit:g} per unit" if report.return_cost_per_unit else "")
+    if o.get("by_currency"):
+        costs = " · ".join(f"{c} {m['return_cost']:,.2f} ({_num(m['return_cost_per_return'], 2)} per return)"
+                           for c, m in o["by_currency"].items())
+        out.print(f"return costs {costs}; {_pct(o['return_cost_estimated_share'])} estimated at {estimate}")
+    else:
+        out.print(f"return costs {o['return_cost']:,.2f} ({_num(o['return_cost_per_return'], 2)} per return; "
+                  f"{_pct(o['return_cost_estimated_share'])} estimated at {estimate})")
     mix = ", ".join(f"{k} {v:.0%}" for k, v in list(o["reason_mix"].items())[:6])
     out.print(f"reasons: {mix}")
     if not report.model.get("available"):
@@ -134,8 +158,9 @@ def _print_kpis(report, out) -> None:
         for g in rows:
             rate = _pct(g["return_rate_units"]) + ("*" if g["provisional"] else "")
             table.add_row(g["key"], f"{g['lines']:,}", rate, _pct(g.get("expected_final_rate_units")),
-                          _pct(g.get("refund_within_target")), _num(g["days_to_return"]["median"]),
-                          f"{g['return_cost']:,.0f}")
+                          _pct(g.get("refund_within_target")) if report.refund_data else "no data",
+                          _num(g["days_to_return"]["median"]),
+                          "per currency" if g.get("return_cost") is None else f"{g['return_cost']:,.0f}")
         out.print(table)
         if len(report.groups) > len(rows):
             out.print(f"… {len(report.groups) - len(rows)} more groups in --json")
@@ -149,7 +174,8 @@ def _print_kpis(report, out) -> None:
             table.add_column(column, justify="left" if column == "week" else "right", no_wrap=True)
         for w in weeks:
             table.add_row(w["week"] + (" partial" if w["partial"] else ""), f"{w['lines_ordered']:,}",
-                          f"{w['returns_received']:,}", f"{w['refunds_issued']:,}", f"{w['return_cost']:,.0f}")
+                          f"{w['returns_received']:,}", f"{w['refunds_issued']:,}",
+                          "–" if w["return_cost"] is None else f"{w['return_cost']:,.0f}")
         out.print(table)
 
 
@@ -235,7 +261,7 @@ def export_returns_command(
     from returnrisk.operations.store import ReturnStore
     from returnrisk.serving.settings import Settings  # the service's database: a service setting
 
-    url = db or read_settings(Settings).returns_db_url
+    url = db or read_settings(Settings).database_url
     try:
         store = ReturnStore(url)
     except ValueError as exc:

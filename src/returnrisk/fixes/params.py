@@ -67,7 +67,7 @@ class FixParams:
     """
 
     flag_threshold: float = DEFAULT_ECONOMICS.flag_threshold
-    return_cost_per_unit: float = DEFAULT_ECONOMICS.return_cost_per_unit
+    return_cost_per_unit: float = DEFAULT_ECONOMICS.return_cost_per_return
     margin_loss_rate: float = DEFAULT_ECONOMICS.margin_loss_rate
     prior_strength: float = 20.0
     prior_min_returns: float = 2.0
@@ -97,7 +97,8 @@ class FixParams:
         """Defaults with the economics' threshold and costs, then ``overrides`` (``None`` = not given)."""
         values = {
             "flag_threshold": float(economics.flag_threshold),
-            "return_cost_per_unit": float(economics.return_cost_per_unit),
+            # the fixes' cost of one avoided return: the economics' cost per return (a parcel)
+            "return_cost_per_unit": float(economics.return_cost_per_return),
             "margin_loss_rate": float(economics.margin_loss_rate),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -16,8 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from returnrisk.errors import InputError, ReturnRiskError
+from returnrisk.errors import ConflictError, InputError
 from returnrisk.evidence import excess_probability
+from returnrisk.timeutil import to_utc
 
 __all__ = [
     "DISMISS_REASONS",
@@ -55,11 +56,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class InvalidTransition(ReturnRiskError):
+class InvalidTransition(ConflictError):
     """A status change the current status does not allow (API: 409 ``invalid_transition``)."""
 
     code = "invalid_transition"
-    status_code = 409
 
     def __init__(self, fix_id: str, current: str, target: str):
         allowed = ", ".join(s for s in STATUSES if s in TRANSITIONS[current] and s != current)
@@ -142,8 +142,7 @@ def apply_change(fix_id: str, current: FixStatus | None, change: StatusChange, *
     (a done fix without its live date, an unknown reason…) and :class:`InvalidTransition` for a
     change the current status does not allow.
     """
-    at = pd.Timestamp(at)
-    at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+    at = to_utc(at)
     _validate(change, at)
     before = "open" if current is None else current.status
     if change.status not in TRANSITIONS[before]:

@@ -20,11 +20,11 @@ from returnrisk.data.contract import ColumnSpec, table_spec
 from returnrisk.data.parsing import parse_column
 from returnrisk.errors import InputError
 from returnrisk.features.derive import derive_features
-from returnrisk.timeutil import day_floor, epoch_seconds
 from returnrisk.features.lines import PRODUCT_ATTRIBUTE_COLUMNS, line_inputs, order_context
 from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.taxonomy import RETURN_GROUPS
+from returnrisk.timeutil import day_floor, epoch_seconds
 
 __all__ = ["PRODUCT_FIELDS", "OrderedFeatures", "ordered_line_features", "prepare_scoring_lines", "score_frame"]
 

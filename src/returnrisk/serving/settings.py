@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(None, description="Secret signing dashboard sessions (random if unset).")
     secure_cookies: bool = Field(True, description="Mark the dashboard session cookie Secure (https only).")
     economics: Economics = Field(default_factory=Economics, description="Costs, refund promise, flag threshold, "
-                                 "currency: RETURNRISK_RETURN_COST_PER_UNIT, RETURNRISK_FLAG_THRESHOLD, … (see "
+                                 "currency: RETURNRISK_RETURN_COST_PER_RETURN, RETURNRISK_FLAG_THRESHOLD, … (see "
                                  "returnrisk.config.Economics).")
 
     def __init__(self, **values):
