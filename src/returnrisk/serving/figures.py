@@ -75,12 +75,13 @@ class ReturnsFigures:
         info = {"version": model.version} if model is not None else {
             "note": "no model loaded: provisional periods show the rate observed so far only"}
         key = ("kpis", loaded.signature, model.version if model else None, id(model), when_from, when_to, by, limit,
-               economics.refund_target_days, economics.return_cost_per_unit)
+               economics.refund_target_days, economics.return_cost_per_return, economics.return_cost_per_unit)
 
         def compute() -> dict:
             return compute_kpis(loaded.shop, start=when_from, end=when_to, by=by,
                                 bundle=model.bundle if model is not None else None, model_info=info,
                                 refund_target_days=economics.refund_target_days,
+                                return_cost_per_return=economics.return_cost_per_return,
                                 return_cost_per_unit=economics.return_cost_per_unit, limit=limit).to_dict()
 
         return self._answers.get_or_compute(key, compute)
