@@ -18,7 +18,18 @@ import returnrisk
 from returnrisk.serving.errors import install_error_handlers
 from returnrisk.serving.fastpath import VisitorRiskFastPath
 from returnrisk.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
-from returnrisk.serving.routes import dashboard, fixes, health, model, operations, returns, risk, size_advice
+from returnrisk.serving.routes import (
+    dashboard,
+    fixes,
+    health,
+    model,
+    operations,
+    portal,
+    returns,
+    review,
+    risk,
+    size_advice,
+)
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
@@ -27,8 +38,8 @@ from returnrisk.serving.state import ModelLoader
 __all__ = ["create_app", "mlflow_loader", "ROUTERS"]
 
 #: The routers of the app, in order.
-ROUTERS = (health.router, risk.router, model.router, size_advice.router, fixes.router, returns.router,
-           operations.router, dashboard.router)
+ROUTERS = (health.router, risk.router, model.router, size_advice.router, fixes.router, review.router, returns.router,
+           operations.router, dashboard.router, portal.router)
 
 
 def mlflow_loader(settings: Settings) -> ModelLoader:
@@ -78,6 +89,9 @@ def create_app(settings: Settings, *, loader: ModelLoader | None = None) -> Fast
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # the portal's form carries photos: its own limit (the photos allowed + 1 MiB of fields)
+    portal_limit = settings.portal.portal_photo_max_bytes * settings.portal.portal_max_photos + (1 << 20)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes,
+                       path_limits={"/returns/": max(portal_limit, settings.max_body_bytes)})
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     return app

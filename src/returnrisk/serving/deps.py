@@ -15,8 +15,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from returnrisk.operations.store import ReturnStore
+from returnrisk.serving.capture_desk import CaptureDesk
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
+from returnrisk.serving.portal_desk import PortalDesk
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
@@ -26,6 +28,7 @@ from returnrisk.serving.state import LoadedModel
 __all__ = [
     "get_services", "current_model", "merchant", "admin", "storefront",
     "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep", "FiguresDep",
+    "PortalDep", "CapturedDep",
 ]
 
 
@@ -77,6 +80,14 @@ async def _figures(services: ServicesDep) -> ReturnsFigures:
     return services.figures
 
 
+async def _portal(services: ServicesDep) -> PortalDesk:
+    return services.portal
+
+
+async def _captured(services: ServicesDep) -> CaptureDesk:
+    return services.captured
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ModelDep = Annotated[LoadedModel, Depends(current_model)]
 #: The shop history (one resolver, one cache); ``.get(model)`` loads on first use (blocking).
@@ -85,3 +96,5 @@ StoreDep = Annotated[ReturnStore, Depends(_store)]
 ReturnsDep = Annotated[ReturnsDesk, Depends(_returns)]
 FixReportsDep = Annotated[FixReports, Depends(_fix_reports)]
 FiguresDep = Annotated[ReturnsFigures, Depends(_figures)]
+PortalDep = Annotated[PortalDesk, Depends(_portal)]
+CapturedDep = Annotated[CaptureDesk, Depends(_captured)]

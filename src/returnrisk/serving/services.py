@@ -23,6 +23,9 @@ part                 what it holds
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``capture``          the capture tables (portal and e-mail returns, photos, inbox, review list)
+``portal``           the return portal behind ``/returns`` (links, form, exchange offer)
+``captured``         customer returns, review list and channel figures for the merchant
 ===================  ==============================================================================
 """
 
@@ -33,13 +36,16 @@ from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
+from returnrisk.capture.records import CaptureRecords
 from returnrisk.dashboard.sessions import SessionSigner
 from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.store import ReturnStore
+from returnrisk.serving.capture_desk import CaptureDesk
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
+from returnrisk.serving.portal_desk import PortalDesk
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
@@ -72,6 +78,9 @@ class Services:
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
+    capture: CaptureRecords
+    portal: PortalDesk
+    captured: CaptureDesk
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -84,12 +93,19 @@ class Services:
         shop = ServiceShop(settings, holder)
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
+        capture = CaptureRecords(store.engine)
+        try:
+            portal = PortalDesk(settings.portal, settings.economics, settings.database_url, store, capture, shop,
+                                holder, reasons, secure_cookies=settings.secure_cookies)
+        except ValueError as exc:
+            raise InputError(f"RETURNRISK_PORTAL_RATE_LIMIT: {exc}") from None
         return cls(
             settings=settings, holder=holder, metrics=Metrics(), keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
             slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons),
+            returns=ReturnsDesk(store, shop, reasons), capture=capture, portal=portal,
+            captured=CaptureDesk(store, capture, shop, settings.economics),
         )
 
     # ---- lifespan -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from returnrisk.dashboard.capture_pages import capture_section, review_page
 from returnrisk.dashboard.i18n import translator
 from returnrisk.dashboard.pages import fixes_page, model_page, overview_page, product_page
 from returnrisk.dashboard.sessions import COOKIE
@@ -121,7 +122,24 @@ async def overview(request: Request, services: ServicesDep) -> Response:
             lambda days: figures.forecast(model, days), t, _lang(request), services.settings.economics.refund_target_days)
     except Exception as exc:  # noqa: BLE001 - the page says what is missing, never a stack trace
         return _problem(request, exc, t("overview"))
+    try:
+        data["capture"] = capture_section(await run_in_threadpool(services.captured.figures), t)
+    except Exception as exc:  # noqa: BLE001 - the overview still shows the rest
+        log.warning("dashboard: capture figures unavailable: %s", exc)
     return _render(request, "overview.html", nav="overview", page_title=t("overview"), **data)
+
+
+@router.get("/dashboard/review")
+async def review(request: Request, services: ServicesDep):
+    if not _role(request, services):
+        return _login_redirect(request)
+    t = translator(_lang(request))
+    try:
+        data = review_page(await run_in_threadpool(lambda: services.captured.review(status="open", limit=200,
+                                                                                     offset=0)))
+    except Exception as exc:  # noqa: BLE001
+        return _problem(request, exc, t("review"))
+    return _render(request, "review.html", nav="review", page_title=t("review"), **data)
 
 
 @router.get("/dashboard/fixes")
