@@ -5,7 +5,7 @@
 * :mod:`~returnrisk.capture.orders` — an order as its customer sees it.
 * :mod:`~returnrisk.capture.exchange` — the size offered in exchange (the customer's size advice).
 * :mod:`~returnrisk.capture.photos` — photos checked by content, stored privately.
-* :mod:`~returnrisk.capture.recording` — **the one adapter to the returns store**
+* :mod:`~returnrisk.capture.recording` — **the one way into the returns store**
   (:func:`record_customer_return`, :func:`returned_units`).
 * :mod:`~returnrisk.capture.records` — the capture tables (migration 0006).
 * :mod:`~returnrisk.capture.listing` — customer returns for the merchant (API, export).

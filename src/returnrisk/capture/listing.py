@@ -1,8 +1,7 @@
 """The customer returns as the merchant reads them: ``GET /v1/returns`` and the export's exchanges.csv.
 
 Each customer return (portal, e-mail) joined with the returns store's record of its line (dates,
-reason as given or inferred) and its photos' metadata. Today's store holds one return per line,
-so the join is by ``line_id``; with the partial-returns store it is by ``return_id``.
+reason as given or inferred) and its photos' metadata, joined by ``(line_id, return_id)``.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ def customer_return_rows(store: ReturnStore, records: CaptureRecords, *, exchang
     photos = records.photos_of_requests(r["request_id"] for r in rows)
     out = []
     for row in rows:
-        stored = store.get(row["line_id"])
+        stored = store.get(row["line_id"], row["return_id"])
         record = stored.to_dict() if stored is not None else {}
         out.append({
             "return_id": row["return_id"], "request_id": row["request_id"], "line_id": row["line_id"],

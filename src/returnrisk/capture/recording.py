@@ -1,21 +1,21 @@
-"""THE way portal and e-mail returns reach the returns store — one adapter, ported with the store.
+"""THE way portal and e-mail returns reach the returns store.
 
-Every return a customer declares (portal form, e-mail) is written by :func:`record_customer_return`,
-and what a line already has back is read by :func:`returned_units`. These two functions are the
-only code of the capture channels that knows how the returns store holds returns; everything
-else (the portal, the inbox) speaks in return events with a ``return_id`` and a ``quantity``.
+Every return a customer declares (portal form, e-mail) is written by :func:`record_customer_return`
+into the same store as ``POST /v1/returns`` (:class:`returnrisk.operations.store.ReturnStore`:
+one event per ``(line_id, return_id)``, with its ``quantity``; channel ``portal`` or ``email``),
+and what a line already has back is read by :func:`returned_units`. What the returns table does
+not hold (the form or message it came from, the exchange offered and chosen, the size asked) is
+kept in the capture table ``returnrisk_customer_returns`` under the same ``return_id``.
 
-Today's store (:class:`returnrisk.operations.store.ReturnStore`) holds **one return per line**
-(``line_id`` is its key) and no quantity: the adapter keeps the return id and the quantity in the
-capture table ``returnrisk_customer_returns`` and refuses a second return of a line that the
-store already holds. With the partial-returns store (issue 13: each event has a ``return_id``,
-its idempotency key, and a ``quantity``; several returns per line; 409 when a line would get back
-more than was ordered), port the two marked blocks: pass ``return_id`` and ``quantity`` to the
-store, drop the one-per-line refusal, and read the returned units from the store's events.
+Idempotency: the ``return_id`` (the form's one-time id or the e-mail's, with the line) is the
+store's idempotency key, and the capture row is claimed first (its primary key is ``return_id``):
+of two submits of the same form, one records and the other answers ``unchanged``. A failed
+recording releases the claim, so the customer can simply send again.
 
-Idempotency: the capture row is claimed first (its primary key is ``return_id``): of two submits
-of the same form, one records and the other answers ``unchanged``. A failed recording releases
-the claim, so the customer can simply send again.
+Over-returns: more units than are left on the line (ordered − already back, counting the shop's
+history and the store, each return once) raise the store's
+:class:`~returnrisk.operations.return_events.OverReturn` (409 ``over_returned``), checked before
+anything is written and again by the store inside its transaction (two tabs at once).
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from returnrisk.capture.records import CaptureRecords
-from returnrisk.errors import ConflictError, InputError, NotFoundError, UnavailableError
+from returnrisk.errors import InputError, NotFoundError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.sources import LoadedShop
-from returnrisk.operations.store import ReturnEvent, ReturnStore, StoredReturn
+from returnrisk.operations.store import OverReturn, ReturnEvent, ReturnStore, StoredReturn
 from returnrisk.timeutil import iso
 
 __all__ = [
@@ -45,12 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class OverReturn(ConflictError):
-    """More units than are left on the line (ordered − already returned)."""
-
-    code = "over_return"
 
 
 class CaptureStoreUnavailable(UnavailableError):
@@ -117,32 +111,29 @@ def _history_units(loaded: LoadedShop, line_ids: list[str]) -> dict[tuple, tuple
     out: dict[tuple, tuple[str, int]] = {}
     for line_id, returned_at, return_id, quantity in zip(rows["line_id"], rows["returned_at"], ids,
                                                           rows["quantity"], strict=True):
-        key = ("id", str(return_id), str(line_id)) if not pd.isna(return_id) else ("at", str(line_id),
-                                                                                   iso(returned_at))
+        key = ("id", str(line_id), str(return_id)) if not pd.isna(return_id) and str(return_id).strip() \
+            else ("at", str(line_id), iso(returned_at))
         out[key] = (str(line_id), int(quantity))
     return out
 
 
-def returned_units(store: ReturnStore, records: CaptureRecords, loaded: LoadedShop,
-                   line_ids: list[str]) -> dict[str, int]:
+def returned_units(store: ReturnStore, loaded: LoadedShop, line_ids: list[str]) -> dict[str, int]:
     """Units already back (or declared) for each line: the shop's history and the store, each return once.
 
-    A stored return exported into the shop's history is the same return (same line and
-    ``returned_at``, or same ``return_id``) and counts once.
+    A stored return is the history's return of the same line with the same ``return_id`` (the
+    export writes it), or, for a history row without id, with the same ``returned_at``; it then
+    counts once. Whole-line returns count the line's ordered units. At most the ordered units.
     """
     line_ids = list(dict.fromkeys(str(i) for i in line_ids))
     ordered = line_quantities(loaded, line_ids)
     counted = _history_units(loaded, line_ids)
-    # ---- store-specific (one return per line today; with the partial-returns store: its events) ----
-    details: dict[str, int] = {}
-    for row in records.returns_of_lines(line_ids):
-        details[row["line_id"]] = details.get(row["line_id"], 0) + int(row["quantity"])
     for line_id in line_ids:
-        stored = store.get(line_id)
-        if stored is not None:
-            counted.setdefault(("at", line_id, iso(stored.returned_at)),
-                               (line_id, details.get(line_id, ordered.get(line_id, 1))))
-    # ---- end of the store-specific block ----
+        for stored in store.returns_of(line_id):
+            units = stored.units(ordered.get(line_id))
+            if units is None:
+                continue
+            counted.pop(("at", line_id, iso(stored.returned_at)), None)
+            counted[("id", line_id, stored.return_id)] = (line_id, int(units))
     out = {line_id: 0 for line_id in line_ids}
     for line, units in counted.values():
         if line in out:
@@ -163,12 +154,8 @@ def _check_line(loaded: LoadedShop, request: CustomerReturn) -> tuple[int, pd.Ti
 
 
 def _refuse_over_return(request: CustomerReturn, ordered: int, already: int) -> None:
-    left = max(ordered - already, 0)
-    if request.quantity > left:
-        raise OverReturn(
-            f"line {request.line_id!r}: {request.quantity} unit(s) asked back but only {left} left "
-            f"({ordered} ordered, {already} already returned) — return at most {left}", line_id=request.line_id,
-            ordered=ordered, already_returned=already, left=left)
+    if request.quantity > max(ordered - already, 0):
+        raise OverReturn(request.line_id, ordered, already, request.quantity, False)
 
 
 def _stored(write):
@@ -183,15 +170,15 @@ def record_customer_return(store: ReturnStore, records: CaptureRecords, loaded: 
                            reasons: ReasonInferrer, request: CustomerReturn) -> RecordedReturn:
     """Record one customer return in the returns store (and its details in the capture table), once.
 
-    Raises :class:`OverReturn` (409) when the line has fewer units left than asked,
-    ``line_not_found`` (404) for a line the shop does not have.
+    Raises :class:`OverReturn` (409 ``over_returned``) when the line has fewer units left than
+    asked, ``line_not_found`` (404) for a line the shop does not have.
     """
     existing = _stored(lambda: records.get_return(request.return_id))
     if existing is not None:
         return RecordedReturn(request.return_id, existing["line_id"], "unchanged",
-                              _stored(lambda: store.get(existing["line_id"])), existing)
+                              _stored(lambda: store.get(existing["line_id"], request.return_id)), existing)
     ordered, ordered_at = _check_line(loaded, request)
-    already = _stored(lambda: returned_units(store, records, loaded, [request.line_id]))[request.line_id]
+    already = _stored(lambda: returned_units(store, loaded, [request.line_id]))[request.line_id]
     _refuse_over_return(request, ordered, already)
     returned_at = request.returned_at
     if pd.Timestamp(returned_at) < ordered_at:
@@ -203,27 +190,20 @@ def record_customer_return(store: ReturnStore, records: CaptureRecords, loaded: 
         inferred = {"reason_code_inferred": result.code, "reason_confidence": round(result.confidence, 4),
                     "reason_review": result.review}
     event = ReturnEvent(request.line_id, returned_at, request.channel, reason_code=request.reason_code,
-                        reason_text=request.reason_text, **inferred)
+                        reason_text=request.reason_text, return_id=request.return_id, quantity=request.quantity,
+                        **inferred)
     if not _stored(lambda: records.claim_return(request.details())):
         existing = _stored(lambda: records.get_return(request.return_id))
         return RecordedReturn(request.return_id, request.line_id, "unchanged",
-                              _stored(lambda: store.get(request.line_id)), existing or {})
+                              _stored(lambda: store.get(request.line_id, request.return_id)), existing or {})
     try:
-        # ---- store-specific (one return per line today; with the partial-returns store pass
-        # return_id=request.return_id and quantity=request.quantity, and drop this refusal) ----
-        current = _stored(lambda: store.get(request.line_id))
-        if current is not None:
-            raise OverReturn(
-                f"line {request.line_id!r} already has a return recorded ({iso(current.returned_at)}): this "
-                "returns store holds one return per line", line_id=request.line_id, ordered=ordered,
-                already_returned=ordered, left=0)
-        outcome = _stored(lambda: store.record(event))
-        # ---- end of the store-specific block ----
+        outcome = _stored(lambda: store.record(event, ordered_quantity=ordered,
+                                               outside=loaded.shop_returns(request.line_id)))
     except BaseException:
         _stored(lambda: records.release_return(request.return_id))
         raise
     _stored(lambda: records.mark_recorded(request.return_id))
     log.info("%s return %s recorded: line %s × %d (%s)", request.channel, request.return_id, request.line_id,
              request.quantity, request.resolution)
-    return RecordedReturn(request.return_id, request.line_id, "created", outcome.record,
+    return RecordedReturn(request.return_id, request.line_id, outcome.status, outcome.record,
                           _stored(lambda: records.get_return(request.return_id)) or {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from returnrisk.dashboard import charts
+from returnrisk import charts
 
 __all__ = ["capture_section", "review_page", "CHANNEL_KEYS"]
 

@@ -83,8 +83,12 @@ TEXT: dict[str, dict[str, str]] = {
     "why_empty": {"en": "the file is empty", "fr": "le fichier est vide"},
     "err_choice": {"en": "“{title}”: choose an exchange or a refund.",
                    "fr": "« {title} » : choisissez un échange ou un remboursement."},
-    "err_over_return": {"en": "“{title}”: this item has already been returned.",
-                        "fr": "« {title} » : cet article a déjà été retourné."},
+    "err_over_return": {"en": "“{title}”: only {left} of the {ordered} ordered can still be returned ({already} "
+                               "already returned). Choose at most {left}.",
+                        "fr": "« {title} » : seulement {left} sur les {ordered} commandés peuvent encore être "
+                              "retournés ({already} déjà retournés). Choisissez-en {left} au plus."},
+    "err_nothing_left": {"en": "“{title}”: this item has already been returned.",
+                         "fr": "« {title} » : cet article a déjà été retourné."},
     "all_returned": {"en": "Every item of this order has already been returned.",
                      "fr": "Tous les articles de cette commande ont déjà été retournés."},
     "offer_heading": {"en": "Would an exchange suit you better?", "fr": "Un échange vous conviendrait-il mieux ?"},

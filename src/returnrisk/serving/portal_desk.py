@@ -131,7 +131,7 @@ class PortalDesk:
         ids = lines.loc[lines["order_id"] == order_id, "line_id"].astype(str).tolist()
         if not ids:
             raise OrderUnknown(f"order {order_id!r} is not in the shop's data")
-        returned = returned_units(self.store, self.records, loaded, ids)
+        returned = returned_units(self.store, loaded, ids)
         view = order_view(loaded.shop, order_id, returned)
         if view is None:
             raise OrderUnknown(f"order {order_id!r} is not in the shop's data")
@@ -253,8 +253,11 @@ class PortalDesk:
                 unit_price=line.unit_price, currency=line.currency or self.economics.currency, lang=lang)
             try:
                 record_customer_return(self.store, self.records, loaded, self._reasons, request)
-            except OverReturn:
-                errors.append((f"qty-{choice.position}", translator(lang)("err_over_return", title=line.title)))
+            except OverReturn as refused:
+                left = max(refused.ordered - refused.already, 0)
+                errors.append((f"qty-{choice.position}", translator(lang)(
+                    "err_over_return" if left else "err_nothing_left", title=line.title, left=left,
+                    ordered=refused.ordered, already=refused.already)))
         if errors and not self.records.returns_of_request(form_id):
             # returned meanwhile (another tab, the e-mail channel): the order as it is now, a new form
             return self.order_page(token, lang, cookie, errors=errors, status=409)

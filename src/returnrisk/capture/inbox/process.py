@@ -110,7 +110,7 @@ class InboxProcessor:
         order_id = found.orders[0][1]
         shop = self.loaded.shop
         ids = shop.order_lines.loc[shop.order_lines["order_id"] == order_id, "line_id"].astype(str).tolist()
-        order = order_view(shop, order_id, returned_units(self.store, self.records, self.loaded, ids))
+        order = order_view(shop, order_id, returned_units(self.store, self.loaded, ids))
         pick = pick_lines(order, message.words)
         if not pick.positions:
             return self._review(message, "nothing_left", order_id, inferred, number=order.order_number)
