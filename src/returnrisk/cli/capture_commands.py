@@ -37,7 +37,7 @@ def portal_link(
     links = PortalLinks(settings.portal_secret.get_secret_value(), settings.link_seconds)
     base = (base_url or settings.portal_base_url or "").rstrip("/")
     token = links.token(order)
-    url = links.url(base, order) if base else f"/returns/{token}"
+    url = f"{base}/returns/{token}"          # the one token made (a second one may carry another second)
     if as_json:
         print_json_line({"order_id": order.strip(), "url": url, "token": token,
                          "valid_days": settings.portal_link_days})
