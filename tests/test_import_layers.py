@@ -96,8 +96,8 @@ LAYERS = (
     {"features"},
     {"model"},
     {"scoring"},
-    {"tracking", "fixes", "operations", "monitoring", "cluster"},
-    {"pipeline", "dashboard"},
+    {"tracking", "fixes", "operations", "capture", "monitoring", "cluster"},
+    {"pipeline", "dashboard", "portal"},
     {"serving"},
     {"cli", "__main__"},   # __main__: `python -m returnrisk` runs the CLI
 )
