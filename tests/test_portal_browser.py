@@ -115,12 +115,16 @@ def sized_order(trained, shop):
 
 
 def _context(browser, width=390, height=844, lang="en-GB"):
-    """A phone-sized page without JavaScript (the portal needs none), recording console errors."""
+    """A phone-sized page without JavaScript (the portal needs none), recording console errors and
+    failed loads (but the favicon Chromium asks for on its own: the portal has none)."""
     context = browser.new_context(viewport={"width": width, "height": height}, java_script_enabled=False,
                                   locale=lang)
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and
+            not m.text.startswith("Failed to load resource") else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 and
+            r.request.resource_type != "document" and not r.url.endswith("/favicon.ico") else None)
     return context, page, errors
 
 
