@@ -29,8 +29,8 @@ def capture_section(figures: dict, t) -> dict:
     return {
         "channels": [{"key": k, "label": label, "count": n} for k, (label, n) in zip(shown, channels, strict=True)],
         "channel_chart": chart,
-        "reason_before": _pct(share["before"]), "reason_before_n": share["before_returns"],
-        "reason_after": _pct(share["after"]), "reason_after_n": share["after_returns"],
+        "reason_before": _pct(share["before"]), "reason_before_n": f"{share['before_returns']:,}",
+        "reason_after": _pct(share["after"]), "reason_after_n": f"{share['after_returns']:,}",
         "portal_since": (figures.get("portal_since") or "")[:10],
         "offered": ex["offered"], "exchanges": ex["exchanges"], "refunds": ex["refunds"],
         "exchange_share": _pct(ex["exchange_share"]), "units_kept": ex["units_kept"],

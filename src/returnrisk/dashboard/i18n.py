@@ -107,7 +107,7 @@ TEXT: dict[str, dict[str, str]] = {
     "exchanges_line": {"en": "{exchanges} exchanges, {refunds} refunds of {offered} offered ({share})",
                        "fr": "{exchanges} échanges, {refunds} remboursements sur {offered} offres ({share})"},
     "sales_kept": {"en": "Sales kept", "fr": "Ventes conservées"},
-    "units_value": {"en": "{units} units · {value}", "fr": "{units} unités · {value}"},
+    "units_value": {"en": "{units} unit(s) · {value}", "fr": "{units} unité(s) · {value}"},
     "review": {"en": "To review", "fr": "À vérifier"},
     "review_intro": {"en": "E-mails the inbox could not match to an order (nothing recorded), or whose items were not "
                            "named (the whole order recorded): check them and record or correct the returns.",
