@@ -72,6 +72,8 @@ def demo_data(
     seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same shop."),
     lines: int = typer.Option(200_000, "--lines", min=1000, help="Number of order lines."),
     file_format: str = typer.Option("csv", "--format", help="csv or parquet."),
+    plant_drift: bool = typer.Option(False, "--plant-drift", help="Plant a product line whose return rate changes "
+                                     "90 days before the end (truth in OUT/truth/drift.json); for `returnrisk monitor`."),
 ) -> None:
     """Write a realistic demo shop in the data contract, with its ground truth in OUT/truth/."""
     from returnrisk.demo.generator import generate_demo_shop
@@ -81,10 +83,16 @@ def demo_data(
         raise InputError(f"--format {file_format!r} is not supported: use csv or parquet")
     started = time.perf_counter()
     with console.status(f"generating {lines:,} order lines…"):
-        manifest = generate_demo_shop(out, seed=seed, n_lines=lines, file_format=file_format)
+        manifest = generate_demo_shop(out, seed=seed, n_lines=lines, file_format=file_format,
+                                      plant_drift=plant_drift)
     console.print(
         f"demo shop written to {out} in {time.perf_counter() - started:.1f} s: "
         f"{manifest['n_products']:,} products, {manifest['n_customers']:,} customers, "
         f"{manifest['n_lines']:,} order lines, {manifest['n_returns']:,} returns "
         f"({manifest['return_rate_observed']:.1%}); ground truth in {Path(out) / 'truth'}"
     )
+    if "planted_drift" in manifest:
+        drift = manifest["planted_drift"]
+        console.print(f"planted drift: {drift['category']} from {drift['start'][:10]} "
+                      f"({drift['drifted_lines']:,} lines; true return rate {drift['true_rate_without_drift']:.1%} → "
+                      f"{drift['true_rate_with_drift']:.1%}); see it with: {drift['how_to_see_it']}")

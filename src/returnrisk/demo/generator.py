@@ -110,8 +110,12 @@ def _recorded_reasons(rng: np.random.Generator, true_code: np.ndarray):
 
 
 def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000,
-                       file_format: str = "csv", overwrite: bool = True) -> dict:
-    """Write a demo shop to ``out`` (see module docstring); returns the manifest."""
+                       file_format: str = "csv", overwrite: bool = True, plant_drift: bool = False) -> dict:
+    """Write a demo shop to ``out`` (see module docstring); returns the manifest.
+
+    ``plant_drift`` (opt-in) plants a product line whose return rate changes late in the data
+    (see :mod:`returnrisk.demo.plant_drift`); without it the shop is unchanged.
+    """
     if n_lines < 1000:
         raise ValueError(f"--lines {n_lines} is too small for a meaningful shop: use at least 1000")
     if file_format not in ("csv", "parquet"):
@@ -131,6 +135,11 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     log.info("demo: %d products, %d customers, %d lines", len(products), len(customers), len(lines))
 
     hazards = reason_hazards(lines, products, customers, naive_start)
+    drift = None
+    if plant_drift:
+        from returnrisk.demo.plant_drift import plant_drift as planted
+
+        hazards, drift = planted(hazards, lines, products, naive_start, days)
     p_return, would_return, reason_idx = draw_returns(rng, hazards)
     reason_codes = np.array(REASON_CODES, dtype=object)
     late = reason_idx == REASON_CODES.index("late_delivery")
@@ -245,6 +254,9 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
         "return_rate_observed": float(observed.mean()),
         "return_rate_true_mean": float(p_return.mean()),
     }
+    if drift is not None:
+        manifest["planted_drift"] = drift
+        (out / "truth" / "drift.json").write_text(json.dumps(drift, indent=2))
     (out / "truth" / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 

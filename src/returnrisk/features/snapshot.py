@@ -272,8 +272,9 @@ def _system_of_new(lines: pd.DataFrame) -> np.ndarray:
     categories = lines["category"] if "category" in lines.columns else pd.Series([None] * len(lines))
     parsed = label_ordinals(sizes).set_index("label")
     for size, category in zip(sizes, categories):
-        kind = parsed["kind"].get(size, "unsized") if size is not None and size == size else "unsized"
-        value = parsed["value"].get(size, np.nan) if size is not None and size == size else np.nan
+        known = not pd.isna(size)   # None, NaN and pd.NA (a string column's missing value)
+        kind = parsed["kind"].get(size, "unsized") if known else "unsized"
+        value = parsed["value"].get(size, np.nan) if known else np.nan
         if kind == "number":
             out.append("shoe" if is_shoe_category(category) or value % 1 else ("eu" if value >= 30 else "us"))
         else:

@@ -1,0 +1,15 @@
+"""Model monitoring: is the champion still right on the lines ordered since its as-of date?
+
+* :func:`~returnrisk.monitoring.monitor.monitor` → :class:`~returnrisk.monitoring.monitor.MonitorReport`
+  (verdict ``healthy`` / ``degraded`` / ``retrain_recommended`` and the thresholds crossed);
+* :mod:`~returnrisk.monitoring.reference`: what training records for it (feature and prediction
+  histograms, unknown shares);
+* :mod:`~returnrisk.monitoring.drift`: PSI and Jensen–Shannon distance;
+* :mod:`~returnrisk.monitoring.html`: the offline HTML report and its charts;
+* :class:`~returnrisk.monitoring.settings.MonitorSettings`: the thresholds (``RETURNRISK_MONITOR_*``).
+"""
+
+from returnrisk.monitoring.monitor import VERDICTS, Check, MonitorReport, monitor
+from returnrisk.monitoring.settings import MonitorSettings
+
+__all__ = ["monitor", "MonitorReport", "Check", "MonitorSettings", "VERDICTS"]

@@ -1,0 +1,154 @@
+"""returnrisk monitor: drift figures, verdicts with the thresholds they crossed, reports and MLflow logging."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from returnrisk.monitoring.drift import compare, distribution_of, jensen_shannon, psi, shares_in
+from returnrisk.monitoring.monitor import chance_ece
+
+FAST = Path(__file__).with_name("fast_params.yaml")
+CLI = [sys.executable, "-m", "returnrisk"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=900)
+
+
+# ---- drift figures ------------------------------------------------------------------------------
+def test_psi_and_jensen_shannon_measure_a_shift_and_nothing_else():
+    rng = np.random.default_rng(0)
+    reference = distribution_of(rng.normal(0, 1, 20_000))
+    assert reference["kind"] == "numeric" and len(reference["shares"]) == len(reference["edges"]) + 2
+    same = compare(reference, rng.normal(0, 1, 20_000))
+    shifted = compare(reference, rng.normal(1.0, 1, 20_000))
+    assert same["psi"] < 0.01 and same["js"] < 0.05
+    assert shifted["psi"] > 0.5 and shifted["js"] > 0.25
+    # PSI by hand on two bins: (0.8 − 0.5)·ln(0.8/0.5) + (0.2 − 0.5)·ln(0.2/0.5)
+    assert psi([0.5, 0.5], [0.8, 0.2]) == pytest.approx(0.3 * np.log(1.6) + 0.3 * np.log(2.5))
+    assert jensen_shannon([1, 0], [0, 1]) == pytest.approx(1.0)
+
+
+def test_discrete_features_keep_missing_and_unseen_values_apart():
+    reference = distribution_of(np.array([0, 1, 1, 2, np.nan]), categorical=True)
+    assert reference["values"] == [0.0, 1.0, 2.0]
+    shares = shares_in(reference, np.array([1, 1, 7, np.nan]))
+    assert shares.tolist() == [0.0, 0.5, 0.0, 0.25, 0.25]     # 0, 1, 2, unseen (7), missing
+
+
+def test_chance_ece_is_what_a_calibrated_model_gets_on_few_lines():
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.1, 0.7, 800)
+    from returnrisk.model.evaluation import expected_calibration_error
+
+    eces = [expected_calibration_error((rng.random(p.size) < p).astype(int), p) for _ in range(50)]
+    chance = chance_ece(p)
+    assert 0.01 < chance < 0.06
+    assert np.mean(np.array(eces) <= chance) >= 0.85
+
+
+# ---- the verdict on a planted drift and without it ------------------------------------------------------
+@pytest.fixture(scope="module")
+def drift_pair(demo_small, tmp_path_factory):
+    """The 20,000-line seed-3 shop with and without the planted drift, each with a model trained as of
+    the drift's start (fast parameters), each in its own MLflow store."""
+    from returnrisk.demo.generator import generate_demo_shop
+    from returnrisk.pipeline.params import load_params
+    from returnrisk.pipeline.train import run_training
+    from returnrisk.tracking import Tracker
+
+    root = tmp_path_factory.mktemp("drift_pair")
+    planted = root / "planted"
+    manifest = generate_demo_shop(planted, seed=3, n_lines=20_000, plant_drift=True)
+    start = pd.Timestamp(manifest["planted_drift"]["start"])
+    out = {}
+    for name, folder in (("plain", demo_small), ("planted", planted)):
+        uri = f"sqlite:///{root}/{name}/mlflow.db"
+        result = run_training(folder, params=load_params(FAST), tracker=Tracker(uri), as_of=start)
+        out[name] = {"data": folder, "uri": uri, "run_id": result.run_id}
+    return out
+
+
+def _monitor_json(entry, tmp_path) -> dict:
+    proc = run_cli("monitor", "--data", str(entry["data"]), "--tracking-uri", entry["uri"], "--json",
+                   "--out", str(tmp_path / "report"))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1                               # the JSON alone on stdout
+    return json.loads(lines[0], parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+
+
+@pytest.mark.slow
+def test_monitor_recommends_retraining_and_names_the_planted_drift(drift_pair, tmp_path):
+    report = _monitor_json(drift_pair["planted"], tmp_path)
+    assert report["verdict"] == "retrain_recommended"
+    jeans = [c for c in report["crossed"] if c["subject"] == "category 'jeans'"]
+    assert jeans and jeans[0]["metric"] == "segment_gap" and jeans[0]["level"] == "retrain_recommended"
+    assert jeans[0]["threshold"] == 0.10 and jeans[0]["value"] > 0.15
+    assert any("category 'jeans'" in reason and "more returns than predicted" in reason for reason in report["reasons"])
+    top = max((s for s in report["segments"] if s["kind"] == "category"), key=lambda s: s["z"])
+    assert top["name"] == "jeans" and top["observed"] - top["predicted"] > 0.15
+    # the report: the verdict and the charts, offline
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert 'data-verdict="retrain_recommended"' in html and "category &#39;jeans&#39;" in html
+    assert html.count("<svg") >= 5 and "<script" not in html and "http" not in html.split("</style>")[0]
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["verdict"] == "retrain_recommended"
+
+
+@pytest.mark.slow
+def test_monitor_says_healthy_without_the_drift_and_logs_on_the_run(drift_pair, tmp_path):
+    from returnrisk.tracking import Tracker
+
+    entry = drift_pair["plain"]
+    report = _monitor_json(entry, tmp_path)
+    assert report["verdict"] == "healthy", report["reasons"]
+    assert report["reasons"] == [] and report["crossed"] == []
+    period, perf = report["period"], report["performance"]
+    assert period["lines"] > period["matured_lines"] > 1000
+    assert perf["auc"] > 0.6 and perf["validation_auc"] > 0.6 and 0 <= perf["ece"] < 0.05
+    assert {row["risk_band"] for row in report["by_band"]} == {"low", "medium", "high"}
+    weeks = report["by_week"]
+    assert len(weeks) >= 12 and sum(w["lines"] for w in weeks) == period["lines"]
+    assert any(w["observed"] is None for w in weeks) and any(w["observed"] is not None for w in weeks)
+    assert set(report["unknown"]) == {"product", "customer", "size"}
+    assert all(0 <= u["share"] <= 1 and 0 <= u["reference"] <= 1 for u in report["unknown"].values())
+    drift = {f["feature"]: f for f in report["feature_drift"]}
+    assert drift["month"]["ignored"] and drift["month"]["psi"] > 1      # after the as-of date, other months
+    assert all(f["psi"] < 0.5 for f in report["feature_drift"] if not f["ignored"])
+    assert report["prediction_drift"]["psi"] < 0.25
+    # logged on the champion's run: metrics at the step "days since the as-of date", the reports
+    client = Tracker(entry["uri"]).client
+    run = client.get_run(entry["run_id"])
+    assert run.data.metrics["monitor_auc"] == pytest.approx(perf["auc"])
+    assert run.data.tags["returnrisk.monitor.verdict"] == "healthy"
+    history = client.get_metric_history(entry["run_id"], "monitor_ece")
+    assert history[-1].step == (pd.Timestamp(period["now"]) - pd.Timestamp(period["as_of"])).days
+    folders = [a.path for a in client.list_artifacts(entry["run_id"], "monitoring")]
+    files = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(entry["run_id"], folders[-1])}
+    assert files == {"report.html", "report.json"}
+
+
+@pytest.mark.slow
+def test_monitor_bad_input_is_a_clear_error(drift_pair, tmp_path):
+    entry = drift_pair["plain"]
+    proc = run_cli("monitor", "--data", str(tmp_path / "nowhere"), "--tracking-uri", entry["uri"])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "nowhere" in proc.stderr
+    proc = run_cli("monitor", "--model", "models:/returnrisk/42", "--tracking-uri", entry["uri"])
+    assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_monitor_needs_lines_after_the_as_of_date(trained):
+    """The session model is trained on all the data: nothing has happened since."""
+    from returnrisk.data.loader import load_shop
+    from returnrisk.errors import InputError
+    from returnrisk.monitoring import monitor
+
+    with pytest.raises(InputError, match="no order line after the model's as-of date"):
+        monitor(trained.bundle(), load_shop(trained.data))
