@@ -133,6 +133,15 @@ def test_monitor_says_healthy_without_the_drift_and_logs_on_the_run(drift_pair, 
     folders = [a.path for a in client.list_artifacts(entry["run_id"], "monitoring")]
     files = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(entry["run_id"], folders[-1])}
     assert files == {"report.html", "report.json"}
+    # what the dashboard and the gauges will read back
+    from returnrisk.monitoring import latest_report, report_metrics
+
+    tracker = Tracker(entry["uri"])
+    logged = latest_report(tracker, entry["run_id"])
+    assert logged["verdict"] == "healthy" and logged["performance"]["auc"] == pytest.approx(perf["auc"])
+    gauges = report_metrics(logged)
+    assert gauges["monitor_verdict_level"] == 0 and gauges["monitor_lines"] == period["lines"]
+    assert gauges["monitor_ece"] == pytest.approx(run.data.metrics["monitor_ece"])
 
 
 @pytest.mark.slow

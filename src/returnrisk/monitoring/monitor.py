@@ -33,7 +33,8 @@ from returnrisk.monitoring.drift import compare
 from returnrisk.monitoring.reference import PREDICTION_EDGES, unknown_flags
 from returnrisk.monitoring.settings import MonitorSettings
 
-__all__ = ["Check", "MonitorReport", "monitor", "VERDICTS", "monitored_lines", "chance_ece"]
+__all__ = ["Check", "MonitorReport", "monitor", "VERDICTS", "monitored_lines", "chance_ece", "report_metrics",
+           "latest_report"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,57 @@ class Check:
     def threshold(self) -> float | None:
         """The threshold that was crossed (``None`` if none was)."""
         return {"degraded": self.degraded_at, "retrain_recommended": self.retrain_at}.get(self.level)
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "threshold": self.threshold}
+
+
+def _check(metric: str, subject: str, value: float, degraded: float | None, retrain: float | None,
+           describe: str, *, eligible: bool = True) -> Check:
+    level = "ok"
+    if eligible and value is not None and not math.isnan(value):
+        if retrain is not None and value >= retrain:
+            level = "retrain_recommended"
+        elif degraded is not None and value >= degraded:
+            level = "degraded"
+    crossed = {"degraded": degraded, "retrain_recommended": retrain}.get(level)
+    message = describe if level == "ok" else f"{describe} ≥ {crossed:g} ({level.replace('_', ' ')} threshold)"
+    return Check(metric, subject, float(value), degraded, retrain, level, message)
+
+
+@dataclass
+class MonitorReport:
+    """Everything :func:`monitor` measured (JSON-able through :meth:`to_json`)."""
+
+    model: dict
+    period: dict
+    performance: dict
+    by_week: list[dict]
+    by_band: list[dict]
+    reliability: list[dict]
+    segments: list[dict]
+    feature_drift: list[dict]
+    prediction_drift: dict
+    unknown: dict
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def crossed(self) -> list[Check]:
+        return sorted((c for c in self.checks if c.level != "ok"), key=lambda c: -_LEVEL[c.level])
+
+    @property
+    def verdict(self) -> str:
+        worst = max((_LEVEL[c.level] for c in self.checks), default=0)
+        return VERDICTS[worst]
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.message for c in self.crossed]
+
+    def metrics(self) -> dict[str, float]:
+        """Flat figures for MLflow and gauges (``monitor_*``)."""
+        return report_metrics(self.to_json())
 
     def to_json(self) -> dict:
         return {**asdict(self), "threshold": self.threshold}
@@ -141,6 +193,37 @@ class MonitorReport:
             "checks": [c.to_json() for c in self.checks],
             "notes": self.notes,
         })
+
+
+def report_metrics(report: dict) -> dict[str, float]:
+    """The flat ``monitor_*`` figures of a report (its JSON form): what MLflow records at each
+    monitoring run and what ``/metrics`` gauges can expose."""
+    perf = report.get("performance", {})
+    drift = [f["psi"] for f in report.get("feature_drift", []) if not f.get("ignored")]
+    out = {
+        "monitor_lines": report.get("period", {}).get("lines"),
+        "monitor_matured_lines": report.get("period", {}).get("matured_lines"),
+        "monitor_verdict_level": VERDICTS.index(report["verdict"]) if report.get("verdict") in VERDICTS else None,
+        "monitor_prediction_psi": (report.get("prediction_drift") or {}).get("psi"),
+        "monitor_max_feature_psi": max(drift) if drift else None,
+        "monitor_mean_predicted": perf.get("mean_predicted"),
+    }
+    for key in ("auc", "ece", "log_loss", "brier", "observed_rate"):
+        out[f"monitor_{key}"] = perf.get(key)
+    for kind, values in (report.get("unknown") or {}).items():
+        out[f"monitor_unknown_{kind}_share"] = values.get("share")
+    return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(float(v))}
+
+
+def latest_report(tracker, run_id: str) -> dict | None:
+    """The newest monitoring report logged on a model's run (``monitoring/<name>/report.json``),
+    or ``None`` — for the dashboard's model page and the service's gauges."""
+    import json
+
+    names = sorted(tracker.artifact_dirs(run_id, "monitoring"))
+    if not names:
+        return None
+    return json.loads(tracker.read_text(run_id, f"{names[-1]}/report.json"))
 
 
 def _finite(value):

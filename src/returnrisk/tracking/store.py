@@ -225,6 +225,15 @@ class Tracker:
         for name, text in (texts or {}).items():
             self.client.log_text(run_id, text, name)
 
+    def artifact_dirs(self, run_id: str, path: str) -> list[str]:
+        """Sub-folders of ``path`` in a run's artifacts (e.g. its monitoring reports)."""
+        return [a.path for a in self.client.list_artifacts(run_id, path) if a.is_dir]
+
+    def read_text(self, run_id: str, path: str) -> str:
+        """A text artifact of a run."""
+        mlflow = _mlflow()
+        return mlflow.artifacts.load_text(f"{self.artifact_uri(run_id).rstrip('/')}/{path}")
+
     def artifact_uri(self, run_id: str, name: str = "") -> str:
         run = self.client.get_run(run_id)
         return f"{run.info.artifact_uri.rstrip('/')}/{name}" if name else run.info.artifact_uri
@@ -315,8 +324,12 @@ class Tracker:
 
         try:
             versions = self.client.search_model_versions(f"name='{MODEL_NAME}'")
+            aliases = dict(self.client.get_registered_model(MODEL_NAME).aliases or {})
         except MlflowException:
             return []
+        by_version: dict[str, list[str]] = {}
+        for alias, version in sorted(aliases.items()):   # search results do not carry the aliases
+            by_version.setdefault(str(version), []).append(alias)
         out = []
         for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
             try:
@@ -326,7 +339,7 @@ class Tracker:
             run_tags = dict(run.data.tags) if run else {}
             out.append({
                 "version": str(mv.version),
-                "aliases": list(getattr(mv, "aliases", []) or []),
+                "aliases": by_version.get(str(mv.version), []),
                 "run_id": mv.run_id,
                 "run_name": run.info.run_name if run else None,
                 "as_of": run_tags.get("returnrisk.as_of"),
