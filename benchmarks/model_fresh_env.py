@@ -72,9 +72,9 @@ def main() -> None:
         frozen = subprocess.run([str(python), "-m", "pip", "freeze"], capture_output=True, text=True).stdout.split()
         print("returnrisk installed as: " + next(x for x in frozen if x.lower().startswith("returnrisk")))
         print("shap installed: " + str(any(x.lower().startswith("shap==") for x in frozen)))
-        code = ("import json, time, mlflow, pandas as pd, returnrisk; t = time.perf_counter(); "
+        code = ("import json, time, mlflow, returnrisk; from mlflow.models import Model; t = time.perf_counter(); "
                 f"m = mlflow.pyfunc.load_model({str(model_dir)!r}); "
-                f"x = pd.read_json({str(model_dir / 'input_example.json')!r}, orient='split'); out = m.predict(x); "
+                f"x = Model.load({str(model_dir)!r}).load_input_example({str(model_dir)!r}); out = m.predict(x); "
                 "print(json.dumps({'load_and_predict_s': time.perf_counter() - t, 'returnrisk': returnrisk.__file__, "
                 "'rows': len(out), 'p_return': out['p_return'].round(4).tolist()}))")
         proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=work,

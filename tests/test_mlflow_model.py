@@ -174,9 +174,9 @@ def test_model_loads_in_a_new_virtual_environment_from_its_own_wheel(model_dir, 
     proc = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel],
                           cwd=model_dir, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    code = ("import mlflow, json, returnrisk, pandas as pd; "
+    code = ("import mlflow, json, returnrisk; from mlflow.models import Model; "
             f"m = mlflow.pyfunc.load_model({str(model_dir)!r}); "
-            f"example = pd.read_json({str(model_dir / 'input_example.json')!r}, orient='split'); "
+            f"example = Model.load({str(model_dir)!r}).load_input_example({str(model_dir)!r}); "
             "out = m.predict(example); print(json.dumps({'where': returnrisk.__file__, 'rows': len(out), "
             "'p': float(out['p_return'].iloc[0])}))")
     proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=300,

@@ -9,7 +9,14 @@
 * :class:`~returnrisk.monitoring.settings.MonitorSettings`: the thresholds (``RETURNRISK_MONITOR_*``).
 """
 
-from returnrisk.monitoring.monitor import VERDICTS, Check, MonitorReport, latest_report, monitor, report_metrics
+from returnrisk.monitoring.monitor import (
+    VERDICTS,
+    Check,
+    MonitorReport,
+    latest_report,
+    monitor,
+    report_metrics,
+)
 from returnrisk.monitoring.settings import MonitorSettings
 
 __all__ = ["monitor", "MonitorReport", "Check", "MonitorSettings", "VERDICTS", "latest_report", "report_metrics"]
