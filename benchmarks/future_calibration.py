@@ -39,7 +39,7 @@ def future_scores(folder: Path, bundle, as_of: pd.Timestamp, weeks: int):
     from returnrisk.data.loader import load_shop
     from returnrisk.model.bundle import score_frame
 
-    shop = load_shop(folder, quarantine_dir=Path(tempfile.mkdtemp()))
+    shop = load_shop(folder, quarantine_dir=Path(tempfile.mkdtemp()))   # outcomes only: no reasons needed
     lines = shop.order_lines
     chosen = lines[((lines["ordered_at"] >= as_of) & (lines["ordered_at"] < as_of + pd.Timedelta(weeks=weeks))).to_numpy()]
     chosen = chosen.reset_index(drop=True)
@@ -74,8 +74,10 @@ def main() -> None:
     from returnrisk.model.evaluation import expected_calibration_error, safe_auc
     from returnrisk.pipeline.params import load_params
     from returnrisk.pipeline.train import run_training
+    from returnrisk.reasons.fill import default_reason_filler
     from returnrisk.tracking import Tracker
 
+    filler = default_reason_filler()   # as `returnrisk train` does: text-only returns get their reason
     sys.path.insert(0, str(Path(__file__).parent))
     from _measure import machine
 
@@ -94,7 +96,7 @@ def main() -> None:
         as_of = pd.Timestamp(when, tz="UTC")
         started = time.perf_counter()
         tracker = Tracker(f"sqlite:///{work}/mlruns-{when}/mlflow.db")
-        result = run_training(folder, params=params, tracker=tracker, as_of=as_of)
+        result = run_training(folder, params=params, tracker=tracker, as_of=as_of, reason_filler=filler)
         bundle, _ = tracker.load_bundle(f"models:/returnrisk/{result.model_version}")
         y, p, p_truth = future_scores(folder, bundle, as_of, args.weeks)
         row = {"as_of": when, "val_auc": result.metrics["val_auc"], "val_ece": result.metrics["val_ece"],
@@ -115,7 +117,8 @@ def main() -> None:
         default = work / "make-demo-shop"
         if not (default / "truth" / "manifest.json").is_file():
             generate_demo_shop(default, seed=7, n_lines=200_000)
-        result = run_training(default, params=params, tracker=Tracker(f"sqlite:///{work}/mlruns-default/mlflow.db"))
+        result = run_training(default, params=params, tracker=Tracker(f"sqlite:///{work}/mlruns-default/mlflow.db"),
+                              reason_filler=filler)
         m = result.metrics
         print(f"\nmake-demo shop (seed 7, 200,000 lines, as-of {result.as_of:%Y-%m-%d}): validation AUC "
               f"{m['val_auc']:.4f}, ECE {m['val_ece']:.4f}, log-loss {m['val_log_loss']:.4f}, "

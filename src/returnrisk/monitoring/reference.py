@@ -5,6 +5,12 @@ The reference lines are the most recent training lines — those ordered from th
 to the as-of date, each with its features at its own cut-off — scored by the served model. For
 each feature and for the predicted P(return): its histogram (see :mod:`returnrisk.monitoring.drift`);
 and the share of lines whose product, customer or size had never been sold before.
+
+A feature describing a customer, a product or a product size (its history) is summarised on the
+lines where that entity is known: an unknown entity's value is its parent's rate — frozen in the
+served snapshot after the as-of date, moving day by day in training — so including them would
+measure the snapshot's freezing, not the lines; how many lines have an unknown entity is a check
+of its own.
 """
 
 from __future__ import annotations
@@ -15,14 +21,33 @@ import pandas as pd
 from returnrisk.features.catalog import CATEGORICAL, FEATURE_INDEX, FEATURE_NAMES
 from returnrisk.monitoring.drift import distribution_of
 
-__all__ = ["REFERENCE_FORMAT", "build_reference", "reference_of", "unknown_flags", "PREDICTION_EDGES",
-           "MAX_REFERENCE_ROWS"]
+__all__ = ["REFERENCE_FORMAT", "build_reference", "reference_of", "unknown_flags", "known_rows", "ENTITY_OF",
+           "PREDICTION_EDGES", "MAX_REFERENCE_ROWS"]
 
 REFERENCE_FORMAT = "returnrisk-monitoring-reference/1"
 #: Bins of the predicted P(return) (fixed, so references of two models compare too).
 PREDICTION_EDGES = [round(0.05 * k, 2) for k in range(1, 20)]
 #: Reference lines summarised at most (a seeded sample of larger windows).
 MAX_REFERENCE_ROWS = 200_000
+
+
+#: The entity whose history a feature describes (its drift is measured where that entity is known).
+ENTITY_OF: dict[str, str] = {
+    **{name: "customer" for name in ("customer_log_lines", "customer_rate", "customer_small_rate",
+                                     "customer_large_rate", "customer_size_known", "size_vs_usual", "size_vs_fit",
+                                     "customer_body_known", "size_vs_body")},
+    **{name: "product" for name in FEATURE_NAMES if name.startswith("product_") and name != "product_age_days"},
+    **{name: "size" for name in ("size_log_sales", "size_rate", "size_small_rate", "size_large_rate")},
+}
+
+
+def known_rows(X: np.ndarray, feature: str) -> np.ndarray:
+    """The rows on which ``feature``'s drift is measured: where its entity is known (all rows for
+    features that describe no entity's history)."""
+    entity = ENTITY_OF.get(feature)
+    if entity is None:
+        return np.ones(len(X), dtype=bool)
+    return ~unknown_flags(X)[entity]
 
 
 def unknown_flags(X: np.ndarray) -> dict[str, np.ndarray]:
@@ -48,7 +73,8 @@ def build_reference(X: np.ndarray, p_return: np.ndarray, *, window_start: str, w
         "window_start": window_start,
         "window_end": window_end,
         "rows": int(len(X)),
-        "features": {name: distribution_of(X[:, i], categorical=name in categorical)
+        "features": {name: {**distribution_of(X[known_rows(X, name), i], categorical=name in categorical),
+                            "rows_with": ENTITY_OF.get(name, "all")}
                      for i, name in enumerate(FEATURE_NAMES)},
         "prediction": {"kind": "numeric", "edges": PREDICTION_EDGES,
                        **_prediction_shares(p_return), "mean": float(np.mean(p_return)) if len(p_return) else None},
