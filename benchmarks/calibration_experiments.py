@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from returnrisk.data.loader import clean_shop, read_shop_tables
 from returnrisk.features.build import frame_from_history, index_shop, outcomes_at
 from returnrisk.features.catalog import CATEGORICAL, FEATURE_INDEX, FEATURE_NAMES
-from returnrisk.features.history import DAY
+from returnrisk.timeutil import DAY
 from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.estimator import fit_platt
 from returnrisk.model.evaluation import expected_calibration_error, safe_auc

@@ -37,7 +37,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 def future_scores(folder: Path, bundle, as_of: pd.Timestamp, weeks: int):
     """(y, p, p_truth) of the lines ordered in the ``weeks`` weeks after ``as_of``."""
     from returnrisk.data.loader import load_shop
-    from returnrisk.model.bundle import score_frame
+    from returnrisk.scoring.batch import score_frame
 
     shop = load_shop(folder, quarantine_dir=Path(tempfile.mkdtemp()))   # outcomes only: no reasons needed
     lines = shop.order_lines
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--as-of", nargs="+", default=["2025-12-15", "2026-02-01", "2026-04-01", "2026-07-01"])
     parser.add_argument("--weeks", type=int, default=8)
     parser.add_argument("--default-shop", action="store_true")
-    parser.add_argument("--params", type=Path, default=None, help="parameters file (default training/params.yaml)")
+    parser.add_argument("--params", type=Path, default=None, help="parameters override file (default: the packaged defaults)")
     parser.add_argument("--work", type=Path, default=None, help="keep the shops and stores here")
     args = parser.parse_args()
 

@@ -11,13 +11,14 @@ from rich.table import Table
 from returnrisk.cli import app
 from returnrisk.cli.console import console, err_console, print_json_line
 from returnrisk.cli.model_commands import MODEL_HELP, TRACKING_HELP, tracker_for
+from returnrisk.config import DEFAULT_MODEL_URI
 
 _STYLE = {"healthy": "bold green", "degraded": "bold yellow", "retrain_recommended": "bold red"}
 
 
 @app.command("monitor")
 def monitor_command(
-    model: str = typer.Option("models:/returnrisk@champion", "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL_URI, "--model", help=MODEL_HELP),
     data: Path = typer.Option(None, "--data", help="Shop history folder holding the lines since the model's as-of "
                               "date (default: the folder the model was trained on)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
@@ -36,10 +37,12 @@ def monitor_command(
     import pandas as pd
 
     from returnrisk.errors import InputError
-    from returnrisk.monitoring import MonitorSettings, monitor
+    from returnrisk.config import MonitorSettings, read_settings
+    from returnrisk.monitoring import monitor
     from returnrisk.monitoring.html import render_html
     from returnrisk.reasons.fill import default_reason_filler
 
+    settings = read_settings(MonitorSettings, "docs/monitoring.md#verdict")
     tracker = tracker_for(tracking_uri)
     bundle, ref = tracker.load_bundle(model)
     folder = Path(data) if data is not None else Path(bundle.meta.get("data_dir") or ".")
@@ -49,7 +52,7 @@ def monitor_command(
     from returnrisk.data.loader import load_shop
 
     shop = load_shop(folder, reason_filler=default_reason_filler())
-    report = monitor(bundle, shop, MonitorSettings(),
+    report = monitor(bundle, shop, settings,
                      model={"uri": model, "version": ref.version, "run_id": ref.run_id, "data_dir": str(folder.resolve())})
     payload = report.to_json()
     html = render_html(payload)
@@ -57,16 +60,16 @@ def monitor_command(
     name = f"v{ref.version or 'x'}-{stamp:%Y%m%dT%H%M%S}"
     target = out or folder / ".returnrisk" / "monitoring" / name
     target.mkdir(parents=True, exist_ok=True)
-    import json
+    from returnrisk.strict_json import dumps
 
     (target / "report.html").write_text(html, encoding="utf-8")
-    (target / "report.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    (target / "report.json").write_text(dumps(payload, indent=2), encoding="utf-8")
     logged = None
     if ref.run_id and not no_log:
         step = max(int((pd.Timestamp(payload["period"]["now"]) - pd.Timestamp(payload["period"]["as_of"])).days), 0)
         tracker.log_to_run(ref.run_id, metrics=report.metrics(), step=step,
                            texts={f"monitoring/{name}/report.html": html,
-                                  f"monitoring/{name}/report.json": json.dumps(payload, indent=2)},
+                                  f"monitoring/{name}/report.json": dumps(payload, indent=2)},
                            tags={"returnrisk.monitor.verdict": report.verdict,
                                  "returnrisk.monitor.at": stamp.isoformat()})
         logged = tracker.artifact_uri(ref.run_id, f"monitoring/{name}")

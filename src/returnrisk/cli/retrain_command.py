@@ -21,9 +21,10 @@ def _store(db: str | None, skip: bool):
     from returnrisk.operations.store import ReturnStore
 
     if db is None:
-        from returnrisk.serving.settings import Settings
+        from returnrisk.config import read_settings
+        from returnrisk.serving.settings import Settings  # the service's database: a service setting
 
-        db = Settings().returns_db_url
+        db = read_settings(Settings).database_url
     if db.startswith("sqlite:///") and not Path(db[len("sqlite:///"):]).expanduser().exists():
         return None, f"no returns database at {db}: nothing recorded through the API to merge"
     try:
@@ -35,13 +36,14 @@ def _store(db: str | None, skip: bool):
 @app.command("retrain")
 def retrain(
     data: Path = typer.Option(..., "--data", help="Shop history folder (see docs/data-contract.md)."),
-    db: str = typer.Option(None, "--db", help="Returns database of the API (default $RETURNRISK_RETURNS_DB_URL, "
+    db: str = typer.Option(None, "--db", help="Service database of the API (default $RETURNRISK_DATABASE_URL, "
                            "else sqlite:///returnrisk-returns.db); its returns are merged with DATA's."),
     no_merge: bool = typer.Option(False, "--no-merge", help="Train on DATA as it is."),
     holdout_days: int = typer.Option(28, "--holdout-days", help="Freshest matured days held out from the "
                                      "challenger's training, on which it is compared with the champion."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
-    params_file: Path = typer.Option(None, "--params", help="Parameters YAML (default training/params.yaml)."),
+    params_file: str = typer.Option(None, "--params", help="YAML file overriding training parameters (default: "
+                                    "none — the packaged returnrisk/pipeline/params.yaml)."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line: decision, metrics side by side."),
 ) -> None:
     """Retrain and promote when better. Exit codes: 0 promoted, 3 champion kept, 2 bad input."""

@@ -31,8 +31,10 @@ from returnrisk.demo.customers import make_customers
 from returnrisk.demo.orders import make_lines
 from returnrisk.demo.outcomes import draw_returns, reason_hazards, refund_delays, return_delays
 from returnrisk.demo.phrases import build_pool
+from returnrisk.demo.plant_fixes import plant_fixes as plant_known_fixes
 from returnrisk.sizes import size_label_for
 from returnrisk.taxonomy import REASON_CODES, RETURN_GROUPS, group_of
+from returnrisk.timeutil import DAY, to_utc
 
 __all__ = ["DemoConfig", "generate_demo_shop", "DEMO_START", "DEMO_DAYS"]
 
@@ -110,11 +112,13 @@ def _recorded_reasons(rng: np.random.Generator, true_code: np.ndarray):
 
 
 def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000,
-                       file_format: str = "csv", overwrite: bool = True, plant_drift: bool = False) -> dict:
+                       file_format: str = "csv", overwrite: bool = True, plant_fixes: bool = False,
+                       plant_drift: bool = False) -> dict:
     """Write a demo shop to ``out`` (see module docstring); returns the manifest.
 
-    ``plant_drift`` (opt-in) plants a product line whose return rate changes late in the data
-    (see :mod:`returnrisk.demo.plant_drift`); without it the shop is unchanged.
+    Two opt-in hooks, each leaving the default shop unchanged when off: ``plant_fixes`` plants
+    fixes with known effects (:mod:`returnrisk.demo.plant_fixes`), ``plant_drift`` a product line
+    whose return rate changes late in the data (:mod:`returnrisk.demo.plant_drift`).
     """
     if n_lines < 1000:
         raise ValueError(f"--lines {n_lines} is too small for a meaningful shop: use at least 1000")
@@ -125,7 +129,7 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} is not empty: choose another --out or remove it")
     rng = np.random.default_rng(seed)
-    start, days = config.start.tz_convert("UTC"), config.days
+    start, days = to_utc(config.start), config.days
     naive_start = start.tz_localize(None)
 
     brands = make_brands(rng, config.n_brands)
@@ -135,16 +139,20 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     log.info("demo: %d products, %d customers, %d lines", len(products), len(customers), len(lines))
 
     hazards = reason_hazards(lines, products, customers, naive_start)
+    planted = None
+    if plant_fixes:   # fixes with known effects (demo/plant_fixes.py); off: nothing changes
+        planted = plant_known_fixes(seed, lines, products, customers, hazards, naive_start, days)
+        lines, products, hazards = planted.lines, planted.products, planted.hazards
     drift = None
-    if plant_drift:
-        from returnrisk.demo.plant_drift import plant_drift as planted
+    if plant_drift:   # a late change of one category's return rate (demo/plant_drift.py); off: nothing changes
+        from returnrisk.demo.plant_drift import plant_drift as add_drift
 
-        hazards, drift = planted(hazards, lines, products, naive_start, days)
+        hazards, drift = add_drift(hazards, lines, products, naive_start, days)
     p_return, would_return, reason_idx = draw_returns(rng, hazards)
     reason_codes = np.array(REASON_CODES, dtype=object)
     late = reason_idx == REASON_CODES.index("late_delivery")
-    delay_s = (return_delays(rng, len(lines), late) * 86400).astype(np.int64)
-    end_s = days * 86400
+    delay_s = (return_delays(rng, len(lines), late) * DAY).astype(np.int64)
+    end_s = days * DAY
     returned_s = lines["seconds"].to_numpy() + delay_s
     observed = would_return & (returned_s < end_s)
 
@@ -171,7 +179,7 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     true_code = reason_codes[reason_idx[ridx]]
     returned_at = returned_s[ridx]
     returned_month = (naive_start + pd.to_timedelta(returned_at, unit="s")).month.to_numpy()
-    refunded_s = returned_at + (refund_delays(rng, returned_month) * 86400).astype(np.int64)
+    refunded_s = returned_at + (refund_delays(rng, returned_month) * DAY).astype(np.int64)
     refunded = np.where(refunded_s < end_s, refunded_s, -1)
     code, text = _recorded_reasons(rng, true_code)
     category = products["category"].to_numpy()[lines["product_index"].to_numpy()[ridx]]
@@ -258,6 +266,8 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
         manifest["planted_drift"] = drift
         (out / "truth" / "drift.json").write_text(json.dumps(drift, indent=2))
     (out / "truth" / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if planted is not None:
+        planted.write(out / "truth")
     return manifest
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.demo.catalogue import LADDERS
+from returnrisk.timeutil import DAY
 
 __all__ = ["day_weights", "make_lines", "pick_among_available"]
 
@@ -96,7 +97,7 @@ def make_lines(
     mean_lines = 1.78  # a little under the true mean, so that trimming reaches n_target
     n_orders = max(1, int(round(n_target / mean_lines)))
     order_day = rng.choice(days, n_orders, p=day_weights(start, days))
-    seconds = order_day.astype(np.int64) * 86400 + rng.integers(6 * 3600, 24 * 3600, n_orders)
+    seconds = order_day.astype(np.int64) * DAY + rng.integers(6 * 3600, 24 * 3600, n_orders)
     order_sort = np.argsort(seconds, kind="stable")
     seconds, order_day = seconds[order_sort], order_day[order_sort]
     customer = pick_among_available(

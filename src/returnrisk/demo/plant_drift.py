@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.taxonomy import REASON_CODES
+from returnrisk.timeutil import to_utc
 
 __all__ = ["DRIFT_CATEGORY", "DRIFT_DAYS_BEFORE_END", "DRIFT_EXTRA_HAZARD", "drift_start", "plant_drift"]
 
@@ -55,7 +56,7 @@ def plant_drift(hazards: np.ndarray, lines: pd.DataFrame, products: pd.DataFrame
         "kind": "return rate of a product line changes",
         "category": DRIFT_CATEGORY,
         "reason": "poor_quality",
-        "start": begins.tz_localize("UTC").isoformat() if begins.tzinfo is None else begins.isoformat(),
+        "start": to_utc(begins).isoformat(),
         "extra_hazard": DRIFT_EXTRA_HAZARD,
         "drifted_lines": int(drifted.sum()),
         "true_rate_without_drift": float(before.mean()) if drifted.any() else None,

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ModelParams:
-    """LightGBM settings of the two boosters (``training/params.yaml`` → ``model``)."""
+    """LightGBM settings of the two boosters (params file → ``model``)."""
 
     return_model: dict = field(default_factory=lambda: {
         "objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 100,
@@ -78,10 +78,6 @@ class Prediction:
 
     p_return: np.ndarray
     p_reasons: np.ndarray
-
-    @property
-    def p_reason_given_return(self) -> np.ndarray:
-        return self.p_reasons / np.maximum(self.p_return[:, None], 1e-12)
 
 
 @dataclass

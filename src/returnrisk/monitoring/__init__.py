@@ -6,7 +6,8 @@
   histograms, unknown shares);
 * :mod:`~returnrisk.monitoring.drift`: PSI and Jensen–Shannon distance;
 * :mod:`~returnrisk.monitoring.html`: the offline HTML report and its charts;
-* :class:`~returnrisk.monitoring.settings.MonitorSettings`: the thresholds (``RETURNRISK_MONITOR_*``).
+* the thresholds: :class:`~returnrisk.config.MonitorSettings` (``RETURNRISK_MONITOR_*``), read by the
+  entry points and handed down.
 """
 
 from returnrisk.monitoring.monitor import (
@@ -17,6 +18,5 @@ from returnrisk.monitoring.monitor import (
     monitor,
     report_metrics,
 )
-from returnrisk.monitoring.settings import MonitorSettings
 
-__all__ = ["monitor", "MonitorReport", "Check", "MonitorSettings", "VERDICTS", "latest_report", "report_metrics"]
+__all__ = ["monitor", "MonitorReport", "Check", "VERDICTS", "latest_report", "report_metrics"]

@@ -1,5 +1,5 @@
 """The monitoring report as one offline HTML page (inline SVG charts from the dashboard's
-:mod:`returnrisk.dashboard.charts`, inline CSS, no script, no CDN).
+:mod:`returnrisk.charts`, inline CSS, no script, no CDN).
 
 :func:`report_charts` gives the charts alone — predicted vs observed by week, by risk band and by
 probability bin, feature drift, the prediction histogram — for other pages (the dashboard's model
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from returnrisk.dashboard.charts import bar_chart, line_chart, paired_bars
+from returnrisk.charts import bar_chart, line_chart, paired_bars
 
 __all__ = ["render_html", "report_charts", "drift_table"]
 

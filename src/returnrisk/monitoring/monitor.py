@@ -11,7 +11,7 @@ scores them (its snapshot, frozen at the as-of date), then:
   the training reference stored in the bundle), prediction drift (the same for P(return)), and the
   share of lines whose product, customer or size the model's snapshot had never seen sold.
 
-Each check compares its figure with the thresholds of :class:`MonitorSettings`; the verdict is the
+Each check compares its figure with the thresholds of :class:`~returnrisk.config.MonitorSettings`; the verdict is the
 worst level reached: ``healthy``, ``degraded`` or ``retrain_recommended``, with every crossed
 threshold named in ``reasons``.
 """
@@ -25,13 +25,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from returnrisk.config import DEFAULT_MONITOR_SETTINGS, MonitorSettings
 from returnrisk.errors import InputError
 from returnrisk.features.catalog import FEATURE_NAMES, feature_label
-from returnrisk.model.bundle import ServingBundle, score_frame
+from returnrisk.model.bundle import ServingBundle
 from returnrisk.model.evaluation import expected_calibration_error, probability_metrics, reliability_table
 from returnrisk.monitoring.drift import compare
 from returnrisk.monitoring.reference import PREDICTION_EDGES, known_rows, unknown_flags
-from returnrisk.monitoring.settings import MonitorSettings
+from returnrisk.scoring.batch import score_frame
+from returnrisk.strict_json import jsonable
+from returnrisk.timeutil import default_as_of, to_utc
 
 __all__ = ["Check", "MonitorReport", "monitor", "VERDICTS", "monitored_lines", "chance_ece", "report_metrics",
            "latest_report"]
@@ -113,7 +116,7 @@ class MonitorReport:
         return report_metrics(self.to_json())
 
     def to_json(self) -> dict:
-        return _finite({
+        return jsonable({
             "verdict": self.verdict,
             "reasons": self.reasons,
             "crossed": [c.to_json() for c in self.crossed],
@@ -163,21 +166,6 @@ def latest_report(tracker, run_id: str) -> dict | None:
     return json.loads(tracker.read_text(run_id, f"{names[-1]}/report.json"))
 
 
-def _finite(value):
-    """JSON without NaN or infinity (they become null)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
 def chance_ece(p: np.ndarray, draws: int = 2000, quantile: float = 0.99, seed: int = 0, bins: int = 10) -> float:
     """The ECE a perfectly calibrated model reaches on these lines by chance alone (its ``quantile``):
     outcomes drawn from ``p`` itself, ``draws`` times. Below it, an ECE says nothing.
@@ -208,14 +196,11 @@ def chance_ece(p: np.ndarray, draws: int = 2000, quantile: float = 0.99, seed: i
 
 def monitored_lines(bundle: ServingBundle, shop, now: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Lines ordered since the model's as-of date with their product's page attributes, each with
-    ``matured`` and ``returned``; and the end of the data used as *now*."""
+    ``matured`` and ``returned``; and *now*: by default the data's now
+    (:func:`returnrisk.timeutil.default_as_of`, one second after its last order, return or refund)."""
     as_of = pd.Timestamp(bundle.meta["as_of"])
     lines = shop.order_lines
-    if now is None:
-        last = lines["ordered_at"].max()
-        if len(shop.returns):
-            last = max(last, shop.returns["returned_at"].max())
-        now = last + pd.Timedelta(seconds=1)
+    now = default_as_of(shop) if now is None else to_utc(now)
     ordered = lines["ordered_at"]
     picked = lines[((ordered >= as_of) & (ordered < now)).to_numpy()].reset_index(drop=True)
     if picked.empty:
@@ -275,7 +260,7 @@ def _segments(matured: pd.DataFrame, settings: MonitorSettings) -> tuple[list[di
 def monitor(bundle: ServingBundle, shop, settings: MonitorSettings | None = None, *,
             now: pd.Timestamp | None = None, model: dict | None = None) -> MonitorReport:
     """Monitor ``bundle`` on ``shop``'s lines ordered since its as-of date (see the module docstring)."""
-    settings = settings or MonitorSettings()
+    settings = settings or DEFAULT_MONITOR_SETTINGS
     lines, now = monitored_lines(bundle, shop, now)
     X = bundle.snapshot.features(lines)
     scores = score_frame(bundle, lines)
@@ -284,7 +269,7 @@ def monitor(bundle: ServingBundle, shop, settings: MonitorSettings | None = None
         "matured": lines["matured"].to_numpy(), "returned": lines["returned"].to_numpy(),
         "category": lines["category"].astype(object).fillna("(unknown)").to_numpy() if "category" in lines else "(unknown)",
         "brand": lines["brand"].astype(object).fillna("(unknown)").to_numpy() if "brand" in lines else "(unknown)",
-        "week": lines["ordered_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W-SUN")
+        "week": to_utc(lines["ordered_at"]).dt.tz_localize(None).dt.to_period("W-SUN")
                 .dt.start_time.dt.strftime("%Y-%m-%d").to_numpy(),
     })
     meta = bundle.meta

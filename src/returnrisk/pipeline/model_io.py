@@ -26,7 +26,7 @@ def model_io_columns() -> tuple[list[tuple[str, str, bool]], list[tuple[str, str
     """The pyfunc's inputs ``(name, kind, required)`` — order-line columns (only ``product_id``
     required) and the product attributes a new product may carry — and outputs ``(name, kind)``."""
     from returnrisk.data.contract import table_spec
-    from returnrisk.scoring_input import PRODUCT_FIELDS
+    from returnrisk.scoring.batch import PRODUCT_FIELDS
     from returnrisk.taxonomy import RETURN_GROUPS
 
     inputs = [(c.name, c.kind, c.name == "product_id") for c in table_spec("order_lines").columns]

@@ -41,6 +41,8 @@ from returnrisk.model.evaluation import probability_metrics, reliability_table, 
 from returnrisk.pipeline.params import TrainParams
 from returnrisk.pipeline.stages import StageClock
 from returnrisk.pipeline.train import TrainResult, run_training
+from returnrisk.strict_json import dumps, jsonable
+from returnrisk.timeutil import default_as_of, to_utc
 from returnrisk.tracking import CHALLENGER_ALIAS, Tracker
 
 __all__ = ["RetrainResult", "run_retrain", "merge_recorded_returns", "PROMOTED", "KEPT_CHAMPION",
@@ -70,7 +72,7 @@ class RetrainResult:
         return PROMOTED if self.promoted else KEPT_CHAMPION
 
     def to_json(self) -> dict:
-        return _finite({
+        return jsonable({
             "promoted": self.promoted,
             "decision": self.decision,
             "exit_code": self.exit_code,
@@ -86,31 +88,12 @@ class RetrainResult:
         })
 
 
-def _finite(value):
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def merge_recorded_returns(data: Path, store, out: Path) -> dict:
     """The shop of ``data`` with the returns recorded through the API, written to ``out``."""
     from returnrisk.operations.export import export_returns
 
     result = export_returns(store, out, merge_with=data)
     return result.to_dict()
-
-
-def _end_of(shop) -> pd.Timestamp:
-    last = shop.order_lines["ordered_at"].max()
-    if len(shop.returns):
-        last = max(last, shop.returns["returned_at"].max())
-    return last + pd.Timedelta(seconds=1)
 
 
 def _per_category(categories: np.ndarray, y: np.ndarray, p_new: np.ndarray, p_old: np.ndarray,
@@ -151,8 +134,7 @@ def run_retrain(
         log.info("returns recorded through the API merged: %s", merged)
 
     shop = load_shop(train_dir, reason_filler=reason_filler)
-    end = pd.Timestamp(end) if end is not None else _end_of(shop)
-    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    end = default_as_of(shop) if end is None else to_utc(end)
     challenger_as_of = end - pd.Timedelta(days=holdout_days)
     window = pd.Timedelta(days=params.window_days)
     holdout_start, holdout_end = challenger_as_of - window, end - window
@@ -238,8 +220,6 @@ def run_retrain(
 
 def _log_report(tracker: Tracker, result: RetrainResult) -> None:
     """The comparison on the challenger's run: metrics side by side, report.json, report.html."""
-    import json
-
     from returnrisk.pipeline.retrain_report import render_retrain_report
 
     payload = result.to_json()
@@ -249,7 +229,7 @@ def _log_report(tracker: Tracker, result: RetrainResult) -> None:
         for key, value in figures.items():
             flat[f"retrain_{who}_{key}"] = value
     tracker.log_to_run(result.challenger.run_id, metrics=flat,
-                       texts={"retrain/report.json": json.dumps(payload, indent=2),
+                       texts={"retrain/report.json": dumps(payload, indent=2),
                               "retrain/report.html": render_retrain_report(payload)},
                        tags={"returnrisk.retrain.decision": result.decision,
                              "returnrisk.retrain.champion_version": str(result.champion_version)})

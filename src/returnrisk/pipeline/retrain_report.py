@@ -1,12 +1,12 @@
 """The retraining report (logged on the challenger's run as ``retrain/report.html``): metrics side
 by side, calibration curves of both models on the hold-out, AUC per category. Offline HTML,
-inline SVG charts from :mod:`returnrisk.dashboard.charts`."""
+inline SVG charts from :mod:`returnrisk.charts`."""
 
 from __future__ import annotations
 
 from html import escape
 
-from returnrisk.dashboard.charts import line_chart, paired_bars
+from returnrisk.charts import line_chart, paired_bars
 
 __all__ = ["render_retrain_report"]
 

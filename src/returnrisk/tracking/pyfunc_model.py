@@ -31,8 +31,7 @@ class ReturnRiskPyfunc(PythonModel):
         self.bundle = ServingBundle.load(context.artifacts["bundle"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from returnrisk.model.bundle import score_frame
-        from returnrisk.scoring_input import prepare_scoring_lines
+        from returnrisk.scoring.batch import prepare_scoring_lines, score_frame
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         return score_frame(self.bundle, prepare_scoring_lines(frame, "model input"))

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from returnrisk.config import DEFAULT_MODEL_URI
 from returnrisk.errors import ModelNotFoundError, ReturnRiskError
 
 __all__ = [
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 MODEL_NAME = "returnrisk"
-CHAMPION_ALIAS = "champion"
+CHAMPION_ALIAS = "champion"  # DEFAULT_MODEL_URI (returnrisk.config) is models:/MODEL_NAME@CHAMPION_ALIAS
 CHALLENGER_ALIAS = "challenger"
 ALIASES = (CHAMPION_ALIAS, CHALLENGER_ALIAS)
 EXPERIMENT_NAME = "returnrisk"
@@ -290,7 +291,7 @@ class Tracker:
                 mv = self.client.get_model_version(name, version)
                 return ModelRef(model_uri, name, str(mv.version), None, mv.run_id)
             except (MlflowException, ValueError):
-                if model_uri == f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}":
+                if model_uri == DEFAULT_MODEL_URI:
                     raise ModelNotFoundError(
                         "no champion model: run `returnrisk train --data DIR` first "
                         f"(tracking store: {self.tracking_uri})"
