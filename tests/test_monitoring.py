@@ -82,7 +82,7 @@ def drift_pair(demo_small, tmp_path_factory):
     for name, folder in (("plain", demo_small), ("planted", planted)):
         uri = f"sqlite:///{root}/{name}/mlflow.db"
         result = run_training(folder, params=load_params(FAST), tracker=Tracker(uri), as_of=start)
-        out[name] = {"data": folder, "uri": uri, "run_id": result.run_id}
+        out[name] = {"data": folder, "uri": uri, "run_id": result.run_id, "version": result.model_version}
     return out
 
 
@@ -95,9 +95,16 @@ def _monitor_json(entry, tmp_path) -> dict:
     return json.loads(lines[0], parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
 
 
+@pytest.fixture(scope="module")
+def planted_report(drift_pair, tmp_path_factory):
+    """``returnrisk monitor --json`` on the planted shop (logged on its model's run) and its output folder."""
+    out = tmp_path_factory.mktemp("planted_report")
+    return _monitor_json(drift_pair["planted"], out), out
+
+
 @pytest.mark.slow
-def test_monitor_recommends_retraining_and_names_the_planted_drift(drift_pair, tmp_path):
-    report = _monitor_json(drift_pair["planted"], tmp_path)
+def test_monitor_recommends_retraining_and_names_the_planted_drift(planted_report):
+    report, tmp_path = planted_report
     assert report["verdict"] == "retrain_recommended"
     jeans = [c for c in report["crossed"] if c["subject"] == "category 'jeans'"]
     assert jeans and jeans[0]["metric"] == "segment_gap" and jeans[0]["level"] == "retrain_recommended"
@@ -174,3 +181,142 @@ def test_monitor_needs_lines_after_the_as_of_date(trained):
 
     with pytest.raises(InputError, match="no order line after the model's as-of date"):
         monitor(trained.bundle(), load_shop(trained.data))
+
+
+# ---- the service: gauges on /metrics, the dashboard's model page ------------------------------------
+KEY = {"Authorization": "Bearer merchant-key"}
+
+
+def _service(tracking_uri: str, tmp_path: Path, loader=None):
+    from returnrisk.serving import Settings, create_app
+
+    settings = Settings(_env_file=None, tracking_uri=tracking_uri, merchant_api_keys="merchant-key",
+                        database_url=f"sqlite:///{tmp_path / 'service.db'}")
+    return create_app(settings, loader=loader)
+
+
+def _gauges(text: str) -> dict[tuple[str, tuple], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+@pytest.mark.slow
+def test_metrics_gauges_and_model_page_show_the_last_monitoring_report(drift_pair, planted_report, tmp_path):
+    """The service serves the planted shop's champion, monitored by ``returnrisk monitor``: its verdict and
+    figures are gauges on /metrics, and the dashboard's model page shows predicted vs observed by week
+    and the drift table."""
+    from fastapi.testclient import TestClient
+
+    report, _ = planted_report
+    with TestClient(_service(drift_pair["planted"]["uri"], tmp_path)) as client:
+        gauges = _gauges(client.get("/metrics").text)
+        page = client.get("/dashboard/model", headers=KEY)
+    assert gauges[("returnrisk_monitor_report_available", ())] == 1
+    assert gauges[("returnrisk_monitor_verdict", (("verdict", "retrain_recommended"),))] == 1
+    assert gauges[("returnrisk_monitor_verdict", (("verdict", "healthy"),))] == 0
+    assert gauges[("returnrisk_monitor_verdict", (("verdict", "degraded"),))] == 0
+    assert gauges[("returnrisk_monitor_verdict_level", ())] == 2
+    assert gauges[("returnrisk_monitor_checks_crossed", ())] == len(report["crossed"]) >= 1
+    perf = report["performance"]
+    assert gauges[("returnrisk_monitor_auc", ())] == pytest.approx(perf["auc"])
+    assert gauges[("returnrisk_monitor_ece", ())] == pytest.approx(perf["ece"])
+    assert gauges[("returnrisk_monitor_lines", ())] == report["period"]["lines"]
+    assert gauges[("returnrisk_monitor_prediction_psi", ())] == pytest.approx(report["prediction_drift"]["psi"])
+    assert gauges[("returnrisk_monitor_generated_timestamp_seconds", ())] == pytest.approx(
+        pd.Timestamp(report["generated_at"]).timestamp())
+    assert gauges[("returnrisk_model_version", ())] == float(drift_pair["planted"]["version"])  # beside the others
+
+    assert page.status_code == 200
+    html = page.text
+    assert 'data-verdict="retrain_recommended"' in html and "retrain recommended" in html
+    assert "category &#39;jeans&#39;" in html                       # the reason, named
+    chart = html.split('id="predicted-vs-observed"', 1)[1].split("</svg>", 1)[0]
+    assert chart.count("<polyline") == 2                            # predicted and observed
+    assert chart.count("<circle") == len(report["by_week"]) + sum(w["observed"] is not None for w in report["by_week"])
+    table = html.split('id="drift-table"', 1)[1].split("</table>", 1)[0]
+    rows = table.count("<tr data-feature=")
+    assert rows == min(12, len(report["feature_drift"]))
+    top = report["feature_drift"][0]
+    assert f'data-feature="{top["feature"]}"' in table and f"{top['psi']:.3f}" in table
+    # in French too
+    with TestClient(_service(drift_pair["planted"]["uri"], tmp_path)) as client:
+        french = client.get("/dashboard/model?lang=fr", headers=KEY).text
+    assert "réentraînement recommandé" in french and "Dérive des variables" in french
+
+
+@pytest.mark.slow
+def test_a_model_never_monitored_has_no_gauges_and_says_how_to_monitor(trained, tmp_path):
+    from fastapi.testclient import TestClient
+
+    with TestClient(_service(trained.tracking_uri, tmp_path)) as client:
+        gauges = _gauges(client.get("/metrics").text)
+        html = client.get("/dashboard/model", headers=KEY).text
+    assert gauges[("returnrisk_monitor_report_available", ())] == 0
+    assert not any(name.startswith("returnrisk_monitor_") and name != "returnrisk_monitor_report_available"
+                   for name, _ in gauges)
+    assert "has not been monitored yet" in html and "returnrisk monitor" in html and 'id="drift-table"' not in html
+
+
+def test_gauges_read_the_run_once_per_refresh_and_survive_a_failing_store():
+    from returnrisk.serving.monitor_gauges import MonitorGauges
+
+    calls, now = [], [0.0]
+    reports = {"run-1": {"verdict": "degraded", "crossed": [{}], "period": {"lines": 10, "matured_lines": 4},
+                         "performance": {"auc": 0.7, "ece": float("nan")}, "generated_at": "2026-01-02T00:00:00+00:00"}}
+
+    def reader(run_id):
+        calls.append(run_id)
+        if run_id == "broken":
+            raise OSError("store unreachable")
+        return reports.get(run_id)
+
+    info = {"run_id": "run-1"}
+    gauges = MonitorGauges(lambda: info, reader, refresh_seconds=60, clock=lambda: now[0])
+    samples = {f.name: [s.value for s in f.samples] for f in gauges.collect()}
+    assert samples["returnrisk_monitor_verdict"] == [0.0, 1.0, 0.0]       # healthy, degraded, retrain_recommended
+    assert samples["returnrisk_monitor_verdict_level"] == [1.0] and samples["returnrisk_monitor_auc"] == [0.7]
+    assert "returnrisk_monitor_ece" not in samples                         # not a number: no gauge, not NaN
+    assert samples["returnrisk_monitor_generated_timestamp_seconds"] == [pd.Timestamp("2026-01-02", tz="UTC").timestamp()]
+    gauges.report()
+    now[0] = 59.0
+    gauges.report()
+    assert calls == ["run-1"]                                              # cached within the refresh period
+    now[0] = 61.0
+    gauges.report()
+    assert calls == ["run-1", "run-1"]
+    reports["run-1"] = {**reports["run-1"], "verdict": "healthy"}
+    now[0] = 200.0
+    assert gauges.report()["verdict"] == "healthy"                          # a new report is picked up
+    info["run_id"] = "broken"
+    assert gauges.report() is None                                         # unreadable: logged, no figures
+    info.clear()
+    assert gauges.report() is None
+    assert [f.name for f in gauges.collect()] == ["returnrisk_monitor_report_available"]
+
+
+# ---- thresholds are settings --------------------------------------------------------------------
+def test_thresholds_are_settings_read_by_the_entry_point_only(monkeypatch, tmp_path):
+    import os
+
+    from returnrisk.config import DEFAULT_MONITOR_SETTINGS, MonitorSettings, read_settings
+
+    for name in [n for n in os.environ if n.startswith("RETURNRISK_MONITOR_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)                                   # no .env
+    assert DEFAULT_MONITOR_SETTINGS == read_settings(MonitorSettings)   # the documented defaults
+    assert (DEFAULT_MONITOR_SETTINGS.ece_degraded, DEFAULT_MONITOR_SETTINGS.ece_retrain,
+            DEFAULT_MONITOR_SETTINGS.segment_gap_retrain, DEFAULT_MONITOR_SETTINGS.feature_psi_degraded) == \
+        (0.02, 0.035, 0.10, 0.25)
+    monkeypatch.setenv("RETURNRISK_MONITOR_SEGMENT_GAP_RETRAIN", "0.2")
+    monkeypatch.setenv("RETURNRISK_MONITOR_IGNORED_FEATURES", '["month"]')
+    settings = read_settings(MonitorSettings)
+    assert settings.segment_gap_retrain == 0.2 and settings.ignored_features == ("month",)
+    assert DEFAULT_MONITOR_SETTINGS.segment_gap_retrain == 0.10   # the library default never reads the environment
+    # a bad value: exit 2 before any model is loaded, naming the variable, the value and the fix
+    env = {**os.environ, "RETURNRISK_MONITOR_ECE_RETRAIN": "high"}
+    proc = subprocess.run([*CLI, "monitor", "--tracking-uri", f"sqlite:///{tmp_path}/none.db"], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "RETURNRISK_MONITOR_ECE_RETRAIN='high' is invalid" in proc.stderr and "docs/monitoring.md" in proc.stderr

@@ -97,6 +97,7 @@ class MonitorReport:
     unknown: dict
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    generated_at: str = ""   # when the report was made (UTC, ISO 8601)
 
     @property
     def crossed(self) -> list[Check]:
@@ -119,6 +120,7 @@ class MonitorReport:
         return jsonable({
             "verdict": self.verdict,
             "reasons": self.reasons,
+            "generated_at": self.generated_at,
             "crossed": [c.to_json() for c in self.crossed],
             "model": self.model,
             "period": self.period,
@@ -362,6 +364,7 @@ def monitor(bundle: ServingBundle, shop, settings: MonitorSettings | None = None
         by_week=_rate_table(frame, "week"), by_band=_band_table(frame),
         reliability=reliability, segments=segments, feature_drift=feature_drift,
         prediction_drift=prediction_drift, unknown=unknown, checks=checks, notes=notes,
+        generated_at=pd.Timestamp.now(tz="UTC").isoformat(),
     )
     log.info("monitor: %s (%d lines, %d matured)", report.verdict, len(frame), len(matured))
     return report
