@@ -116,6 +116,59 @@ def test_loading_and_predicting_print_no_mlflow_warning(trained, tmp_path):
     _no_mlflow_warning(proc.stderr)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_train_fixes_monitor_and_serve_print_no_mlflow_warning(demo_small, tmp_path):
+    """Every command that logs or loads a model, as a user runs it: no "Add type hints" warning, no raw
+    colour codes, no Python warning on stderr (stderr is not a terminal here, as in a log file)."""
+    import time
+    import urllib.request
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    fast = str(Path(__file__).with_name("fast_params.yaml"))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "RETURNRISK_DATABASE_URL": f"sqlite:///{tmp_path / 'db.db'}"}
+    cli = [sys.executable, "-m", "returnrisk"]
+    as_of = "2026-07-01"   # leaves lines after it for monitor
+    commands = {
+        "train": [*cli, "train", "--data", str(demo_small), "--params", fast, "--as-of", as_of, "--json"],
+        "fixes": [*cli, "fixes", "--data", str(demo_small), "--output", str(tmp_path / "fixes.json")],
+        "monitor": [*cli, "monitor", "--data", str(demo_small), "--out", str(tmp_path / "report"), "--json"],
+        "models": [*cli, "models", "--json"],
+    }
+    for name, command in commands.items():
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+        assert proc.returncode == 0, (name, proc.stderr[-3000:])
+        _no_mlflow_warning(proc.stderr)
+        if "--json" in command:
+            json.loads(proc.stdout.strip().splitlines()[-1])   # and the JSON is intact
+    port = _free_port()
+    server = subprocess.Popen([*cli, "serve", "--port", str(port), "--log-level", "warning"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, ready = time.monotonic() + 300, None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+                    ready = json.loads(answer.read())
+                    break
+            except OSError:
+                time.sleep(1)
+        assert ready and ready["status"] == "ready" and ready["model_version"] == "1", server.poll()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+            assert "returnrisk_monitor_report_available 1.0" in answer.read().decode()   # the report just logged
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=60)
+    _no_mlflow_warning(stderr)
+
+
 BLOCKER = """
 import importlib.abc, sys
 class Blocker(importlib.abc.MetaPathFinder):
