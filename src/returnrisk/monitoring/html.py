@@ -1,5 +1,5 @@
-"""The monitoring report as one offline HTML page (inline SVG charts from the dashboard's
-:mod:`returnrisk.charts`, inline CSS, no script, no CDN).
+"""The monitoring report as one offline HTML page (inline SVG charts from
+:mod:`returnrisk.charts`, the dashboard's renderer; inline CSS, no script, no CDN).
 
 :func:`report_charts` gives the charts alone — predicted vs observed by week, by risk band and by
 probability bin, feature drift, the prediction histogram — for other pages (the dashboard's model
