@@ -26,6 +26,8 @@ part                 what it holds
 ``capture``          the capture tables (portal and e-mail returns, photos, inbox, review list)
 ``portal``           the return portal behind ``/returns`` (links, form, exchange offer)
 ``captured``         customer returns, review list and channel figures for the merchant
+``monitor``          the served model's last monitoring report, cached, and its ``/metrics`` gauges
+                     (:mod:`~returnrisk.serving.monitor_gauges`; registered on ``metrics.registry``)
 ===================  ==============================================================================
 """
 
@@ -46,6 +48,7 @@ from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
 from returnrisk.serving.portal_desk import PortalDesk
+from returnrisk.serving.monitor_gauges import MonitorGauges, tracker_reader
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
@@ -81,6 +84,7 @@ class Services:
     capture: CaptureRecords
     portal: PortalDesk
     captured: CaptureDesk
+    monitor: MonitorGauges
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -99,12 +103,16 @@ class Services:
                                 holder, reasons, secure_cookies=settings.secure_cookies)
         except ValueError as exc:
             raise InputError(f"RETURNRISK_PORTAL_RATE_LIMIT: {exc}") from None
+        metrics = Metrics()
+        monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
+                                tracker_reader(settings.tracking_uri))
+        metrics.registry.register(monitor)
         return cls(
-            settings=settings, holder=holder, metrics=Metrics(), keys=keys,
+            settings=settings, holder=holder, metrics=metrics, keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
             slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons), capture=capture, portal=portal,
+            returns=ReturnsDesk(store, shop, reasons), monitor=monitor, capture=capture, portal=portal,
             captured=CaptureDesk(store, capture, shop, settings.economics),
         )
 
