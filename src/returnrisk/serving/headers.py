@@ -7,7 +7,8 @@ A pure ASGI middleware, outermost but for the metrics: it adds precomputed heade
 * ``Content-Security-Policy`` (:data:`CSP`): scripts, styles, fonts and connections from this
   origin only (the dashboard has no inline script or style: its CSS is a static file), images
   also as ``data:`` URLs, no plugins, no ``<base>``, forms post here, and no framing
-  (``frame-ancestors 'none'``);
+  (``frame-ancestors 'none'``); only ``/redoc`` allows inline styles (:data:`CSP_REDOC`: Redoc
+  writes its styles at run time; Swagger UI on ``/docs`` needs nothing more);
 * ``X-Frame-Options: DENY`` (browsers without CSP 2), ``X-Content-Type-Options: nosniff``,
   ``Referrer-Policy: strict-origin-when-cross-origin``, ``Cross-Origin-Opener-Policy: same-origin``;
 * ``Strict-Transport-Security`` when the service runs behind HTTPS (``RETURNRISK_SECURE_COOKIES``,
@@ -27,18 +28,22 @@ import re
 
 from returnrisk.serving.logs import REQUEST_ID
 
-__all__ = ["CSP", "ResponseHeadersMiddleware", "security_headers"]
+__all__ = ["CSP", "CSP_REDOC", "ResponseHeadersMiddleware", "security_headers"]
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
+#: Redoc (``/redoc`` only) writes its styles at run time (styled-components): inline styles allowed there.
+CSP_REDOC = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+#: Pages whose policy differs from :data:`CSP`.
+_PAGE_CSP = {"/redoc": CSP_REDOC}
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,64}$")
 
 
-def security_headers(hsts: bool) -> list[tuple[bytes, bytes]]:
+def security_headers(hsts: bool, csp: str = CSP) -> list[tuple[bytes, bytes]]:
     """The header pairs added to every answer."""
     headers = [
-        (b"content-security-policy", CSP.encode()),
+        (b"content-security-policy", csp.encode()),
         (b"x-frame-options", b"DENY"),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -55,6 +60,7 @@ class ResponseHeadersMiddleware:
     def __init__(self, app, *, hsts: bool):
         self.app = app
         self.headers = security_headers(hsts)
+        self._page_headers = {path: security_headers(hsts, csp) for path, csp in _PAGE_CSP.items()}
         self._prefix = os.urandom(4).hex()   # request ids unique across workers without coordination
         self._counter = itertools.count(1)
 
@@ -69,7 +75,8 @@ class ResponseHeadersMiddleware:
             return await self.app(scope, receive, send)
         request_id = self._request_id(scope)
         token = REQUEST_ID.set(request_id.decode())
-        extra = [*self.headers, (b"x-request-id", request_id)]
+        headers = self._page_headers.get(scope["path"], self.headers)
+        extra = [*headers, (b"x-request-id", request_id)]
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
