@@ -127,3 +127,45 @@ def tiny_bundle(trained):
         .reset_index(drop=True),
     )
     return ServingBundle(bundle.model, cut, bundle.meta)
+
+
+class TinyRegistry:
+    """An MLflow store (SQLite, artifacts beside it) with ``tiny_bundle`` registered as version 1, champion."""
+
+    def __init__(self, root: Path, bundle):
+        self.root, self.bundle = root, bundle
+        self.tracking_uri = f"sqlite:///{root}/mlflow.db"
+
+    def tracker(self):
+        from returnrisk.tracking import Tracker
+
+        return Tracker(self.tracking_uri)
+
+    def register(self, damage=None, champion: bool = False) -> str:
+        """Log ``tiny_bundle`` again as a new version (``damage(bundle_dir)`` first, if given)."""
+        tracker = self.tracker()
+        with tempfile.TemporaryDirectory(prefix="returnrisk-tiny-") as tmp:
+            folder = self.bundle.save(Path(tmp) / "bundle")
+            if damage is not None:
+                damage(folder)
+            with tracker.run("tiny", {}):
+                version = tracker.log_model(folder)
+        tracker.set_version_tag(version, "promotion", "test")
+        if champion:
+            tracker.set_champion(version)
+        return version
+
+    def bundle_dir(self, version: str) -> Path:
+        """Where the registry keeps ``version``'s bundle (to damage it after registration)."""
+        source = self.tracker().client.get_model_version("returnrisk", version).source
+        model_id = source.rsplit("/", 1)[-1]
+        found = list(self.root.glob(f"artifacts/**/{model_id}/**/bundle"))
+        assert len(found) == 1, found
+        return found[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_registry(tiny_bundle, tmp_path_factory) -> TinyRegistry:
+    registry = TinyRegistry(tmp_path_factory.mktemp("tiny_mlruns"), tiny_bundle)
+    registry.register(champion=True)
+    return registry

@@ -53,11 +53,18 @@ def _check_sqlite_folder(url) -> None:
         raise InputError(f"RETURNRISK_DATABASE_URL: the folder {folder} of the service database does not exist: "
                          "create it, or set RETURNRISK_DATABASE_URL to a file in an existing folder")
     target = Path(url.database).expanduser().resolve()
-    writable = os.access(target, os.W_OK) if target.exists() else os.access(folder, os.W_OK | os.X_OK)
-    if not writable:
+    try:   # try for real: permission bits say nothing for root or on a read-only file system
+        if target.exists():
+            with open(target, "ab"):
+                pass
+        else:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".returnrisk-write-check-"):
+                pass
+    except OSError as exc:
         what = target if target.exists() else folder
-        raise InputError(f"RETURNRISK_DATABASE_URL: {what} is read-only for this user: the service writes returns "
-                         "and sessions there — make it writable, or set RETURNRISK_DATABASE_URL to a writable place")
+        raise InputError(f"RETURNRISK_DATABASE_URL: {what} is read-only for this user ({exc.strerror}): the service "
+                         "writes returns and sessions there — make it writable, or set RETURNRISK_DATABASE_URL to a "
+                         "writable place") from None
 
 
 def check_model(settings) -> str | None:
