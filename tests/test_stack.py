@@ -114,6 +114,8 @@ def test_both_api_processes_serve_the_champion_trained_through_the_mlflow_server
     assert stack["tracking"].startswith("http://")   # the server, not a local store
     for url in stack["apis"].values():
         assert _version(url) == champion.version
+        answer = httpx.get(f"{url}/readyz", timeout=5)
+        assert "server" not in answer.headers and answer.headers["x-frame-options"] == "DENY"
     assert (stack["state"] / "artifacts").is_dir() and any((stack["state"] / "artifacts").rglob("model.json"))
     status = subprocess.run([str(STACK), "status"], env=stack["env"], capture_output=True, text=True, timeout=60)
     assert status.stdout.count("running") == 4, status.stdout
@@ -124,7 +126,8 @@ def test_a_promotion_reaches_both_api_processes(stack):
 
     client = MlflowClient(stack["tracking"])
     old = client.get_model_version_by_alias("returnrisk", "champion")
-    new = client.create_model_version("returnrisk", old.source, run_id=old.run_id)
+    new = client.create_model_version("returnrisk", old.source, run_id=old.run_id,
+                                      model_id=old.source.removeprefix("models:/"))
     client.set_registered_model_alias("returnrisk", "champion", new.version)   # moved from outside the API
     for url in stack["apis"].values():
         _wait(lambda url=url: _version(url) == new.version, 180, f"{url} serving version {new.version}")

@@ -1,8 +1,7 @@
 """Headers on every answer — HTML, JSON, errors, the visitor fast path — and the request id.
 
 A pure ASGI middleware, outermost but for the metrics: it adds precomputed header bytes to the
-``http.response.start`` message, so it costs one list concatenation per request (measured in
-``benchmarks/headers_benchmark.py``).
+``http.response.start`` message, so it costs one list concatenation per request.
 
 * ``Content-Security-Policy`` (:data:`CSP`): scripts, styles, fonts and connections from this
   origin only (the dashboard has no inline script or style: its CSS is a static file), images
