@@ -204,14 +204,22 @@ def soak(args, base, supervisor, pairs, customers, free_lines) -> dict:
         t.start()
     reloads, next_reload, killed = [], began + args.reload_every, None
     kill_at = began + args.kill_at * args.duration
-    while (now := time.monotonic()) < began + args.duration:
-        if killed is None and now >= kill_at:
-            killed = workers_of(supervisor)[0]
-            kill_time.append(time.monotonic())
-            os.kill(killed, signal.SIGKILL)
-        if now >= next_reload:
+    def reload():
+        try:
             answer = httpx.post(f"{base}/v1/admin/reload", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=300)
             reloads.append(answer.status_code)
+        except httpx.HTTPError as exc:
+            reloads.append(type(exc).__name__)
+
+    while (now := time.monotonic()) < began + args.duration:
+        if killed is None and now >= kill_at:
+            alive = workers_of(supervisor)
+            if alive:
+                killed = alive[0]
+                kill_time.append(time.monotonic())
+                os.kill(killed, signal.SIGKILL)
+        if now >= next_reload:   # in the background: a reload takes seconds, the kill must not wait for it
+            threading.Thread(target=reload, daemon=True).start()
             next_reload += args.reload_every
         time.sleep(0.2)
     stop.set()

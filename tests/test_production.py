@@ -308,3 +308,105 @@ def test_serve_preflight_passes_on_a_good_setup(good_registry, tmp_path, monkeyp
     check_database(f"sqlite:///{tmp_path}/service.db")
     assert (tmp_path / "service.db").exists()
     assert check_model(Settings(tracking_uri=good_registry.tracking_uri)) == "1"
+
+
+# ---- returnrisk serve --workers 2: one scrape for both, JSON logs, no Server header -----------------------
+@pytest.mark.slow
+def test_two_workers_share_one_scrape_and_log_json_lines_with_request_ids(good_registry, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RETURNRISK_TRACKING_URI": good_registry.tracking_uri, "RETURNRISK_LOG_FORMAT": "json",
+           "RETURNRISK_ACCESS_LOG": "true", "RETURNRISK_DATABASE_URL": f"sqlite:///{tmp_path}/service.db",
+           "RETURNRISK_METRICS_DIR": str(tmp_path / "metrics"), "RETURNRISK_MODEL_POLL_SECONDS": "0"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen([str(Path(sys.executable).with_name("returnrisk")), "serve", "--workers", "2",
+                                   "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def versions():
+            text = httpx.get(f"{base}/metrics", timeout=5).text
+            return re.findall(r'^returnrisk_model_version\{[^}]*pid="(\d+)"[^}]*\} 1\.0$', text, flags=re.M)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if len(set(versions())) == 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, log.read_text()[-3000:]
+            time.sleep(1)
+        else:
+            raise AssertionError("two workers did not both report a model:\n" + log.read_text()[-3000:])
+        n = 40
+        for i in range(n):   # a new connection each: spread over both workers by the kernel
+            answer = httpx.get(f"{base}/readyz", headers={"X-Request-ID": f"soak-{i}"}, timeout=10)
+            assert answer.status_code == 200 and "server" not in answer.headers
+        text = httpx.get(f"{base}/metrics", timeout=5).text
+        counted = sum(float(v) for v in re.findall(
+            r'^returnrisk_http_requests_total\{[^}]*route="/readyz"[^}]*status="200"[^}]*\} (\S+)$', text, flags=re.M))
+        assert counted == n                        # every request, whichever worker answered, in one scrape
+        assert "_created" not in text
+    finally:
+        server.terminate()
+        server.wait(60)
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    others = [line for line in log.read_text().splitlines() if line.strip() and not line.startswith("{")
+              and not line.startswith(("serving ", "Downloading artifacts", "INFO     service database"))
+              and "Warning" not in line
+              and not line.startswith("  ")]
+    assert others == [], others
+    assert {e["logger"] for e in entries} >= {"uvicorn.error", "uvicorn.access"}
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["ts"]) for e in entries)
+    access = [e for e in entries if e["logger"] == "uvicorn.access" and e.get("path") == "/readyz"]
+    assert {e["request_id"] for e in access} >= {f"soak-{i}" for i in range(n)}
+
+
+# ---- runs left RUNNING by a killed training ------------------------------------------------------------
+def test_the_next_training_fails_only_runs_whose_process_is_gone_and_tags_their_versions(tiny_bundle, tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    from mlflow import MlflowClient
+
+    from returnrisk.tracking.stuck_runs import HOST_TAG, PID_TAG, STARTED_TAG, process_tags
+
+    registry = TinyRegistry(tmp_path / "mlruns", tiny_bundle)
+    registry.register(champion=True)
+    tracker = registry.tracker()
+    client = MlflowClient(registry.tracking_uri)
+    experiment = tracker._experiment_id()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    runs = {
+        "killed": {HOST_TAG: host, PID_TAG: str(dead.pid)},
+        "alive": process_tags(),                                        # a training still running (this one)
+        "elsewhere": {HOST_TAG: "another-host", PID_TAG: str(dead.pid)},
+        "reused pid": {HOST_TAG: host, PID_TAG: str(os.getpid()), STARTED_TAG: "1"},   # same pid, other process
+    }
+    ids = {name: client.create_run(experiment, tags=tags).info.run_id for name, tags in runs.items()}
+    source = client.get_model_version("returnrisk", "1")
+    orphan = client.create_model_version("returnrisk", source.source, run_id=ids["killed"],
+                                         model_id=source.source.removeprefix("models:/")).version
+    reaped = tracker.reap_stuck_runs()
+    assert sorted(reaped.failed_runs) == sorted([ids["killed"], ids["reused pid"]])
+    assert sorted(reaped.left_running) == sorted([ids["alive"], ids["elsewhere"]])
+    status = {name: client.get_run(run_id).info.status for name, run_id in ids.items()}
+    assert status == {"killed": "FAILED", "alive": "RUNNING", "elsewhere": "RUNNING", "reused pid": "FAILED"}
+    assert "ended without finishing" in client.get_run(ids["killed"]).data.tags["returnrisk.failure"]
+    assert reaped.abandoned_versions == [orphan]
+    tags = client.get_model_version("returnrisk", orphan).tags
+    assert tags["abandoned"] == "true" and tags["promotion"].startswith("abandoned")
+    assert "abandoned" not in client.get_model_version("returnrisk", "1").tags   # decided versions untouched
+    assert tracker.reap_stuck_runs().failed_runs == []                            # nothing left to reap
