@@ -405,7 +405,7 @@ def test_the_next_training_fails_only_runs_whose_process_is_gone_and_tags_their_
     status = {name: client.get_run(run_id).info.status for name, run_id in ids.items()}
     assert status == {"killed": "FAILED", "alive": "RUNNING", "elsewhere": "RUNNING", "reused pid": "FAILED"}
     assert "ended without finishing" in client.get_run(ids["killed"]).data.tags["returnrisk.failure"]
-    assert reaped.abandoned_versions == [orphan]
+    assert reaped.abandoned_versions == [str(orphan)]
     tags = client.get_model_version("returnrisk", orphan).tags
     assert tags["abandoned"] == "true" and tags["promotion"].startswith("abandoned")
     assert "abandoned" not in client.get_model_version("returnrisk", "1").tags   # decided versions untouched
