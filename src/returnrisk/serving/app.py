@@ -18,7 +18,17 @@ import returnrisk
 from returnrisk.serving.errors import install_error_handlers
 from returnrisk.serving.fastpath import VisitorRiskFastPath
 from returnrisk.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
-from returnrisk.serving.routes import dashboard, fixes, health, model, operations, returns, risk, size_advice
+from returnrisk.serving.routes import (
+    dashboard,
+    fixes,
+    health,
+    model,
+    operations,
+    returns,
+    risk,
+    size_advice,
+    webhooks,
+)
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
@@ -28,7 +38,7 @@ __all__ = ["create_app", "mlflow_loader", "ROUTERS"]
 
 #: The routers of the app, in order.
 ROUTERS = (health.router, risk.router, model.router, size_advice.router, fixes.router, returns.router,
-           operations.router, dashboard.router)
+           operations.router, dashboard.router, webhooks.router)
 
 
 def mlflow_loader(settings: Settings) -> ModelLoader:

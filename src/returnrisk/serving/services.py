@@ -23,6 +23,8 @@ part                 what it holds
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``orders``           the order lines received by webhook (service database)
+``webhooks``         ``POST /v1/webhooks/shopify`` (signature, orders, returns, refunds)
 ===================  ==============================================================================
 """
 
@@ -36,7 +38,9 @@ from starlette.concurrency import run_in_threadpool
 from returnrisk.dashboard.sessions import SessionSigner
 from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
+from returnrisk.operations.shopify_webhooks import ShopifyWebhooks
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
@@ -72,6 +76,8 @@ class Services:
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
+    orders: WebhookOrderStore
+    webhooks: ShopifyWebhooks
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -84,12 +90,15 @@ class Services:
         shop = ServiceShop(settings, holder)
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
+        orders = WebhookOrderStore(store.engine)
+        returns = ReturnsDesk(store, shop, reasons, orders)
         return cls(
             settings=settings, holder=holder, metrics=Metrics(), keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
             slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons),
+            returns=returns, orders=orders,
+            webhooks=ShopifyWebhooks(settings.shopify_webhook_secret, orders, returns),
         )
 
     # ---- lifespan -------------------------------------------------------------------------------
