@@ -19,6 +19,7 @@ This module only names the import report's reason of each kind:
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from returnrisk.data.merchandise import non_merchandise_lines
@@ -35,10 +36,12 @@ NON_MERCHANDISE_REASONS: tuple[str, ...] = tuple(dict.fromkeys(REASON_OF_KIND.va
 
 
 def non_merchandise(lines: pd.DataFrame) -> pd.Series:
-    """Reason each line is not merchandise (a key of the import report), or ``<NA>`` when it is.
+    """Reason each line is not merchandise (a key of the import report), or ``None`` when it is.
 
     ``lines`` has ``kind``, ``gift_card``, ``shipped``, ``product_id`` and (optionally) ``title``
     (see :func:`returnrisk.data.merchandise.platform_line_kinds`).
     """
-    kind = non_merchandise_lines(lines)["kind"]
-    return kind.map(REASON_OF_KIND).astype("string")
+    kind = non_merchandise_lines(lines)["kind"].to_numpy(dtype=object)
+    codes, distinct = pd.factorize(kind, use_na_sentinel=True)
+    reasons = np.array([REASON_OF_KIND.get(k) for k in distinct] + [None], dtype=object)
+    return pd.Series(reasons[codes], index=lines.index, dtype=object)   # code -1 (merchandise) → None
