@@ -24,7 +24,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from returnrisk.errors import InputError, NotFoundError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.sources import LoadedShop
-from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.operations.store import (
     RecordOutcome,
     RefundEvent,
@@ -33,6 +32,7 @@ from returnrisk.operations.store import (
     ReturnStore,
     StoredReturn,
 )
+from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.timeutil import iso
 
