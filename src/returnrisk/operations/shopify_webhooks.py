@@ -42,6 +42,7 @@ from datetime import datetime
 from typing import Protocol
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from returnrisk.errors import InputError, UnauthenticatedError, UnavailableError
 from returnrisk.importers.webhooks import WebhookRefund, parse_order, parse_refund, parse_return
@@ -123,12 +124,18 @@ class ShopifyWebhooks:
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise InputError(f"the {topic} webhook body is not JSON ({exc}): subscribe with format JSON",
                              code="invalid_webhook") from None
-        if topic in ORDER_TOPICS:
-            return self._order(topic, payload)
-        if topic in RETURN_TOPICS:
-            return self._return(topic, payload, _header_time(triggered_at))
-        if topic in REFUND_TOPICS:
-            return self._refund(topic, payload)
+        try:
+            if topic in ORDER_TOPICS:
+                return self._order(topic, payload)
+            if topic in RETURN_TOPICS:
+                return self._return(topic, payload, _header_time(triggered_at))
+            if topic in REFUND_TOPICS:
+                return self._refund(topic, payload)
+        except SQLAlchemyError as exc:
+            log.error("service database error on webhook %s: %s", topic, str(exc).splitlines()[0])
+            raise UnavailableError("the service database cannot be reached: what this webhook carries is not fully "
+                                   "recorded; Shopify retries the delivery (every write is idempotent)",
+                                   code="store_unavailable") from None
         log.info("webhook topic %s ignored", topic)
         return {"topic": topic, "status": "ignored",
                 "detail": f"topic {topic!r} is not used by returnrisk (used: "
