@@ -310,3 +310,15 @@ def test_order_store_is_idempotent_without_the_service(tmp_path):
     assert orders.record_order(order.order_id, order.lines, updated_at=order.updated_at).status == "unchanged"
     assert orders.line(DRESS)[1] == 2 and orders.line("nope") is None
     store.dispose()
+
+
+def test_a_database_failure_is_503_and_shopify_retries(service, monkeypatch):
+    client, _, _ = service
+
+    def down(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(client.app.state.services.orders, "record_order", down)
+    answer = deliver(client, "orders/create", ORDER)
+    assert answer.status_code == 503 and answer.json()["code"] == "store_unavailable"
+    assert "Shopify retries the delivery" in answer.json()["detail"]
