@@ -124,12 +124,12 @@ def test_a_wrong_or_missing_signature_is_401_and_writes_nothing(service):
     assert table_rows(url, "returnrisk_webhook_order_lines") == []
 
 
-def test_without_a_secret_the_endpoint_answers_503_naming_the_variable(tiny_bundle, tmp_path):
+def test_without_a_secret_the_endpoint_answers_404_naming_the_variable(tiny_bundle, tmp_path):
     settings = Settings(_env_file=None, data_dir=str(write_shop(tmp_path / "shop")),
                         database_url=f"sqlite:///{tmp_path / 's.db'}")
     with TestClient(create_app(settings, loader=lambda: (tiny_bundle, {"version": "1"}))) as client:
         answer = deliver(client, "orders/create", ORDER)
-    assert answer.status_code == 503 and answer.json()["code"] == "webhooks_not_configured"
+    assert answer.status_code == 404 and answer.json()["code"] == "webhooks_not_configured"
     assert "RETURNRISK_SHOPIFY_WEBHOOK_SECRET" in answer.json()["detail"]
 
 

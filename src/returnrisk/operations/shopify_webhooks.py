@@ -5,8 +5,10 @@
 * **Signature.** Shopify signs the raw body: ``X-Shopify-Hmac-Sha256`` is the base64 HMAC-SHA256
   of the body with the app's webhook secret (``RETURNRISK_SHOPIFY_WEBHOOK_SECRET``). A missing or
   wrong signature is :class:`WebhookSignatureInvalid` (401), compared in constant time
-  (:func:`hmac.compare_digest`); without a configured secret every delivery is refused with
-  :class:`WebhooksNotConfigured` (503, saying which variable to set) — nothing unsigned is read.
+  (:func:`hmac.compare_digest`); without a configured secret the endpoint is not enabled: every
+  delivery is refused with :class:`WebhooksNotConfigured` (404, saying which variable to set) —
+  nothing unsigned is ever read. (404 rather than 503: nothing is down and retrying will not help
+  until the operator sets the secret; the service's health stays green.)
 * **Orders** (``orders/create``, ``orders/updated``): the importer's rules decide the lines
   (:func:`returnrisk.importers.webhooks.parse_order`), stored as a whole order
   (:class:`~returnrisk.operations.webhook_orders.WebhookOrderStore`).
@@ -44,7 +46,7 @@ from typing import Protocol
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from returnrisk.errors import InputError, UnauthenticatedError, UnavailableError
+from returnrisk.errors import InputError, NotFoundError, UnauthenticatedError, UnavailableError
 from returnrisk.importers.webhooks import WebhookRefund, parse_order, parse_refund, parse_return
 from returnrisk.operations.return_events import RecordOutcome, StoredReturn, utc_datetime
 from returnrisk.operations.store import ReturnStore
@@ -69,7 +71,7 @@ class WebhookSignatureInvalid(UnauthenticatedError):
     code = "webhook_signature_invalid"
 
 
-class WebhooksNotConfigured(UnavailableError):
+class WebhooksNotConfigured(NotFoundError):
     code = "webhooks_not_configured"
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 import pandas as pd
 import sqlalchemy as sa
 
+from returnrisk.db.migrate import ensure_schema
 from returnrisk.db.schema import webhook_order_lines_table as table
 from returnrisk.operations.return_events import utc_datetime
 
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 #: The contract's ``order_lines`` columns, then the product's title and brand.
 LINE_COLUMNS: list[str] = ["line_id", "order_id", "customer_id", "product_id", "size", "quantity", "unit_price",
                            "ordered_at", "order_number", "currency", "title", "brand"]
-_COMPARED = [c for c in LINE_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -66,15 +66,23 @@ def _same(a, b) -> bool:
 
 
 class WebhookOrderStore:
-    """The webhook order lines, on the engine of the service database (its schema is checked by
-    :meth:`returnrisk.operations.store.ReturnStore.prepare`)."""
+    """The webhook order lines, on the engine of the service database (its schema is checked on first
+    use, as :meth:`returnrisk.operations.store.ReturnStore.prepare` does: an empty database is created,
+    one that is behind is refused)."""
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
+        self._ready = False
+
+    def _ensure(self) -> None:
+        if not self._ready:
+            ensure_schema(self.engine)
+            self._ready = True
 
     def record_order(self, order_id: str, lines: pd.DataFrame, *, updated_at: datetime | None = None,
                      platform: str = "shopify") -> OrderOutcome:
         """Store the order's kept lines (``lines`` has :data:`LINE_COLUMNS`), replacing its previous rows."""
+        self._ensure()
         updated = utc_datetime(updated_at) if updated_at is not None else None
         rows = [{c: _value(row[c]) for c in LINE_COLUMNS} for row in lines.to_dict("records")]
         for row in rows:
@@ -90,7 +98,7 @@ class WebhookOrderStore:
                 return OrderOutcome("stale", 0, 0)
             new = sorted(rows, key=lambda r: r["line_id"])
             if existing and len(existing) == len(new) and all(
-                    all(_same(old[c], row[c]) for c in _COMPARED) for old, row in zip(existing, new)):
+                    all(_same(old[c], row[c]) for c in LINE_COLUMNS) for old, row in zip(existing, new)):
                 return OrderOutcome("unchanged", len(new), 0)
             now = utc_datetime(pd.Timestamp.now(tz="UTC"))
             conn.execute(sa.delete(table).where(table.c.order_id == order_id))
@@ -105,17 +113,20 @@ class WebhookOrderStore:
 
     def line(self, line_id: str) -> tuple[pd.Timestamp, int] | None:
         """``(ordered_at, quantity)`` of a webhook order line, ``None`` if there is none."""
+        self._ensure()
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(table.c.ordered_at, table.c.quantity)
                                .where(table.c.line_id == line_id)).first()
         return None if row is None else (pd.Timestamp(row.ordered_at), int(row.quantity))
 
     def count(self) -> int:
+        self._ensure()
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
     def frame(self) -> pd.DataFrame:
         """Every webhook order line (:data:`LINE_COLUMNS`, ``ordered_at`` aware UTC), by order time."""
+        self._ensure()
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(
                 sa.select(*(table.c[c] for c in LINE_COLUMNS)).order_by(table.c.ordered_at, table.c.line_id))]

@@ -1,7 +1,7 @@
 """``POST /v1/webhooks/shopify``: Shopify's order, return and refund webhooks.
 
 No API key: Shopify proves the sender by signing the raw body (``X-Shopify-Hmac-Sha256``, checked
-with ``RETURNRISK_SHOPIFY_WEBHOOK_SECRET``; 401 when wrong or missing, 503 while the secret is not
+with ``RETURNRISK_SHOPIFY_WEBHOOK_SECRET``; 401 when wrong or missing, 404 while the secret is not
 set). The topic is the ``X-Shopify-Topic`` header. The work is
 :class:`~returnrisk.operations.shopify_webhooks.ShopifyWebhooks`'s: orders become order lines in
 the service database, returns are recorded like ``POST /v1/returns`` (channel ``webhook``),
