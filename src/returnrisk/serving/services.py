@@ -25,6 +25,8 @@ part                 what it holds
 ``returns``          recording returns (line checks, reasons, store)
 ``orders``           the order lines received by webhook (service database)
 ``webhooks``         ``POST /v1/webhooks/shopify`` (signature, orders, returns, refunds)
+``monitor``          the served model's last monitoring report, cached, and its ``/metrics`` gauges
+                     (:mod:`~returnrisk.serving.monitor_gauges`; registered on ``metrics.registry``)
 ===================  ==============================================================================
 """
 
@@ -44,6 +46,7 @@ from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
+from returnrisk.serving.monitor_gauges import MonitorGauges, tracker_reader
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
@@ -78,6 +81,7 @@ class Services:
     returns: ReturnsDesk
     orders: WebhookOrderStore
     webhooks: ShopifyWebhooks
+    monitor: MonitorGauges
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -92,12 +96,16 @@ class Services:
         keys = KeyChecker(settings)
         orders = WebhookOrderStore(store.engine)
         returns = ReturnsDesk(store, shop, reasons, orders)
+        metrics = Metrics()
+        monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
+                                tracker_reader(settings.tracking_uri))
+        metrics.registry.register(monitor)
         return cls(
-            settings=settings, holder=holder, metrics=Metrics(), keys=keys,
+            settings=settings, holder=holder, metrics=metrics, keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
             slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
-            returns=returns, orders=orders,
+            returns=returns, orders=orders, monitor=monitor,
             webhooks=ShopifyWebhooks(settings.shopify_webhook_secret, orders, returns),
         )
 
