@@ -36,7 +36,7 @@ NON_MERCHANDISE_REASONS: tuple[str, ...] = tuple(dict.fromkeys(REASON_OF_KIND.va
 
 
 def non_merchandise(lines: pd.DataFrame) -> pd.Series:
-    """Reason each line is not merchandise (a key of the import report), or ``None`` when it is.
+    """Reason each line is not merchandise (a key of the import report), or ``<NA>`` when it is.
 
     ``lines`` has ``kind``, ``gift_card``, ``shipped``, ``product_id`` and (optionally) ``title``
     (see :func:`returnrisk.data.merchandise.platform_line_kinds`).
@@ -44,4 +44,4 @@ def non_merchandise(lines: pd.DataFrame) -> pd.Series:
     kind = non_merchandise_lines(lines)["kind"].to_numpy(dtype=object)
     codes, distinct = pd.factorize(kind, use_na_sentinel=True)
     reasons = np.array([REASON_OF_KIND.get(k) for k in distinct] + [None], dtype=object)
-    return pd.Series(reasons[codes], index=lines.index, dtype=object)   # code -1 (merchandise) → None
+    return pd.Series(reasons[codes], index=lines.index, dtype="string")   # code -1 (merchandise) → <NA>
