@@ -15,7 +15,9 @@ from datetime import timezone
 import sqlalchemy as sa
 
 __all__ = ["metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING",
-           "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE"]
+           "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE",
+           "SESSIONS_TABLE", "sessions_table", "LOGIN_FAILURES_TABLE", "login_failures_table", "FORGOTTEN_TABLE",
+           "forgotten_table"]
 
 #: Names of the constraints SQLAlchemy generates (checks and primary keys are left unnamed or
 #: named explicitly, as in the first schema, so that databases created before the migrations match).
@@ -110,4 +112,43 @@ webhook_order_lines_table = sa.Table(
     sa.PrimaryKeyConstraint("line_id", name="pk_returnrisk_webhook_order_lines"),
     sa.CheckConstraint("quantity >= 1", name="webhook_line_quantity_positive"),
     sa.Index("ix_returnrisk_webhook_order_lines_order_id", "order_id"),
+)
+
+
+# ---- issue 18 (production): dashboard sessions, login failures, forgotten customers -------------
+#: Dashboard sessions, revocable server-side. The cookie holds ``session_id`` signed (itsdangerous);
+#: ``label`` says who the session is (e.g. the name of a labelled merchant key) for audit trails.
+SESSIONS_TABLE = "returnrisk_sessions"
+sessions_table = sa.Table(
+    SESSIONS_TABLE,
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("label", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_returnrisk_sessions_expires_at", "expires_at"),
+)
+
+#: Failed dashboard logins (the throttle counts them per client address and in all).
+LOGIN_FAILURES_TABLE = "returnrisk_login_failures"
+login_failures_table = sa.Table(
+    LOGIN_FAILURES_TABLE,
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("failed_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_returnrisk_login_failures_failed_at", "failed_at"),
+    sa.Index("ix_returnrisk_login_failures_client", "client", "failed_at"),
+)
+
+#: Customers whose personal data was erased (``returnrisk forget``): a keyed hash of the id, never the id.
+FORGOTTEN_TABLE = "returnrisk_forgotten_customers"
+forgotten_table = sa.Table(
+    FORGOTTEN_TABLE,
+    metadata,
+    sa.Column("customer_hash", sa.String(64), primary_key=True),
+    sa.Column("forgotten_at", UTCDateTime(), nullable=False),
+    sa.Column("returns_erased", sa.Integer(), nullable=False),
 )

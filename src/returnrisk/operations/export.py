@@ -15,7 +15,9 @@ plus the stored ones, and the shop's products and order_lines files copied next 
 shop's row of the same ``(line_id, return_id)``, and the shop's rows *without* a
 ``return_id`` of a line the store has returns for (the store is the record of that line's
 returns, as before partial returns: one return per line); the shop's rows with another
-``return_id`` are other parts of the line and are kept.
+``return_id`` are other parts of the line and are kept. Customers erased by ``returnrisk forget``
+(:mod:`returnrisk.operations.personal_data`) are written without their id (``forgotten:<line_id>``)
+and their returns without their words.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from returnrisk.data.problems import DataError, Problem
 from returnrisk.data.readers import find_table_file, read_table_file
 from returnrisk.errors import InputError
 from returnrisk.io_files import write_table
+from returnrisk.operations.personal_data import anonymise_order_lines, forgotten_hashes
 from returnrisk.operations.store import ReturnStore
 from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.timeutil import iso
@@ -65,9 +68,10 @@ class ExportResult:
     webhook_lines_already_in_shop: int = 0
     products_added: int = 0
     written_files: list[str] = field(default_factory=list)
+    forgotten_lines: int = 0    # order lines of forgotten customers, written without their customer id
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path), "stored": self.n_stored, "written": self.n_written,
+        return {"forgotten_lines": self.forgotten_lines, "path": str(self.path), "stored": self.n_stored, "written": self.n_written,
                 "shop_returns": self.n_shop, "replaced": self.n_replaced, "copied": self.copied,
                 "unknown_lines": self.unknown_lines, "malformed_shop_rows": self.malformed_shop_rows,
                 "dropped_columns": self.dropped_columns,
@@ -253,8 +257,17 @@ def export_returns(store: ReturnStore, out: str | Path, *, merge_with: str | Pat
             log.warning("%d stored returns are for lines not in %s's order lines: loading will set them aside "
                         "until those order lines are exported too", result.unknown_lines, shop_dir)
     out.mkdir(parents=True, exist_ok=True)
+    forgotten = forgotten_hashes(store)
     rewritten = _merge_webhook_lines(shop_dir, out, webhook, result)
     result.written_files = [f"{name}.csv" for name in rewritten] + ["returns.csv"]
+    if forgotten and "order_lines" in rewritten:   # forgotten customers: not in any export
+        written_lines = read_table_file(out / "order_lines.csv", "order_lines")
+        if not isinstance(written_lines, Problem):
+            lines, anonymised = anonymise_order_lines(written_lines.frame, forgotten)
+            if anonymised:
+                write_table(lines, out / "order_lines.csv")
+                merged.loc[merged["line_id"].astype(str).isin(anonymised).to_numpy(), "reason_text"] = None
+                result.forgotten_lines = len(anonymised)
     for name in ("products", "order_lines"):
         if name in rewritten:
             continue
@@ -264,7 +277,21 @@ def export_returns(store: ReturnStore, out: str | Path, *, merge_with: str | Pat
         for stale in (out / f"{name}.csv", out / f"{name}.parquet"):
             if stale.exists() and stale.name != source.name:
                 stale.unlink()
-        shutil.copy2(source, out / source.name)
+        anonymised: set[str] = set()
+        if name == "order_lines" and forgotten:   # customers erased by `returnrisk forget`: not in any export
+            raw = read_table_file(source, name)
+            if isinstance(raw, Problem):
+                raise DataError([raw])
+            lines, anonymised = anonymise_order_lines(raw.frame, forgotten)
+        if anonymised:
+            write_table(lines, out / source.name)
+            gone = merged["line_id"].astype(str).isin(anonymised).to_numpy()
+            merged.loc[gone, "reason_text"] = None
+            result.forgotten_lines = len(anonymised)
+            log.info("%d order lines of forgotten customers written without their customer id, and their returns "
+                     "without their words", len(anonymised))
+        else:
+            shutil.copy2(source, out / source.name)
         result.copied.append(source.name)
     stale_returns = out / "returns.parquet"
     if stale_returns.exists():

@@ -264,6 +264,7 @@ def run_training(
     """
     data = Path(data)
     clock = clock or StageClock()
+    tracker.reap_stuck_runs()   # runs a killed training left RUNNING on this host (issue 18)
     with clock.stage("load"):
         raws = read_shop_tables(data)
     with clock.stage("validate"):

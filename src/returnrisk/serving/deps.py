@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from returnrisk.operations.store import ReturnStore
 from returnrisk.serving.figures import ReturnsFigures
@@ -41,11 +42,19 @@ async def current_model(services: ServicesDep) -> LoadedModel:
     return services.model()
 
 
-async def merchant(request: Request, services: ServicesDep) -> str:
+#: Declares bearer auth in the OpenAPI document (``securitySchemes.bearer``: Swagger's *Authorize*); the
+#: key itself is checked by :class:`~returnrisk.serving.security.KeyChecker` (constant time, every key).
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
+                     description="A merchant key (business data, dashboard) or an admin key (reload): "
+                                 "`Authorization: Bearer <key>`.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def merchant(request: Request, services: ServicesDep, _declared: BearerDep) -> str:
     return services.keys.merchant_access(request)
 
 
-async def admin(request: Request, services: ServicesDep) -> str:
+async def admin(request: Request, services: ServicesDep, _declared: BearerDep) -> str:
     return services.keys.admin_access(request)
 
 

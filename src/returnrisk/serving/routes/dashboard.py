@@ -36,11 +36,12 @@ def _lang(request: Request) -> str:
     return lang
 
 
-def _role(request: Request, services: Services) -> str | None:
+async def _role(request: Request, services: Services) -> str | None:
     role = services.keys.role_of(bearer_key(request))
     if role in ("merchant", "admin"):
         return role
-    return services.sessions.role(request.cookies.get(COOKIE))
+    token = request.cookies.get(COOKIE)
+    return await run_in_threadpool(services.sessions.role, token) if token else None
 
 
 def _render(request: Request, template: str, *, status: int = 200, nav: str = "", logged_in: bool = True,
@@ -75,8 +76,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/dashboard/login")
-def login_form(request: Request, services: ServicesDep, next: str = "/dashboard"):
-    if _role(request, services):
+async def login_form(request: Request, services: ServicesDep, next: str = "/dashboard"):
+    if await _role(request, services):
         return RedirectResponse(_safe_next(next), status_code=303)
     t = translator(_lang(request))
     keys_configured = bool(services.keys.merchant)
@@ -90,11 +91,21 @@ def login(request: Request, services: ServicesDep, key: str = Form(""), next: st
     if not services.keys.merchant:
         return _render(request, "login.html", logged_in=False, next=_safe_next(next), error=t("no_keys"),
                        status=403, page_title=t("login"))
+    client = request.client.host if request.client else "unknown"
+    throttled = services.login_throttle.check(client)
+    if throttled is not None:
+        response = _render(request, "login.html", logged_in=False, next=_safe_next(next), status=429,
+                           error=t("too_many_logins", minutes=max(1, round(throttled.retry_after / 60))),
+                           page_title=t("login"))
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     role = services.keys.role_of(key.strip())
     if role not in ("merchant", "admin"):
+        services.login_throttle.failed(client)
         # the form again, with the message (200: a re-displayed form, not a failed resource)
         return _render(request, "login.html", logged_in=False, next=_safe_next(next), error=t("wrong_key"),
                        page_title=t("login"))
+    services.login_throttle.succeeded(client)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(COOKIE, services.sessions.issue(role), httponly=True,
                         secure=services.settings.secure_cookies, samesite="strict", path="/dashboard",
@@ -103,7 +114,8 @@ def login(request: Request, services: ServicesDep, key: str = Form(""), next: st
 
 
 @router.get("/dashboard/logout")
-def logout(request: Request):
+def logout(request: Request, services: ServicesDep):
+    services.sessions.revoke(request.cookies.get(COOKIE))   # the cookie stops working on every worker
     response = RedirectResponse(f"/dashboard/login?lang={_lang(request)}", status_code=303)
     response.delete_cookie(COOKIE, path="/dashboard")
     return response
@@ -111,7 +123,7 @@ def logout(request: Request):
 
 @router.get("/dashboard")
 async def overview(request: Request, services: ServicesDep) -> Response:
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     t = translator(_lang(request))
     try:
@@ -128,7 +140,7 @@ async def overview(request: Request, services: ServicesDep) -> Response:
 @router.get("/dashboard/fixes")
 async def fixes(request: Request, services: ServicesDep, category: str = "", brand: str = "", lever: str = "",
                 sort: str = "savings"):
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     t = translator(_lang(request))
     try:
@@ -142,7 +154,7 @@ async def fixes(request: Request, services: ServicesDep, category: str = "", bra
 
 @router.get("/dashboard/products/{product_id}")
 async def product(request: Request, services: ServicesDep, product_id: str):
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     lang = _lang(request)
     t = translator(lang)
@@ -164,7 +176,7 @@ async def product(request: Request, services: ServicesDep, product_id: str):
 
 @router.get("/dashboard/model")
 async def model_info(request: Request, services: ServicesDep):
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     t = translator(_lang(request))
     try:

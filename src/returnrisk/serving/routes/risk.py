@@ -60,6 +60,7 @@ async def product_risk(
     except SizeNotOffered as exc:
         raise _size_error(exc) from None
     answer = await services.slots.run(model.scorer.for_customer, product_id, size, customer_id, lang)
+    services.metrics.predicted("risk", (answer,))
     return Response(json.dumps(answer, separators=(",", ":")).encode(), media_type="application/json")
 
 
@@ -108,4 +109,5 @@ async def score(body: ScoreRequest, services: ServicesDep, model: ModelDep) -> S
     frame = _lines_frame(body)
     _check_lines(body, model)
     scored = await services.slots.run(model.scorer.score_lines, frame, body.lang)
+    services.metrics.predicted("score", scored)
     return ScoreResponse(model_version=model.version, lines=scored)
