@@ -15,6 +15,7 @@ from datetime import timezone
 import sqlalchemy as sa
 
 __all__ = ["metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING",
+           "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE",
            "SESSIONS_TABLE", "sessions_table", "LOGIN_FAILURES_TABLE", "login_failures_table", "FORGOTTEN_TABLE",
            "forgotten_table"]
 
@@ -80,6 +81,37 @@ returns_table = sa.Table(
     sa.PrimaryKeyConstraint("line_id", "return_id", name="pk_returnrisk_returns"),
     sa.CheckConstraint("return_cost IS NULL OR return_cost >= 0", name="return_cost_not_negative"),
     sa.CheckConstraint("quantity IS NULL OR quantity >= 1", name="return_quantity_positive"),
+)
+
+
+# ---- issue 14: order lines received by the Shopify webhook (revision 0007) ------------------------
+WEBHOOK_ORDER_LINES_TABLE = "returnrisk_webhook_order_lines"
+
+#: Order lines the shop's platform sent by webhook (``POST /v1/webhooks/shopify``, ``orders/create``
+#: and ``orders/updated``), in the contract's ``order_lines`` columns plus what an export needs to
+#: create the product of a line whose product is not in the shop's files (``title``, ``brand``).
+#: An order's rows are replaced as a whole by a newer version of the order (``order_updated_at``).
+webhook_order_lines_table = sa.Table(
+    WEBHOOK_ORDER_LINES_TABLE,
+    metadata,
+    sa.Column("line_id", sa.String(200), nullable=False),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("size", sa.String(100), nullable=True),
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("unit_price", sa.Float(), nullable=True),
+    sa.Column("ordered_at", UTCDateTime(), nullable=False),
+    sa.Column("order_number", sa.String(100), nullable=True),
+    sa.Column("currency", sa.String(10), nullable=True),
+    sa.Column("title", sa.Text(), nullable=True),
+    sa.Column("brand", sa.String(200), nullable=True),
+    sa.Column("platform", sa.String(20), nullable=False),
+    sa.Column("order_updated_at", UTCDateTime(), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("line_id", name="pk_returnrisk_webhook_order_lines"),
+    sa.CheckConstraint("quantity >= 1", name="webhook_line_quantity_positive"),
+    sa.Index("ix_returnrisk_webhook_order_lines_order_id", "order_id"),
 )
 
 

@@ -35,6 +35,7 @@ from returnrisk.serving.routes import (
     returns,
     risk,
     size_advice,
+    webhooks,
 )
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.services import Services
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 #: The routers of the app, in order.
 ROUTERS = (health.router, risk.router, model.router, size_advice.router, fixes.router, returns.router,
-           operations.router, dashboard.router, assets.router)
+           operations.router, dashboard.router, assets.router, webhooks.router)
 
 
 def mlflow_loader(settings: Settings) -> ModelLoader:

@@ -25,6 +25,8 @@ part                 what it holds
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``orders``           the order lines received by webhook (service database)
+``webhooks``         ``POST /v1/webhooks/shopify`` (signature, orders, returns, refunds)
 ``monitor``          the served model's last monitoring report, cached, and its ``/metrics`` gauges
                      (:mod:`~returnrisk.serving.monitor_gauges`; registered on ``metrics.registry``)
 ===================  ==============================================================================
@@ -40,7 +42,9 @@ from starlette.concurrency import run_in_threadpool
 from returnrisk.dashboard.sessions import SessionStore
 from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
+from returnrisk.operations.shopify_webhooks import ShopifyWebhooks
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.login_throttle import LoginThrottle
@@ -79,6 +83,8 @@ class Services:
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
+    orders: WebhookOrderStore
+    webhooks: ShopifyWebhooks
     monitor: MonitorGauges
     login_throttle: LoginThrottle
     watch: AliasWatch | None = None
@@ -96,6 +102,8 @@ class Services:
         shop = ServiceShop(settings, holder)
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
+        orders = WebhookOrderStore(store.engine)
+        returns = ReturnsDesk(store, shop, reasons, orders)
         metrics = Metrics()
         monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
                                 tracker_reader(settings.tracking_uri))
@@ -106,7 +114,8 @@ class Services:
                                   lifetime_s=settings.session_hours * 3600),
             slots=ModelSlots(settings.model_slots, metrics), shop=shop, store=store, reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons), monitor=monitor,
+            returns=returns, orders=orders, monitor=monitor,
+            webhooks=ShopifyWebhooks(settings.shopify_webhook_secret, orders, returns),
             login_throttle=LoginThrottle(store.engine, max_per_client=settings.login_max_failures,
                                          max_global=settings.login_max_failures_global,
                                          window_s=settings.login_window_seconds),

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
                               "by POST /v1/returns, …): any SQLAlchemy URL.")
     returns_db_url: str | None = Field(None, description="Old name of database_url (RETURNRISK_RETURNS_DB_URL), read "
                                                          "when RETURNRISK_DATABASE_URL is not set; mirrors it after.")
+    shopify_webhook_secret: str | None = Field(None, description="Secret Shopify signs its webhooks with "
+                                               "(X-Shopify-Hmac-Sha256); POST /v1/webhooks/shopify answers 404 "
+                                               "until it is set.")
     session_secret: str | None = Field(None, description="Secret signing dashboard sessions (random if unset).")
     secure_cookies: bool = Field(True, description="Mark the dashboard session cookie Secure (https only).")
     # ---- production (issue 18): several workers, logs, login ------------------------------------
