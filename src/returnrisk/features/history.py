@@ -42,6 +42,9 @@ __all__ = [
     "DAY",
     "day_floor",
     "to_seconds",
+    "states_from_sums",
+    "moments_from_sums",
+    "size_offset",
 ]
 
 DAY = 86_400
@@ -62,6 +65,55 @@ def to_seconds(timestamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
 def day_floor(seconds: np.ndarray) -> np.ndarray:
     """The cut-off of a line ordered at ``seconds``: the start of its (UTC) day."""
     return (np.asarray(seconds) // DAY) * DAY
+
+
+def states_from_sums(now: np.ndarray, at_k1: np.ndarray, at_k2: np.ndarray, at_w: np.ndarray,
+                     cutoffs: np.ndarray, delay: tuple[np.ndarray, np.ndarray], knots_s: tuple[int, int],
+                     window_s: int, dtype=np.float64) -> np.ndarray:
+    """Entity states (:data:`STATE_COLUMNS`) from the as-of sums of a rate counter.
+
+    ``now`` holds the sums at each cut-off (sales, sum of sale days, returns in total and per
+    group), ``at_k1`` / ``at_k2`` / ``at_w`` the first two sums one knot / two knots / one window
+    earlier; ``delay`` is ``(F(k1), F(k2))`` at the cut-offs. Sums are additive over events, so
+    sums taken on disjoint parts of the history and added give the same states (the cluster
+    path's small entities rely on it).
+    """
+    k1, k2, w = knots_s[0], knots_s[1], window_s
+    f1, f2 = delay
+    c = np.asarray(cutoffs) / DAY
+    d1, d2, dw = k1 / DAY, k2 / DAY, w / DAY
+    n_a, s_a = now[:, 0] - at_k1[:, 0], now[:, 1] - at_k1[:, 1]
+    n_b, s_b = at_k1[:, 0] - at_k2[:, 0], at_k1[:, 1] - at_k2[:, 1]
+    n_c, s_c = at_k2[:, 0] - at_w[:, 0], at_k2[:, 1] - at_w[:, 1]
+    exposure = (
+        at_w[:, 0]
+        + f1 / d1 * (n_a * c - s_a)
+        + n_b * f1 + (f2 - f1) / (d2 - d1) * (n_b * (c - d1) - s_b)
+        + n_c * f2 + (1 - f2) / (dw - d2) * (n_c * (c - d2) - s_c)
+    )
+    out = np.empty((c.size, len(STATE_COLUMNS)), dtype=dtype)
+    out[:, 0] = now[:, 0]
+    out[:, 1] = np.maximum(exposure, 0.0)
+    out[:, 2:] = now[:, 2:]
+    return out
+
+
+def moments_from_sums(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of kept sizes from their (sum, sum of squares, count)."""
+    count = sums[:, 2]
+    mean = np.where(count > 0, sums[:, 0] / np.maximum(count, 1), np.nan)
+    var = np.where(count > 1, sums[:, 1] / np.maximum(count, 1) - mean ** 2, np.nan)
+    sd = np.sqrt(np.maximum(var, 0.0))
+    enough = count >= 30
+    return np.where(enough, mean, np.nan), np.where(enough & (sd > 0.1), sd, np.nan)
+
+
+def size_offset(product: np.ndarray, brand: np.ndarray, offset_strength: float,
+                brand_offset_strength: float) -> np.ndarray:
+    """How far a product runs from true size: its kept-distance ``(sum, count)`` shrunk towards
+    its brand's (itself shrunk towards 0)."""
+    brand_offset = brand[:, 0] / (brand[:, 1] + brand_offset_strength)
+    return (product[:, 0] + offset_strength * brand_offset) / (product[:, 1] + offset_strength)
 
 
 @dataclass
@@ -279,22 +331,8 @@ class HistoryIndex:
         (now, at_k1, at_k2, at_w), pair_of, first = self._counter(entity).query_offsets(
             codes, cutoffs, [0, k1, k2, w], [None, slice(0, 2), slice(0, 2), slice(0, 2)], per_pair=True)
         cutoffs = np.asarray(cutoffs, dtype=np.int64)[first]
-        f1, f2 = self.delay_curve(cutoffs)
-        c = cutoffs / DAY
-        d1, d2, dw = k1 / DAY, k2 / DAY, w / DAY
-        n_a, s_a = now[:, 0] - at_k1[:, 0], now[:, 1] - at_k1[:, 1]
-        n_b, s_b = at_k1[:, 0] - at_k2[:, 0], at_k1[:, 1] - at_k2[:, 1]
-        n_c, s_c = at_k2[:, 0] - at_w[:, 0], at_k2[:, 1] - at_w[:, 1]
-        exposure = (
-            at_w[:, 0]
-            + f1 / d1 * (n_a * c - s_a)
-            + n_b * f1 + (f2 - f1) / (d2 - d1) * (n_b * (c - d1) - s_b)
-            + n_c * f2 + (1 - f2) / (dw - d2) * (n_c * (c - d2) - s_c)
-        )
-        out = np.empty((cutoffs.size, len(STATE_COLUMNS)), dtype=dtype)
-        out[:, 0] = now[:, 0]
-        out[:, 1] = np.maximum(exposure, 0.0)
-        out[:, 2:] = now[:, 2:]
+        out = states_from_sums(now, at_k1, at_k2, at_w, cutoffs, self.delay_curve(cutoffs), self.knots_s,
+                               self.window_s, dtype)
         if per_pair:
             return PairStates(out, pair_of.astype(np.int32 if cutoffs.size < 2**31 else np.int64))
         return out[pair_of]
@@ -377,8 +415,7 @@ class HistoryIndex:
             cutoffs = day_floor(self.t)
             product = self.fit_offset(self.line_codes.product, cutoffs)
             brand = self.brand_offset(self.line_codes.brand, cutoffs)
-            brand_offset = brand[:, 0] / (brand[:, 1] + self.brand_offset_strength)
-            offset = (product[:, 0] + self.offset_strength * brand_offset) / (product[:, 1] + self.offset_strength)
+            offset = size_offset(product, brand, self.offset_strength, self.brand_offset_strength)
             self._corrected = self.lines["size_ordinal"].to_numpy(dtype=float) - offset
         return self._corrected
 
@@ -401,13 +438,7 @@ class HistoryIndex:
 
     def system_moments(self, system: np.ndarray, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of kept sizes per size system at each cut-off."""
-        sums = self._system_counter().query_unique(system, cutoffs)
-        count = sums[:, 2]
-        mean = np.where(count > 0, sums[:, 0] / np.maximum(count, 1), np.nan)
-        var = np.where(count > 1, sums[:, 1] / np.maximum(count, 1) - mean ** 2, np.nan)
-        sd = np.sqrt(np.maximum(var, 0.0))
-        enough = count >= 30
-        return np.where(enough, mean, np.nan), np.where(enough & (sd > 0.1), sd, np.nan)
+        return moments_from_sums(self._system_counter().query_unique(system, cutoffs))
 
     def _body_counter(self) -> AsOfCounter:
         """Per customer, size signals of every system as z-scores: one body size across systems."""

@@ -33,6 +33,8 @@ __all__ = [
     "InferredReasons",
     "default_reason_filler",
     "fill_reasons",
+    "classifier_for_examples",
+    "examples_from_counts",
     "fit_for_shop",
     "infer_reasons",
     "shop_examples",
@@ -126,6 +128,14 @@ def shop_examples(
     texts = returns.loc[labelled, "reason_text"].astype("string[pyarrow]")
     pairs = pd.DataFrame({"text": texts.to_numpy(), "code": codes[labelled].to_numpy()})
     pairs = pairs.value_counts(sort=False).rename("n").reset_index()  # dedupe before normalising
+    return examples_from_counts(pairs, max_examples=max_examples)
+
+
+def examples_from_counts(pairs: pd.DataFrame, *, max_examples: int = DEFAULT_MAX_SHOP_EXAMPLES
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`shop_examples` from raw ``(text, code, n)`` counts (counts of several parts of a
+    returns table add up: the cluster path counts each part and sums)."""
+    pairs = pairs.copy()
     pairs["text"] = normalize_texts(pairs["text"].to_numpy(dtype=object))
     pairs = pairs[pairs["text"].fillna("") != ""]
     pairs = pairs.groupby(["text", "code"], sort=False, observed=True)["n"].sum().reset_index()
@@ -151,6 +161,12 @@ def fit_for_shop(
 ) -> ReasonClassifier:
     """A classifier fitted on the seed set plus the shop's own labelled phrasings."""
     texts, codes, weights = shop_examples(returns, max_examples=max_shop_examples)
+    return classifier_for_examples(texts, codes, weights, threshold=threshold)
+
+
+def classifier_for_examples(texts: np.ndarray, codes: np.ndarray, weights: np.ndarray, *,
+                            threshold: float = DEFAULT_THRESHOLD) -> ReasonClassifier:
+    """The seed classifier refined with the shop's examples (see :func:`shop_examples`)."""
     if len(texts) == 0:
         log.debug("no labelled shop phrasings: using the seed classifier")
         classifier = _seed_classifier()
