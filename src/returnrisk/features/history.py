@@ -44,6 +44,7 @@ __all__ = [
     "to_seconds",
     "states_from_sums",
     "moments_from_sums",
+    "delay_from_counts",
     "size_offset",
 ]
 
@@ -96,6 +97,15 @@ def states_from_sums(now: np.ndarray, at_k1: np.ndarray, at_k2: np.ndarray, at_w
     out[:, 1] = np.maximum(exposure, 0.0)
     out[:, 2:] = now[:, 2:]
     return out
+
+
+def delay_from_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(F(k1), F(k2))`` from counts of completed returns (within k1, within k2, all), shrunk
+    towards a prior when returns are few."""
+    w = _DELAY_PRIOR_WEIGHT
+    f1 = (counts[:, 0] + w * _DELAY_PRIOR[0]) / (counts[:, 2] + w)
+    f2 = (counts[:, 1] + w * _DELAY_PRIOR[1]) / (counts[:, 2] + w)
+    return f1, f2
 
 
 def moments_from_sums(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -311,11 +321,7 @@ class HistoryIndex:
 
     def delay_curve(self, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(F(k1), F(k2))`` at each cut-off, shrunk towards a prior when returns are few."""
-        counts = self._delay.query_unique(np.zeros(cutoffs.size, dtype=np.int64), cutoffs)
-        w = _DELAY_PRIOR_WEIGHT
-        f1 = (counts[:, 0] + w * _DELAY_PRIOR[0]) / (counts[:, 2] + w)
-        f2 = (counts[:, 1] + w * _DELAY_PRIOR[1]) / (counts[:, 2] + w)
-        return f1, f2
+        return delay_from_counts(self._delay.query_unique(np.zeros(cutoffs.size, dtype=np.int64), cutoffs))
 
     def _counter(self, entity: str) -> AsOfCounter:
         counter = self._counters.get(entity)
