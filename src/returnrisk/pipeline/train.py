@@ -49,7 +49,8 @@ from returnrisk.pipeline.params import TrainParams, flatten
 from returnrisk.pipeline.stages import StageClock
 from returnrisk.tracking import Tracker
 
-__all__ = ["TrainResult", "run_training", "TimeSplit", "time_split", "fingerprint", "code_version"]
+__all__ = ["TrainResult", "run_training", "TimeSplit", "time_split", "fingerprint", "code_version", "bundle_meta",
+           "register_and_promote"]
 
 log = logging.getLogger(__name__)
 
@@ -317,22 +318,41 @@ def run_training(
     with clock.stage("snapshot"):
         snapshot = Snapshot.from_history(frame.history, frame.attrs, frame.vocabulary, params.smoothing,
                                          params.window_days)
-        meta = {
-            "code_version": code_version(),
-            "as_of": as_of.isoformat(),
-            "data_dir": str(data.resolve()),
-            "data": inputs,
-            "validation_start": split.validation_start.isoformat(),
-            "metrics": {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))},
-            "risk_bands": {"low_ratio": params.risk_bands.low_ratio, "high_ratio": params.risk_bands.high_ratio},
-            "refit": params.refit,
-        }
-        bundle = ServingBundle(served, snapshot, meta)
+        bundle = ServingBundle(served, snapshot, bundle_meta(str(data.resolve()), as_of, inputs, split, metrics, params))
 
+    return register_and_promote(tracker, bundle, data_label=str(data.resolve()), params=params, inputs=inputs,
+                                metrics=metrics, comparison=comparison, figures=figures, decision=decision,
+                                promote=promote, champion=champion, as_of=as_of, clock=clock)
+
+
+def bundle_meta(data_label: str, as_of: pd.Timestamp, inputs: dict, split: TimeSplit, metrics: dict,
+                params: TrainParams) -> dict:
+    """The serving bundle's metadata (shared by the single-process and the cluster paths)."""
+    return {
+        "code_version": code_version(),
+        "as_of": as_of.isoformat(),
+        "data_dir": data_label,
+        "data": inputs,
+        "validation_start": split.validation_start.isoformat(),
+        "metrics": {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))},
+        "risk_bands": {"low_ratio": params.risk_bands.low_ratio, "high_ratio": params.risk_bands.high_ratio},
+        "refit": params.refit,
+    }
+
+
+def register_and_promote(tracker: Tracker, bundle: ServingBundle, *, data_label: str, params: TrainParams,
+                         inputs: dict, metrics: dict, comparison: dict, figures: dict, decision: str,
+                         promote: bool, champion, as_of: pd.Timestamp, clock: StageClock) -> TrainResult:
+    """The "log" stage and the promotion: one MLflow run, the registered version, the champion gate.
+
+    Shared by the single-process and the cluster paths, so a model is logged and served the same
+    way wherever it was trained.
+    """
+    meta = bundle.meta
     with clock.stage("log"), tempfile.TemporaryDirectory(prefix="returnrisk-bundle-") as tmp:
         bundle_dir = bundle.save(Path(tmp) / "bundle")
         tags = {"returnrisk.code_version": meta["code_version"], "returnrisk.as_of": meta["as_of"],
-                "returnrisk.data": str(data.resolve())}
+                "returnrisk.data": data_label}
         with tracker.run(run_name=f"train as-of {as_of:%Y-%m-%d}", tags=tags) as run_id:
             tracker.log_params({**flatten(params.to_dict()), **{f"data.{k}": v for k, v in inputs.items()},
                                 "as_of": as_of.isoformat(), "code_version": meta["code_version"]})
