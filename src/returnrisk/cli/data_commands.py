@@ -72,11 +72,19 @@ def demo_data(
     seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same shop."),
     lines: int = typer.Option(200_000, "--lines", min=1000, help="Number of order lines."),
     file_format: str = typer.Option("csv", "--format", help="csv or parquet."),
+    parts: int = typer.Option(None, "--parts", min=1, help="Write order lines and returns as this many Parquet "
+                              "parts (OUT/order_lines/part-*.parquet), generated one after another in bounded "
+                              "memory: for shops too large for one piece."),
 ) -> None:
     """Write a realistic demo shop in the data contract, with its ground truth in OUT/truth/."""
     from returnrisk.demo.generator import generate_demo_shop
     from returnrisk.errors import InputError
 
+    if parts is not None:
+        from returnrisk.cli.demo_parts import write_parts
+
+        write_parts(out, seed=seed, lines=lines, parts=parts, file_format=file_format)
+        return
     if file_format not in ("csv", "parquet"):
         raise InputError(f"--format {file_format!r} is not supported: use csv or parquet")
     started = time.perf_counter()
