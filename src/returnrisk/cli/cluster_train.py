@@ -9,8 +9,27 @@ from __future__ import annotations
 import logging
 
 from returnrisk.cluster.connect import connect, parse_cluster_spec, require_dask
+from returnrisk.data.problems import DataError
+from returnrisk.errors import ReturnRiskError
 
-__all__ = ["train_on_cluster"]
+__all__ = ["train_on_cluster", "explain_cluster_failure"]
+
+
+def explain_cluster_failure(exc: BaseException) -> ReturnRiskError:
+    """A clear message for a run the cluster could not finish (nothing is registered then)."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        task = exc.task if isinstance(exc.task, str) else str(exc.task)
+        what = f"a Dask worker died while running {task} (Dask retried it on other workers, each died too)"
+    elif type(exc).__name__ == "LightGBMError":
+        what = f"the distributed LightGBM fit failed ({str(exc).splitlines()[0]}): a worker was lost mid-fit"
+    else:
+        what = f"the cluster failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return ReturnRiskError(
+        f"{what}; the training stopped and nothing was registered (the champion is untouched). "
+        "Look at the workers' logs in the Dask dashboard (memory limit exceeded?), give the workers more "
+        "memory or use more of them, and run the command again")
 
 
 def train_on_cluster(data: str, cluster: str, *, out, params, tracker, as_of, quarantine, start, end):
@@ -26,5 +45,10 @@ def train_on_cluster(data: str, cluster: str, *, out, params, tracker, as_of, qu
         where = f"a local cluster of {len(workers)} worker processes" if spec.is_local else f"the cluster at {spec.address}"
         out.print(f"training on {where} ({sum(workers.values())} threads) · Dask dashboard: {client.dashboard_link}")
         clock = ClusterStageClock(start, end, client=client)
-        return run_cluster_training(data, client=client, params=params, tracker=tracker, as_of=as_of,
-                                    quarantine_dir=quarantine, clock=clock)
+        try:
+            return run_cluster_training(data, client=client, params=params, tracker=tracker, as_of=as_of,
+                                        quarantine_dir=quarantine, clock=clock)
+        except (ReturnRiskError, DataError):
+            raise
+        except Exception as exc:  # noqa: BLE001 (any failure of the cluster becomes one clear message)
+            raise explain_cluster_failure(exc) from exc

@@ -105,7 +105,9 @@ class TrainResult:
             "as_of": self.as_of.isoformat(),
             "metrics": self.metrics,
             "comparison": self.comparison,
-            "stages": [{"name": s.name, "seconds": round(s.seconds, 2), "peak_rss_mb": round(s.peak_rss_mb)}
+            "stages": [{"name": s.name, "seconds": round(s.seconds, 2), "peak_rss_mb": round(s.peak_rss_mb),
+                        **({"workers_peak_mb": {w: round(v) for w, v in s.workers_peak_mb.items()}}
+                           if getattr(s, "workers_peak_mb", None) else {})}
                        for s in self.stages],
         }
 
