@@ -85,7 +85,7 @@ def test_cluster_spec_is_parsed_and_bad_values_are_explained():
     remote = parse_cluster_spec("tcp://10.0.0.5:8786")
     assert remote.address == "tcp://10.0.0.5:8786" and not remote.is_local
     for bad in ("locale", "local:x", "10.0.0.5:8786", "local:0", ""):
-        with pytest.raises(InputError, match="use local"):
+        with pytest.raises(InputError, match="use local|at least one worker"):
             parse_cluster_spec(bad)
 
 

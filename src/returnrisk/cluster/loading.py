@@ -119,12 +119,12 @@ def _id_pieces(state: _PartState, shards: int, line_shards: int) -> list[pd.Data
         "_first": ~pd.Series(ids[keep].to_numpy()).duplicated().to_numpy(),
     })
     if state.part.table == "order_lines":
-        piece["ordered_at"] = typed["ordered_at"].to_numpy()[keep]
+        piece["ordered_at"] = typed["ordered_at"][keep].reset_index(drop=True)
         piece["_cshard"] = shard_of(typed["customer_id"][keep], line_shards)
         piece["_pshard"] = shard_of(typed["product_id"][keep], line_shards)
     else:
-        piece["returned_at"] = typed["returned_at"].to_numpy()[keep]
-        piece["refunded_at"] = typed["refunded_at"].to_numpy()[keep]
+        piece["returned_at"] = typed["returned_at"][keep].reset_index(drop=True)
+        piece["refunded_at"] = typed["refunded_at"][keep].reset_index(drop=True)
     return split_by(piece, shard_of(piece["line_id"], shards), shards)
 
 

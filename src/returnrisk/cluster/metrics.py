@@ -13,7 +13,8 @@ import numpy as np
 
 from returnrisk.model.evaluation import reliability_table
 
-__all__ = ["Scored", "probability_sums", "metrics_from_sums", "exact_auc", "distributed_probability_metrics"]
+__all__ = ["Scored", "probability_sums", "metrics_from_sums", "exact_auc", "exact_aucs", "distributed_probability_metrics",
+           "distributed_probability_metrics_many", "reliability_from_sums"]
 
 _EPS = 1e-6
 
@@ -82,36 +83,55 @@ def _bucket_pairs(pieces: list[tuple[np.ndarray, np.ndarray]]) -> tuple[int, int
 
 def exact_auc(client, parts: list) -> float:
     """ROC AUC of the rows of every partition (futures of :class:`Scored`), as if they were one array."""
+    return exact_aucs(client, [parts])[0]
+
+
+def exact_aucs(client, groups: list[list]) -> list[float]:
+    """:func:`exact_auc` of several groups of partitions, in three round trips whatever their number."""
     import operator
 
-    samples = client.gather([client.submit(_sample, p) for p in parts])
-    pooled = np.concatenate([s for s in samples if s.size]) if samples else np.empty(0)
-    if pooled.size == 0:
-        return float("nan")
-    splitters = np.unique(np.quantile(pooled, np.linspace(0, 1, 2 * len(parts) + 1)[1:-1],
-                                      method="closest_observation"))
-    cuts = [client.submit(_cut, p, splitters) for p in parts]
-    buckets = [client.submit(_bucket_pairs, [client.submit(operator.getitem, c, b) for c in cuts])
-               for b in range(splitters.size + 1)]
-    counts = client.gather(buckets)
-    n_pos = sum(c[0] for c in counts)
-    n_neg = sum(c[1] for c in counts)
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    twice = sum(c[2] for c in counts)
-    negatives_before = 0
-    for pos, neg, _ in counts:          # every positive beats every negative of a lower bucket
-        twice += 2 * pos * negatives_before
-        negatives_before += neg
-    return twice / (2.0 * n_pos * n_neg)
+    samples = client.gather([[client.submit(_sample, p) for p in parts] for parts in groups])
+    cut_points = []
+    for parts, sample in zip(groups, samples):
+        pooled = np.concatenate([s for s in sample if s.size]) if any(s.size for s in sample) else np.empty(0)
+        cut_points.append(None if pooled.size == 0 else np.unique(np.quantile(
+            pooled, np.linspace(0, 1, 2 * len(parts) + 1)[1:-1], method="closest_observation")))
+    buckets = []
+    for parts, splitters in zip(groups, cut_points):
+        if splitters is None:
+            buckets.append([])
+            continue
+        cuts = [client.submit(_cut, p, splitters) for p in parts]
+        buckets.append([client.submit(_bucket_pairs, [client.submit(operator.getitem, c, b) for c in cuts])
+                        for b in range(splitters.size + 1)])
+    out = []
+    for counts in client.gather(buckets):
+        n_pos = sum(c[0] for c in counts)
+        n_neg = sum(c[1] for c in counts)
+        if n_pos == 0 or n_neg == 0:
+            out.append(float("nan"))
+            continue
+        twice = sum(c[2] for c in counts)
+        negatives_before = 0
+        for pos, neg, _ in counts:          # every positive beats every negative of a lower bucket
+            twice += 2 * pos * negatives_before
+            negatives_before += neg
+        out.append(twice / (2.0 * n_pos * n_neg))
+    return out
 
 
 def distributed_probability_metrics(client, parts: list) -> dict[str, float]:
     """AUC, log-loss, Brier score and ECE over partitions (futures of :class:`Scored`)."""
+    return distributed_probability_metrics_many(client, [parts])[0]
+
+
+def distributed_probability_metrics_many(client, groups: list[list]) -> list[dict[str, float]]:
+    """:func:`distributed_probability_metrics` of several groups at once."""
     from returnrisk.cluster.features import _add_sums
 
-    sums = client.submit(_add_sums, [client.submit(probability_sums, p) for p in parts]).result()
-    return metrics_from_sums(sums, exact_auc(client, parts))
+    sums = client.gather([client.submit(_add_sums, [client.submit(probability_sums, p) for p in parts])
+                          for parts in groups])
+    return [metrics_from_sums(s, auc) for s, auc in zip(sums, exact_aucs(client, groups))]
 
 
 def reliability_from_sums(sums: dict[str, np.ndarray]) -> list[dict]:

@@ -26,7 +26,7 @@ import pandas as pd
 from returnrisk.cluster.features import ShardFrame, build_cluster_features
 from returnrisk.cluster.fitting import Slice, fit_on_cluster
 from returnrisk.cluster.loading import read_partitioned, validate_partitioned
-from returnrisk.cluster.metrics import Scored, distributed_probability_metrics, exact_auc
+from returnrisk.cluster.metrics import Scored, distributed_probability_metrics_many, exact_aucs
 from returnrisk.cluster.sources import part_digest
 from returnrisk.errors import InputError, ReturnRiskError
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
@@ -220,26 +220,35 @@ def _metrics(client, vals: list, global_rate: float, with_truth: bool) -> dict[s
     def parts(what, *args):
         return [client.submit(_scored, v, what, *args) for v in vals]
 
-    metrics = {f"val_{k}": v for k, v in distributed_probability_metrics(client, parts("p_return")).items()}
-    sizes = client.gather([client.submit(lambda v: (v.outcome.size, int((v.outcome > 0).sum()), float(v.p_return.sum()),
-                                                    int(v.cold.sum())), v) for v in vals])
+    model, constant, product = distributed_probability_metrics_many(
+        client, [parts("p_return"), parts(repr(global_rate)), parts("product_rate")])
+    metrics = {f"val_{k}": v for k, v in model.items()}
+    sizes = client.gather([client.submit(_sizes, v) for v in vals])
     n = sum(s[0] for s in sizes)
     metrics["val_rows"] = float(n)
     metrics["val_return_rate"] = sum(s[1] for s in sizes) / n if n else float("nan")
     metrics["val_mean_predicted"] = sum(s[2] for s in sizes) / n if n else float("nan")
+    groups = [parts("reason", g) for g in range(len(RETURN_GROUPS))] + [parts("cold")]
+    if with_truth:
+        groups.append(parts("truth"))
+    aucs = exact_aucs(client, groups)
     for g, group in enumerate(RETURN_GROUPS):
-        metrics[f"val_auc_{group}"] = exact_auc(client, parts("reason", g))
-    metrics["val_auc_cold_start"] = exact_auc(client, parts("cold"))
+        metrics[f"val_auc_{group}"] = aucs[g]
+    metrics["val_auc_cold_start"] = aucs[len(RETURN_GROUPS)]
     metrics["val_cold_start_rows"] = float(sum(s[3] for s in sizes))
-    for name, what in (("global_rate", repr(global_rate)), ("product_rate", "product_rate")):
-        for k, v in distributed_probability_metrics(client, parts(what)).items():
+    for name, values in (("global_rate", constant), ("product_rate", product)):
+        for k, v in values.items():
             metrics[f"baseline_{name}_{k}"] = v
     if with_truth:
-        ceiling = exact_auc(client, parts("truth"))
+        ceiling = aucs[-1]
         metrics["ceiling_auc"] = ceiling
         metrics["ceiling_share"] = metrics["val_auc"] / ceiling
         metrics["ceiling_share_above_chance"] = (metrics["val_auc"] - 0.5) / (ceiling - 0.5)
     return metrics
+
+
+def _sizes(v: _Validation) -> tuple[int, int, float, int]:
+    return v.outcome.size, int((v.outcome > 0).sum()), float(v.p_return.sum()), int(v.cold.sum())
 
 
 def _compare_with_champion(client, tracker: Tracker, champion, frames, vals, params: TrainParams):
@@ -265,8 +274,8 @@ def _compare_with_champion(client, tracker: Tracker, champion, frames, vals, par
         return False, (f"only {int(unseen)} validation rows are newer than what champion v{champion.version} "
                        f"trained on (need {params.min_new_rows}): no fair comparison, champion kept; "
                        "use `returnrisk promote --version N` to override"), {"comparison_rows": float(unseen)}
-    new = distributed_probability_metrics(client, [client.submit(operator.getitem, s, 0) for s in scored])
-    old_m = distributed_probability_metrics(client, [client.submit(operator.getitem, s, 1) for s in scored])
+    new, old_m = distributed_probability_metrics_many(client, [[client.submit(operator.getitem, s, i) for s in scored]
+                                                                for i in (0, 1)])
     scores = {"comparison_rows": float(unseen),
               "candidate_log_loss": new["log_loss"], "champion_log_loss": old_m["log_loss"],
               "candidate_auc": new["auc"], "champion_auc": old_m["auc"]}
