@@ -377,7 +377,10 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
         "window_days": window_days, "knots_days": knots_days, "kept_after_days": kept_after_days,
         "offset_strength": smoothing.fit_offset, "brand_offset_strength": smoothing.brand_fit_offset}, shards)
     setting_f = client.scatter(setting, broadcast=True)
+    keep = [setting_f]   # every intermediate future, held until the frames exist: a worker lost meanwhile
+    #                      is recovered by recomputing what it held from what is still held
     lines = [client.submit(_prepare_part, part, i, setting_f) for i, part in enumerate(shop.line_parts)]
+    keep += lines
     first, last = shop.first_order, min(shop.last_order, as_of)
     as_of_s = int(pd.Timestamp(as_of).timestamp())
     grid = np.unique(np.append(np.arange(day_floor(np.array([to_seconds(pd.Series([first]))[0]]))[0],
@@ -385,11 +388,13 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
                                as_of_s)).astype(np.int64)
 
     # pass 1: customer shards
-    c_lines = exchange(client, lines, _split_on, shards, name="lines-by-customer", column="_cshard")
-    c_returns = exchange(client, shop.return_parts, _split_on, shards, name="returns-by-customer", column="_cshard")
+    c_lines = exchange(client, lines, _split_on, shards, name="lines-by-customer", column="_cshard", keep=keep)
+    c_returns = exchange(client, shop.return_parts, _split_on, shards, name="returns-by-customer", column="_cshard", keep=keep)
     first_pass = [client.submit(_customer_pass, lk, rk, setting_f, grid) for lk, rk in zip(c_lines, c_returns)]
     distances = [client.submit(operator.getitem, f, 0) for f in first_pass]
-    sums = client.submit(_add_sums, [client.submit(operator.getitem, f, 1) for f in first_pass]).result()
+    partial = [client.submit(operator.getitem, f, 1) for f in first_pass]
+    keep += c_lines + c_returns + first_pass + distances + partial
+    sums = client.submit(_add_sums, partial).result()
     n = {"shop": 1, "category": len(pd.unique(attrs["category"].astype(object))),
          "brand": len(pd.unique(attrs["brand"].astype(object).dropna())),
          "systems": len(pd.unique(attrs["size_system"].astype(object)))}
@@ -397,28 +402,33 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
     window_s = int(window_days * DAY)
     tables = _global_tables(sums, grid, n, knots_s, window_s)
     tables_f = client.scatter(tables, broadcast=True)
+    keep.append(tables_f)
 
     # pass 2: product shards (each line with its distance)
     with_distance = [client.submit(_with_distance, lk, dk) for lk, dk in zip(c_lines, distances)]
-    p_lines = exchange(client, with_distance, _split_on, shards, name="lines-by-product", column="_pshard")
-    p_returns = exchange(client, shop.return_parts, _split_on, shards, name="returns-by-product", column="_pshard")
+    p_lines = exchange(client, with_distance, _split_on, shards, name="lines-by-product", column="_pshard", keep=keep)
+    p_returns = exchange(client, shop.return_parts, _split_on, shards, name="returns-by-product", column="_pshard", keep=keep)
     second = [client.submit(_product_pass, lk, rk, setting_f, tables_f, k)
               for k, (lk, rk) in enumerate(zip(p_lines, p_returns))]
-    del p_lines, p_returns, with_distance, distances, first_pass
     answers_out = [client.submit(operator.getitem, s, 0) for s in second]
+    keep += with_distance + p_lines + p_returns + second + answers_out
     back = []
     for j in range(shards):
-        back.append(client.submit(_concat_sorted, [client.submit(operator.getitem, a, j) for a in answers_out]))
+        pieces = [client.submit(operator.getitem, a, j) for a in answers_out]
+        keep += pieces
+        back.append(client.submit(_concat_sorted, pieces))
+    keep += back
     product_finals = client.gather([client.submit(operator.getitem, s, 1) for s in second])
-    del second, answers_out
 
     # pass 3: home (customer) shards
     third = [client.submit(_home_pass, lk, rk, ak, setting_f, tables_f, vocabulary, smoothing, validation_start, k)
              for k, (lk, rk, ak) in enumerate(zip(c_lines, c_returns, back))]
     frames = [client.submit(operator.getitem, f, 0) for f in third]
+    keep += third
     home_finals = client.gather([client.submit(operator.getitem, f, 1) for f in third])
     sizes = client.gather([client.submit(len, f) for f in frames])
-    del third, back, c_lines, c_returns, lines
+    # the frames exist: their lineage is let go (a worker lost from now on fails the run, clearly)
+    del keep, third, back, c_lines, c_returns, lines
 
     first_sale = np.minimum.reduce([f["first_sale"] for f in home_finals])
     snapshot = _snapshot(attrs, vocabulary, smoothing, window_days, setting.as_of, tables, product_finals, home_finals)

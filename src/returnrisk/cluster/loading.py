@@ -67,6 +67,7 @@ class LoadedShop:
     last_return: pd.Timestamp
     pairs: pd.DataFrame         # distinct (product_id, size) sold
     digests: dict[str, str] = field(default_factory=dict)
+    keep: list = field(default_factory=list)   # futures the parts' lineage needs (a lost part is recomputed)
 
     @property
     def problems(self) -> list[Problem]:
@@ -195,6 +196,12 @@ def _verdicts_for(verdict: _IdVerdicts, table: str, part: int):
     return items, route
 
 
+def _finish_part_file(part: TablePart, product_ids, found: list, quarantine: str, single: bool,
+                      prices: pd.Series | None, line_shards: int):
+    """:func:`_finish_part` reading and checking the part again (so that it depends on nothing lost)."""
+    return _finish_part(_check_part(part, product_ids), found, quarantine, single, prices, line_shards)
+
+
 def _finish_part(state: _PartState, found: list, quarantine: str, single: bool, prices: pd.Series | None,
                  line_shards: int):
     """Apply every verdict, write the part's quarantine file, return the clean rows and a summary."""
@@ -283,6 +290,7 @@ class ReadShop:
     return_states: list
     quarantine: str
     shards: int
+    product_ids: object = None
 
 
 def read_partitioned(client, data: str, *, quarantine_dir: str | Path | None = None,
@@ -315,7 +323,8 @@ def read_partitioned(client, data: str, *, quarantine_dir: str | Path | None = N
     structural = [p for fatal, _ in summaries for p in fatal]
     if structural:
         raise DataError(structural + [p for _, rows in summaries for p in rows])
-    return ReadShop(str(data), parts, products, product_load, line_states, return_states, quarantine, shards)
+    return ReadShop(str(data), parts, products, product_load, line_states, return_states, quarantine, shards,
+                    product_ids)
 
 
 def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason_filler: bool = True) -> LoadedShop:
@@ -340,19 +349,25 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
         raise DataError(row_problems)
 
     prices = client.scatter(read.products.set_index("product_id")["price"], broadcast=True)
+    # the verdicts travel inside the tasks that finish the parts: a clean part's lineage is then
+    # its file, these verdicts and the broadcast catalogue, so Dask can always recompute it
+    found = client.gather([[client.submit(_verdicts_for, v, table, part.index) for v in verdicts]
+                           for table in ("order_lines", "returns") for part in parts[table]])
+    del verdicts
     finished = {}
-    for table, states in (("order_lines", read.line_states), ("returns", read.return_states)):
+    for table in ("order_lines", "returns"):
         single = len(parts[table]) == 1 and "/" not in parts[table][0].label
         finished[table] = [
-            client.submit(_finish_part, state, [client.submit(_verdicts_for, v, table, part.index) for v in verdicts],
-                          read.quarantine, single, prices if table == "order_lines" else None, shards)
-            for state, part in zip(states, parts[table])]
-    del verdicts
+            client.submit(_finish_part_file, part, read.product_ids if table == "order_lines" else None,
+                          found.pop(0), read.quarantine, single, prices if table == "order_lines" else None, shards,
+                          key=f"clean-{table}-{part.index}-{part.label}")
+            for part in parts[table]]
+    read.line_states = read.return_states = []
     line_parts = [client.submit(operator.getitem, f, 0) for f in finished["order_lines"]]
     return_parts = [client.submit(operator.getitem, f, 0) for f in finished["returns"]]
     line_sums = client.gather([client.submit(operator.getitem, f, 1) for f in finished["order_lines"]])
     return_sums = client.gather([client.submit(operator.getitem, f, 1) for f in finished["returns"]])
-    del finished
+    keep = finished["order_lines"] + finished["returns"]   # lineage of the clean parts (same objects, no copy)
 
     if reason_filler:
         from returnrisk.reasons.fill import _seed_classifier, classifier_for_examples, examples_from_counts
@@ -365,6 +380,7 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
         else:
             classifier = _seed_classifier()
         classifier = client.scatter(classifier, broadcast=True)
+        keep += return_parts + [classifier]
         return_parts = [client.submit(_fill, r, classifier) for r in return_parts]
 
     tables = {"products": read.product_load}
@@ -390,7 +406,7 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
         first_order=min(s["first"] for s in line_sums if pd.notna(s["first"])),
         last_order=max(s["last"] for s in line_sums if pd.notna(s["last"])),
         last_return=max((s["last"] for s in return_sums if pd.notna(s["last"])), default=pd.NaT),
-        pairs=pairs,
+        pairs=pairs, keep=keep + line_parts + [prices, read.product_ids],
     )
 
 
