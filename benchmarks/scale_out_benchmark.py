@@ -98,7 +98,10 @@ def report(title: str, r: dict, cores: int, lines: int) -> dict | None:
         print(f"\n{title}: FAILED (exit {r['code']}, peak {r['peak_mb']:,.0f} MiB, {r['wall']:.0f} s)\n  "
               + "\n  ".join(tail))
         return None
-    result = json.loads(r["stdout"].strip().splitlines()[-1])
+    out_lines = r["stdout"].strip().splitlines()
+    result = json.loads(out_lines[-1])
+    if len(out_lines) != 1:
+        print(f"WARNING: stdout held {len(out_lines)} lines, not the JSON line alone")
     stages = {s["name"]: s for s in result["stages"]}
     m = result["metrics"]
     print(f"\n{title}: total {r['wall']:.0f} s, client peak RSS {r['peak_mb']:,.0f} MiB, "

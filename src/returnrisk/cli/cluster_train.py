@@ -7,6 +7,9 @@ imports Dask.
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from contextlib import contextmanager
 
 from returnrisk.cluster.connect import connect, parse_cluster_spec, require_dask
 from returnrisk.data.problems import DataError
@@ -32,8 +35,33 @@ def explain_cluster_failure(exc: BaseException) -> ReturnRiskError:
         "memory or use more of them, and run the command again")
 
 
-def train_on_cluster(data: str, cluster: str, *, out, params, tracker, as_of, quarantine, start, end):
+@contextmanager
+def _stdout_to_stderr(active: bool):
+    """With ``--json`` stdout must hold the JSON line alone: what the local workers and LightGBM's
+    C++ network code print goes to stderr (file descriptor 1 is pointed at 2 during the run)."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def train_on_cluster(data: str, cluster: str, *, out, params, tracker, as_of, quarantine, start, end,
+                     json_mode: bool = False):
     """Train on the cluster named by ``cluster`` (``local[:N]`` or ``tcp://HOST:PORT``)."""
+    with _stdout_to_stderr(json_mode):
+        return _train(data, cluster, out=out, params=params, tracker=tracker, as_of=as_of, quarantine=quarantine,
+                      start=start, end=end)
+
+
+def _train(data, cluster, *, out, params, tracker, as_of, quarantine, start, end):
     spec = parse_cluster_spec(cluster)
     require_dask()
     for noisy in ("distributed", "tornado", "bokeh"):

@@ -82,7 +82,7 @@ def train(
             from returnrisk.cli.cluster_train import train_on_cluster
 
             result = train_on_cluster(data, cluster, out=out, params=params, tracker=tracker, as_of=when,
-                                      quarantine=quarantine, start=start, end=end)
+                                      quarantine=quarantine, start=start, end=end, json_mode=as_json)
         else:
             result = run_training(Path(data), params=params, tracker=tracker, as_of=when, quarantine_dir=quarantine,
                                   reason_filler=default_reason_filler(), clock=StageClock(start, end))
