@@ -92,9 +92,9 @@ def test_cluster_spec_is_parsed_and_bad_values_are_explained():
 def test_the_flag_wins_over_the_environment(tmp_path):
     env = {**os.environ, "RETURNRISK_DASK_SCHEDULER": "from-env"}
     r = subprocess.run([*CLI, "train", "--data", str(tmp_path), "--cluster", "from-flag"], capture_output=True,
-                       text=True, env=env, timeout=120)
+                       text=True, env=env, timeout=900)
     assert r.returncode == 2 and "--cluster 'from-flag' is not a cluster" in r.stderr
-    r = subprocess.run([*CLI, "train", "--data", str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run([*CLI, "train", "--data", str(tmp_path)], capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 2 and "'from-env' is not a cluster" in r.stderr and "RETURNRISK_DASK_SCHEDULER" in r.stderr
 
 
@@ -103,7 +103,7 @@ def test_single_process_path_does_not_import_dask():
             "returnrisk.pipeline.train, returnrisk.features.build, returnrisk.demo.generator, returnrisk.serving; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')]; print(bad); "
             "sys.exit(1 if bad else 0)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
