@@ -7,7 +7,7 @@ Run from the repository root::
 
 For every scenario it generates a demo shop (``generate_demo_shop``), optionally changes its
 mix of causes by post-processing (below), trains a model on it (``run_training``, the
-standard ``training/params.yaml`` unless ``--params``; MLflow in a temporary store), then runs
+default training parameters unless ``--params``; MLflow in a temporary store), then runs
 :func:`returnrisk.fixes.compute_fixes` exactly as ``returnrisk fixes`` does and compares:
 
 1. **levers** — for the products with at least ``--min-sales`` sales, the suggested levers

@@ -31,12 +31,12 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3000)
     args = parser.parse_args()
 
-    from returnrisk.advice.evaluation import evaluate_size_advice
     from returnrisk.demo.generator import generate_demo_shop
     from returnrisk.pipeline.params import load_params
     from returnrisk.pipeline.train import run_training
     from returnrisk.reasons.fill import default_reason_filler
     from returnrisk.scoring import ExplainedScorer
+    from returnrisk.scoring.size_evaluation import evaluate_size_advice
     from returnrisk.tracking import Tracker
 
     print(f"machine: {machine()}")

@@ -43,4 +43,6 @@ export RETURNRISK_MERCHANT_API_KEYS="$MERCHANT_KEY"
 export RETURNRISK_ADMIN_API_KEYS="$ADMIN_KEY"
 export RETURNRISK_DATA_DIR="$DEMO"
 export RETURNRISK_SECURE_COOKIES=false
+# the service database: created if new, brought up to this version's schema if made by an earlier one
+"$BIN/returnrisk" db upgrade
 exec "$BIN/returnrisk" serve --host "$HOST" --port "$PORT"

@@ -101,3 +101,29 @@ def trained(demo_train, tmp_path_factory) -> Trained:
     result = run_training(demo_train, params=load_params(), tracker=Tracker(uri),
                           reason_filler=default_reason_filler())
     return Trained(demo_train, uri, result)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(trained):
+    """The session's model with its catalogue cut to 12 products (10 sized, 2 unsized when there are).
+
+    A complete serving bundle — same boosters, same states, a snapshot whose catalogue is tiny — so
+    loading it (scorer + every visitor answer) takes milliseconds: for tests that load a model
+    many times (reload under load) or need a served model without its cost.
+    """
+    import dataclasses
+
+    from returnrisk.model.bundle import ServingBundle
+
+    bundle = trained.bundle()
+    snapshot = bundle.snapshot
+    sized = list(dict.fromkeys(snapshot.product_sizes["product_id"].astype(str)))[:10]
+    unsized = [p for p in snapshot.products.index.astype(str) if p not in set(snapshot.product_sizes["product_id"])][:2]
+    keep = set(sized + unsized)
+    cut = dataclasses.replace(
+        snapshot,
+        products=snapshot.products[snapshot.products.index.astype(str).isin(keep)],
+        product_sizes=snapshot.product_sizes[snapshot.product_sizes["product_id"].astype(str).isin(keep)]
+        .reset_index(drop=True),
+    )
+    return ServingBundle(bundle.model, cut, bundle.meta)

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from conftest import ORDER_LINES, write_shop
-
 from returnrisk.data.contract import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,14 +21,14 @@ def cli(*args):
 def test_validate_clean_shop_reports_counts_and_exits_0(tiny_shop):
     proc = cli("validate", "--data", str(tiny_shop), "--json")
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = json.loads(proc.stdout)  # the JSON alone on stdout, the human report on stderr
     assert report["valid"] is True and report["problems"] == []
     s = report["summary"]
-    assert s["rows"]["order_lines"] == {"read": 5, "kept": 5, "quarantined": 0}
+    assert s["rows"]["order_lines"] == {"read": 5, "kept": 5, "quarantined": 0, "excluded": 0}
     assert s["return_rate"] == 0.6
     assert s["share_with_code"] == 2 / 3
-    assert "orders from 2025-03-01" in proc.stdout
-    assert "no problems found" in proc.stdout
+    assert "orders from 2025-03-01" in proc.stderr
+    assert "no problems found" in proc.stderr
 
 
 def test_validate_broken_folder_prints_every_problem_and_exits_2(tmp_path):

@@ -104,7 +104,9 @@ class Page:
     def login(self, key: str = KEY):
         self.goto("/dashboard/login")
         self.page.fill("input[name=key]", key)
-        self.page.click("button[type=submit]")
+        # the click waits for the navigation it starts: the overview's first computation can take
+        # longer than Playwright's default 30 s on a busy 2-core machine
+        self.page.click("button[type=submit]", timeout=240_000)
         self.page.wait_for_load_state("load", timeout=240_000)
 
     def shot(self, name: str) -> Path:

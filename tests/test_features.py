@@ -10,9 +10,9 @@ from returnrisk.data.loader import load_shop
 from returnrisk.features.asof import AsOfCounter
 from returnrisk.features.build import IMMATURE, build_training_frame, outcomes_at
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
-from returnrisk.features.history import day_floor
 from returnrisk.features.lines import order_context
 from returnrisk.features.snapshot import Snapshot
+from returnrisk.timeutil import day_floor
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +149,19 @@ def frame_smoothing():
     from returnrisk.features.derive import Smoothing
 
     return Smoothing()
+
+
+def test_snapshot_scores_new_products_whose_size_is_missing_in_the_loaders_strings(shop):
+    """A line of a product the snapshot does not know, without a size (pd.NA in the loader's arrow
+    strings), is an unsized cold-start line — it used to raise 'boolean value of NA is ambiguous'
+    (KPIs and the forecast of a shop with products newer than the model)."""
+    as_of = pd.Timestamp("2026-05-01", tz="UTC")
+    frame = build_training_frame(shop, as_of)
+    snapshot = Snapshot.from_history(frame.history, frame.attrs, frame.vocabulary, frame_smoothing(), 30)
+    lines = pd.DataFrame({"line_id": ["a", "b"], "order_id": ["o", "o"], "customer_id": ["c", "c"],
+                          "product_id": ["NEW-1", "NEW-2"], "category": ["bags", "dresses"],
+                          "size": pd.array([None, "M"], dtype="string[pyarrow]"),
+                          "ordered_at": [as_of, as_of]})
+    X = snapshot.features(lines, now=as_of)
+    assert X.shape == (2, len(FEATURE_NAMES))
+    assert np.isnan(X[0, FEATURE_INDEX["size_position"]]) and not np.isnan(X[1, FEATURE_INDEX["size_position"]])

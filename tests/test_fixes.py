@@ -126,6 +126,27 @@ def test_every_suggestion_has_the_contract_fields_and_is_ranked_by_savings(repor
     json.dumps(fixes)   # serialisable as is
 
 
+def test_suggestions_are_typed_and_their_json_leaves_out_what_a_lever_does_not_have(report):
+    from pydantic import TypeAdapter
+
+    from returnrisk.fixes import Evidence, FixSuggestion, Impact
+    from returnrisk.fixes.levers import ATTRIBUTE_LEVERS, FIT_LEVERS
+
+    assert all(isinstance(s, FixSuggestion) and isinstance(s.evidence, Evidence)
+               and isinstance(s.evidence.impact, Impact) for s in report.suggestions)
+    # one serialiser: the JSON objects are the typed records, dumped with every type exactly as declared
+    strict = TypeAdapter(list[FixSuggestion]).dump_python(report.suggestions, mode="json", warnings="error")
+    assert report.fixes == strict == [s.to_dict() for s in report.suggestions]
+    for s, f in zip(report.suggestions, report.fixes):
+        ev, impact = f["evidence"], f["evidence"]["impact"]
+        assert ("fit" in ev) == (s.lever in FIT_LEVERS) and ("page" in ev) == (s.lever in ATTRIBUTE_LEVERS)
+        assert ("sizes" in ev) == (s.lever in FIT_LEVERS and s.size is None)
+        rescored = {"changed", "model_drop_page_only", "model_drop_with_history", "lines_rescored"}
+        assert rescored & set(impact) == (rescored if s.lever in ATTRIBUTE_LEVERS else set())
+        assert s.evidence.impact.returns_avoided_per_sale == impact["returns_avoided_per_sale"]
+        assert s.expected_savings_per_month == f["expected_savings_per_month"]
+
+
 def test_evidence_numbers_are_consistent(report):
     params = report.params
     for f in report.fixes:
@@ -280,9 +301,10 @@ def test_api_lists_ranked_fixes_once_computed_and_cached(client, report):
     assert [f["priority_rank"] for f in body["fixes"]] == [1, 2, 3, 4, 5]
     assert [f["expected_savings_per_month"] for f in body["fixes"]] == \
         [f["expected_savings_per_month"] for f in report.fixes[:5]]
-    cached = client.app.state.holder.current.extras["fixes"]
+    services = client.app.state.services
+    cached = services.fix_reports.cached(services.holder.current)
     client.get("/v1/fixes", headers=AUTH)
-    assert client.app.state.holder.current.extras["fixes"] is cached
+    assert services.fix_reports.cached(services.holder.current) is cached
 
 
 def test_api_filters_by_category_brand_and_lever(client, report):
@@ -310,6 +332,61 @@ def test_api_product_fixes_and_profile(client, report):
     assert body["fixes"] == [] and body["profile"]["sales"] >= 0 and body["profile"]["drivers"] == []
     r = client.get("/v1/products/NO-SUCH-PRODUCT/fixes", headers=AUTH)
     assert r.status_code == 404 and r.json()["code"] == "product_not_found"
+
+
+def test_api_fix_schema_is_the_typed_suggestion_and_describes_the_json_exactly(client, report):
+    from pydantic import TypeAdapter
+
+    from returnrisk.serving.routes.fixes import Fix
+
+    body = client.get("/v1/fixes", headers=AUTH, params={"limit": 10_000}).json()
+    assert body["fixes"] == report.fixes
+    adapter = TypeAdapter(list[Fix])
+    # every answer validates against the schema and comes back unchanged (absent parts stay absent)
+    assert adapter.dump_python(adapter.validate_python(body["fixes"]), mode="json") == body["fixes"]
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    fix = schema["Fix"]
+    assert fix["properties"]["evidence"]["$ref"].endswith("/Evidence")
+    assert fix["properties"]["confidence"]["maximum"] == 1
+    assert "null for the whole product" in fix["properties"]["size"]["description"]
+    assert set(fix["properties"]["lever"]["enum"]) == set(LEVERS)
+    evidence = schema["Evidence"]
+    assert {"impact", "reasons", "shap", "fit", "sizes", "page"} <= set(evidence["properties"])
+    assert "fit" not in evidence["required"] and "impact" in evidence["required"]
+    assert schema["Impact"]["properties"]["return_cost_source"]["type"] == "string"
+
+
+# ---- products sold without sizes -------------------------------------------------------------------
+def test_fixes_of_unsized_products(client, report, bundle):
+    from returnrisk.fixes.levers import FIT_LEVERS
+
+    systems = bundle.snapshot.products["size_system"].astype(str)
+    unsized = set(systems.index[systems == "unsized"])
+    flagged = [f for f in report.fixes if f["product_id"] in unsized]
+    assert flagged, "the demo shop has unsized products with suggestions"
+    assert all(f["size"] is None and f["lever"] not in FIT_LEVERS + ("add_size_guide",) for f in flagged)
+    pid = flagged[0]["product_id"]
+    body = client.get(f"/v1/products/{pid}/fixes", headers=AUTH).json()
+    assert body["fixes"] == report.for_product(pid) and body["profile"]["drivers"]
+    quiet = next(p for p in sorted(unsized) if not report.for_product(p) and report.has_product(p))
+    body = client.get(f"/v1/products/{quiet}/fixes", headers=AUTH).json()
+    assert body["fixes"] == [] and body["profile"]["product_id"] == quiet
+
+
+def test_dashboard_product_pages_of_sized_and_unsized_products(client, report, bundle):
+    """Issue 13 defect 1: every product page of an unsized product answered 503."""
+    systems = bundle.snapshot.products["size_system"].astype(str)
+    unsized = next(f for f in report.fixes if systems[f["product_id"]] == "unsized")
+    sized = next(f for f in report.fixes if f["size"] is not None)
+    pages = {}
+    for fix in (unsized, sized):
+        r = client.get(f"/dashboard/products/{fix['product_id']}", headers=AUTH)
+        assert r.status_code == 200, r.text[:500]
+        assert 'data-chart="drivers"' in r.text and f'<span class="pill">{fix["lever"]}</span>' in r.text
+        pages[fix["size"]] = r.text
+    assert "P(return) ·" not in pages[None] and "P(return) ·" in pages[sized["size"]]   # no size to show
+    r = client.get("/dashboard/fixes", headers=AUTH)
+    assert r.status_code == 200 and r.text.count('<tr data-lever="') == min(len(report.fixes), 100)
 
 
 def test_api_says_how_to_configure_a_missing_history(bundle):

@@ -13,9 +13,11 @@ from returnrisk.evidence import excess_probability
 from returnrisk.fixes.counts import CODES, Panel
 from returnrisk.fixes.detect import category_typical, detect, page_conditions
 from returnrisk.fixes.engine import FixReport
+from returnrisk.fixes.ids import fix_id
 from returnrisk.fixes.messages import message, number, percent
 from returnrisk.fixes.params import FixParams
-from returnrisk.fixes.report import drivers_svg, reasons_svg, to_frame, to_html, write_report
+from returnrisk.fixes.report import drivers_chart, reasons_chart, to_frame, to_html, write_report
+from returnrisk.fixes.suggestion import Evidence, FixSuggestion, Impact
 
 BASE = {"too_small": 0.07, "too_large": 0.06, "looks_different": 0.02, "not_as_described": 0.02,
         "poor_quality": 0.02, "damaged": 0.006, "changed_mind": 0.08}
@@ -182,12 +184,14 @@ def test_threshold_is_a_setting(shop_panel):
     assert "TINY" in flagged(loose, "quality_review")
 
 
-def test_params_from_settings_and_validation():
-    from returnrisk.serving.settings import Settings
+def test_params_from_economics_and_validation():
+    from returnrisk.config import Economics
 
-    params = FixParams.from_settings(Settings(flag_threshold=0.9, return_cost_per_unit=7.5, margin_loss_rate=0.2),
-                                     margin_loss_rate=None)
+    economics = Economics(flag_threshold=0.9, return_cost_per_return=7.5, margin_loss_rate=0.2)
+    params = FixParams.from_economics(economics, margin_loss_rate=None)
     assert (params.flag_threshold, params.return_cost_per_unit, params.margin_loss_rate) == (0.9, 7.5, 0.2)
+    assert FixParams.from_economics(economics, flag_threshold=0.8).flag_threshold == 0.8
+    assert not hasattr(FixParams, "with_")
     with pytest.raises(ValueError):
         FixParams(flag_threshold=1.2)
     with pytest.raises(ValueError):
@@ -228,17 +232,20 @@ def test_kept_only_fit_message_leads_with_the_kept_sizes():
 
 
 # ---- report files -----------------------------------------------------------------------------
-def _fix(rank: int, pid: str, lever: str, savings: float) -> dict:
-    return {
-        "priority_rank": rank, "product_id": pid, "size": None, "category": "dresses", "brand": "Lune",
-        "lever": lever, "lever_label": {"en": lever, "fr": lever}, "expected_returns_avoided_per_month": 2.0,
-        "expected_savings_per_month": savings, "confidence": 0.99, "flagged_since": "2025-03-02",
-        "sales_at_flag": 40, "sales": 500, "sales_per_month": 30.0,
-        "evidence": {"returns": 40, "rate": 0.08, "reference_rate": 0.02, "excess_rate": 0.06,
-                     "credible_interval": [0.06, 0.1], "p_worse": 0.99,
-                     "impact": {"returns_avoided_per_sale": 0.06, "method": "excess"}},
-        "message": {"en": f"<b>{pid}</b> & co", "fr": "é"}, "estimate_note": {"en": "n", "fr": "n"},
-    }
+def _fix(rank: int, pid: str, lever: str, savings: float) -> FixSuggestion:
+    impact = Impact(excess_returns_per_sale=0.06, method="excess", changed=None, returns_avoided_per_sale=0.06,
+                    model_drop_page_only=None, model_drop_with_history=None, lines_rescored=None, return_cost=12.0,
+                    return_cost_source="setting: return_cost_per_unit", margin_loss_per_return=9.0, line_value=60.0,
+                    note="n")
+    evidence = Evidence(sales=500, exposure=480.0, sales_per_month=30.0, returns=40, rate=0.08, reference_rate=0.02,
+                        reference="category (other products)", excess_rate=0.06, credible_interval=[0.06, 0.1],
+                        credible_level=0.9, p_worse=0.99, reasons=[], shap=[], impact=impact)
+    return FixSuggestion(
+        priority_rank=rank, fix_id=fix_id(pid, None, lever), product_id=pid, size=None, category="dresses", brand="Lune", lever=lever,
+        lever_label={"en": lever, "fr": lever}, expected_returns_avoided_per_month=2.0,
+        expected_savings_per_month=savings, confidence=0.99, flagged_since="2025-03-02", sales_at_flag=40, sales=500,
+        sales_per_month=30.0, evidence=evidence, message={"en": f"<b>{pid}</b> & co", "fr": "é"},
+        estimate_note={"en": "n", "fr": "n"})
 
 
 @pytest.fixture
@@ -261,7 +268,8 @@ def test_json_and_csv_files(tiny_report, tmp_path):
     path = write_report(tiny_report, tmp_path / "fixes.json")
     assert [f["product_id"] for f in json.loads(path.read_text())] == ["P<1>", "P2"]
     frame = to_frame(tiny_report)
-    assert list(frame.columns[:6]) == ["priority_rank", "product_id", "size", "category", "brand", "lever"]
+    assert list(frame.columns[:7]) == ["priority_rank", "fix_id", "product_id", "size", "category", "brand", "lever"]
+    assert frame["fix_id"].tolist() == [fix_id("P<1>", None, "quality_review"), fix_id("P2", None, "packaging_review")]
     write_report(tiny_report, tmp_path / "fixes.csv")
     back = pd.read_csv(tmp_path / "fixes.csv")
     assert back["expected_savings_per_month"].tolist() == [90.0, 10.0]
@@ -283,14 +291,37 @@ def test_html_is_self_contained_escaped_and_has_both_charts(tiny_report, tmp_pat
     assert page.index("P&lt;1&gt;") < page.index("P2")      # ranked by savings
 
 
-def test_svg_charts_scale_bars_to_the_values(tiny_report):
-    svg = reasons_svg(tiny_report.profiles["P<1>"], width=430)
-    widths = [float(v) for v in re.findall(r'width="([\d.]+)" height="8" fill="#[0-9a-f]{6}"><title>', svg)]
-    assert widths == pytest.approx([160.0, 120.0])      # 8 % is the longest bar (160 px), 6 % is 3/4 of it
-    assert 'fill="#dc2626"' in svg                      # the poor-quality bar: worse with P ≥ 0.95
-    drivers = drivers_svg(tiny_report.profiles["P<1>"])
-    assert drivers.count("<rect") == 2 and 'fill="#16a34a"' in drivers
+def _product_bars(svg: str) -> list[tuple[float, str]]:
+    found = re.findall(r'<rect class="mark" x="150" y="[\d.]+" width="([\d.]+)" height="12" rx="2" '
+                       r'fill="(#[0-9a-f]{6})"><title>this product', svg)
+    return [(float(w), colour) for w, colour in found]
+
+
+def test_report_charts_scale_bars_to_the_values_and_flag_at_the_threshold(tiny_report):
+    profile = tiny_report.profiles["P<1>"]
+    svg = reasons_chart(profile, 0.95, width=560)
+    assert svg.startswith('<svg class="chart" data-chart="paired"')     # the dashboard's renderer
+    # 8 % is the longest bar (the 290 px between labels and values), 6 % is 3/4 of it; the
+    # poor-quality bar (P(worse) 0.99) is red, the too-small one (0.3) is not
+    assert _product_bars(svg) == [(pytest.approx(290.0), "#dc2626"), (pytest.approx(217.5), "#2563eb")]
+    assert "worse, P ≥ 0.95" in svg
+    # the report's flag threshold decides the red, not a constant: at 0.995, 0.99 is not worse
+    assert [colour for _, colour in _product_bars(reasons_chart(profile, 0.995))] == ["#2563eb", "#2563eb"]
+    drivers = drivers_chart(profile)
+    assert drivers.count('<rect class="mark"') == 2 and 'fill="#059669"' in drivers and 'fill="#dc2626"' in drivers
+    assert ">quality<" in drivers                  # the label alone: the report's drivers have no value
+    assert reasons_chart({**profile, "reasons": []}, 0.95) == "" and drivers_chart({**profile, "drivers": []}) == ""
     assert to_html(tiny_report, max_products=0).count("<svg") == 0
+
+
+def test_html_report_uses_the_reports_flag_threshold(tiny_report):
+    """The page once said and drew "P ≥ 0.95" whatever the threshold the report was made with."""
+    strict = FixReport(tiny_report.as_of, tiny_report.generated_at, tiny_report.model,
+                       FixParams(flag_threshold=0.995), tiny_report.suggestions, tiny_report.profiles, 10, 2)
+    page = to_html(strict)
+    assert "flag threshold 0.995" in page and "red: worse with P ≥ 0.995" in page and "P ≥ 0.95" not in page
+    assert [colour for _, colour in _product_bars(page)] == ["#2563eb", "#2563eb"]
+    assert [colour for _, colour in _product_bars(to_html(tiny_report))] == ["#dc2626", "#2563eb"]
 
 
 # ---- point-in-time counts on a generated shop -------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import ORDER_LINES, PRODUCTS, RETURNS, write_shop
 
+from conftest import ORDER_LINES, PRODUCTS, RETURNS, write_shop
 from returnrisk.data.loader import load_shop
 from returnrisk.data.problems import DataError
 
@@ -132,9 +132,9 @@ def test_empty_table_is_an_error(tmp_path):
          "1 values are not in the reason taxonomy", "sizing"),
         ("returns", "L5,2025-03-15", "L9,2025-03-15", "unknown_line", "line_id",
          "1 returns are for a line_id that is not in order_lines (or whose order line was set aside)", "L9"),
-        ("returns", "L5,2025-03-15", "L2,2025-03-15", "returned_twice", "line_id",
-         "1 returns are for a line already returned on an earlier row (a line is returned at most once; "
-         "the first return is kept)", "L2"),
+        ("returns", "L5,2025-03-15", "L2,2025-03-15", "over_returned", "quantity",
+         "1 returns would take their line's returned units above its ordered quantity (a return without "
+         "quantity returns the whole line; the earlier returns are kept)", "line L2: 1 returned after 1, 1 ordered"),
         ("returns", "L5,2025-03-15", "L5,2025-03-01", "returned_before_ordered", "returned_at",
          "1 returns are dated before their line's ordered_at", None),
         ("returns", "2025-03-09,too_large,,2025-03-11", "2025-03-09,too_large,,2025-03-05",

@@ -195,7 +195,7 @@ def test_refunds_through_patch(served, train_lines):
 
 def test_a_database_failure_is_503_and_acknowledges_nothing(served, train_lines, monkeypatch):
     line = train_lines.loc[30, "line_id"]
-    store = served.app.state.returns_store
+    store = served.app.state.services.store
 
     def fail(event):
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))

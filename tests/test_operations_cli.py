@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import write_shop
 
+from conftest import write_shop
 from returnrisk.cli import main
 from returnrisk.data.contract import RETURNS
 from returnrisk.operations.store import ReturnEvent, ReturnStore
@@ -35,7 +35,7 @@ def test_kpis_json_is_the_last_line_and_the_table_goes_to_stderr(tiny_shop, caps
     assert report["overall"]["return_rate_units"] == 0.5 and report["overall"]["provisional"] is True
     assert [g["key"] for g in report["groups"]] == ["dresses", "bags", "jeans"]
     assert report["model"]["available"] is False and "--no-model" in report["model"]["note"]
-    assert "return rate 50.0% of units" in err and "provisional" in err
+    assert "return rate 60.0% of lines, 50.0% of units" in err and "provisional" in err
 
 
 def test_kpis_options_are_checked(tiny_shop, capsys):
@@ -50,12 +50,16 @@ def test_kpis_options_are_checked(tiny_shop, capsys):
 
 def test_kpis_settings_options_and_period(tiny_shop, capsys):
     code, out, _ = run(capsys, "kpis", "--data", str(tiny_shop), "--no-model", "--refund-target-days", "1.7",
-                       "--cost-per-unit", "4", "--to", "2025-03-03", "--json")
+                       "--cost-per-return", "4", "--to", "2025-03-03", "--json")
     report = last_json(out)
     assert code == 0 and report["to"] == "2025-03-04T00:00:00Z"  # a date includes the whole day
-    assert report["refund_target_days"] == 1.7 and report["return_cost_per_unit"] == 4.0
+    assert report["refund_target_days"] == 1.7 and report["return_cost_per_return"] == 4.0
+    assert report["return_cost_per_unit"] == 0.0   # per-unit costs are opt-in
     o = report["overall"]
     assert (o["lines"], o["returns"], o["refund_within_target"], o["return_cost"]) == (4, 2, 0.5, 11.5)
+    code, out, _ = run(capsys, "kpis", "--data", str(tiny_shop), "--no-model", "--cost-per-return", "4",
+                       "--cost-per-unit", "1", "--to", "2025-03-03", "--json")
+    assert last_json(out)["overall"]["return_cost"] == 12.5   # 7.50 given + (4 + 1 × 1 unit)
 
 
 def test_kpis_without_a_champion_says_so_and_still_marks_provisional(tiny_shop, tmp_path, capsys):

@@ -8,12 +8,13 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from conftest import ORDER_LINES, write_shop
 
+from conftest import ORDER_LINES, write_shop
 from returnrisk.data.contract import RETURNS
 from returnrisk.data.loader import load_shop
 from returnrisk.errors import InputError
 from returnrisk.operations.export import export_returns, stored_returns_table
+from returnrisk.operations.sources import DataUnavailable, ShopSource, resolve_data_dir
 from returnrisk.operations.store import (
     TABLE_NAME,
     RefundEvent,
@@ -22,7 +23,6 @@ from returnrisk.operations.store import (
     ReturnNotRecorded,
     ReturnStore,
 )
-from returnrisk.operations.sources import DataUnavailable, ShopSource, resolve_data_dir
 from returnrisk.reasons.fill import default_reason_filler
 
 UTC = timezone.utc
@@ -31,7 +31,7 @@ UTC = timezone.utc
 @pytest.fixture
 def store(tmp_path):
     s = ReturnStore(f"sqlite:///{tmp_path / 'returns.db'}")
-    s.create()
+    s.prepare()
     yield s
     s.dispose()
 
@@ -174,10 +174,10 @@ def test_export_writes_exactly_the_contract_columns(store, tmp_path):
     assert list(written.columns) == RETURNS.names
     assert written.to_dict("records") == [
         {"line_id": "L2", "returned_at": "2025-03-09T10:00:00Z", "reason_code": "too_small", "reason_text": "",
-         "refunded_at": "2025-03-11T00:00:00Z", "return_cost": "7.25"},
+         "refunded_at": "2025-03-11T00:00:00Z", "return_cost": "7.25", "quantity": "", "return_id": ""},
         # text only: the code stays empty so that loading infers it (and records it as inferred)
         {"line_id": "L3", "returned_at": "2025-03-09T10:00:00Z", "reason_code": "", "reason_text": "trop petit",
-         "refunded_at": "", "return_cost": ""},
+         "refunded_at": "", "return_cost": "", "quantity": "", "return_id": ""},
     ]
     assert result.n_stored == result.n_written == 2
 

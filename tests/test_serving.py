@@ -33,7 +33,7 @@ def client(bundle):
 
 @pytest.fixture(scope="module")
 def pair(client):
-    scorer = client.app.state.holder.current.scorer
+    scorer = client.app.state.services.holder.current.scorer
     sized = [(p, s) for (p, s) in scorer.pairs.index if s]
     return sized[len(sized) // 3]
 
@@ -75,7 +75,7 @@ def test_risk_for_a_visitor(client, pair):
 def test_contributions_add_up_to_the_probability(client, bundle, pair):
     """base + all contributions = logit(p): the explanation is exact, not an approximation."""
     product, size = pair
-    scorer = client.app.state.holder.current.scorer
+    scorer = client.app.state.services.holder.current.scorer
     X = scorer.pairs.X[[scorer.pairs.index[(product, size)]]]
     e = bundle.model.explain(X)
     p = bundle.model.predict(X).p_return[0]
@@ -124,13 +124,79 @@ def test_risk_in_french_and_for_a_known_customer(client, pair, known_customer):
 def test_known_customer_fast_path_equals_the_batch_path(client, pair, known_customer):
     import pandas as pd
 
-    scorer = client.app.state.holder.current.scorer
+    scorer = client.app.state.services.holder.current.scorer
     product, size = pair
     fast, known = scorer.customer_row(product, size, known_customer)
     lines = pd.DataFrame({"line_id": ["x"], "product_id": [product], "size": [size], "customer_id": [known_customer]})
     slow = scorer.snapshot.features(lines, now=scorer.now)
     assert known
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+# ---- products sold without sizes (bags, accessories): no size is sent, none is asked for ---------
+@pytest.fixture(scope="module")
+def unsized(client):
+    scorer = client.app.state.services.holder.current.scorer
+    products = [p for p in scorer.snapshot.products.index if not scorer.offered_sizes(p)]
+    assert products, "the demo shop sells unsized products"
+    return products[0]
+
+
+def test_every_unsized_product_is_keyed_by_an_empty_size(client):
+    """Issue 13 defect 1: under pandas 3 the key was (product, nan), so (product, "") found nothing."""
+    scorer = client.app.state.services.holder.current.scorer
+    unsized = {p for p in scorer.snapshot.products.index if not scorer.offered_sizes(p)}
+    keyed = {p for (p, s) in scorer.pairs.index if s == ""}
+    assert unsized and keyed == unsized
+    assert all(isinstance(s, str) for _, s in scorer.pairs.index)
+    assert scorer.check(next(iter(unsized)), None) == (next(iter(unsized)), "")
+
+
+def test_risk_of_an_unsized_product_for_a_visitor_and_for_customers(client, unsized, known_customer):
+    visitor = client.get(f"/v1/products/{unsized}/risk")
+    assert visitor.status_code == 200, visitor.text
+    visitor = visitor.json()
+    assert visitor["size"] is None and visitor["customer_known"] is False and 0 < visitor["p_return"] < 1
+    known = client.get(f"/v1/products/{unsized}/risk", params={"customer_id": known_customer})
+    assert known.status_code == 200, known.text
+    known = known.json()
+    assert known["customer_known"] is True and known["customer_id"] == known_customer and known["size"] is None
+    assert known["p_return"] != visitor["p_return"]           # the customer's own history counts
+    assert known["drivers"] and known["model_version"] == "1"
+    stranger = client.get(f"/v1/products/{unsized}/risk", params={"customer_id": "nobody-123"}).json()
+    assert stranger["customer_known"] is False
+    assert stranger["p_return"] == pytest.approx(visitor["p_return"], abs=1e-6)
+    r = client.get(f"/v1/products/{unsized}/risk", params={"size": "M", "customer_id": known_customer})
+    assert r.status_code == 422 and r.json()["code"] == "size_not_offered" and r.json()["sizes"] == []
+    assert "not sold in sizes" in r.json()["detail"]
+
+
+def test_unsized_known_customer_fast_path_equals_the_batch_path(client, unsized, known_customer):
+    import pandas as pd
+
+    scorer = client.app.state.services.holder.current.scorer
+    fast, known = scorer.customer_row(unsized, "", known_customer)
+    lines = pd.DataFrame({"line_id": ["x"], "product_id": [unsized], "size": [None], "customer_id": [known_customer]})
+    assert known
+    np.testing.assert_allclose(fast, scorer.snapshot.features(lines, now=scorer.now), rtol=1e-5, atol=1e-6,
+                               equal_nan=True)
+
+
+def test_score_lines_of_unsized_products(client, unsized, known_customer):
+    body = {"lines": [{"line_id": "a", "product_id": unsized, "customer_id": known_customer},
+                      {"line_id": "b", "product_id": unsized}]}
+    r = client.post("/v1/score", json=body)
+    assert r.status_code == 200, r.text
+    a, b = r.json()["lines"]
+    assert a["size"] is None and a["customer_known"] is True and b["customer_known"] is False
+    assert a["product_known"] and 0 < a["p_return"] < 1 and a["p_return"] != b["p_return"]
+
+
+def test_size_advice_for_an_unsized_product_says_it_is_not_sold_in_sizes(client, unsized, known_customer):
+    for params in ({}, {"customer_id": known_customer}):
+        r = client.get(f"/v1/products/{unsized}/size-advice", params=params)
+        assert r.status_code == 422 and r.json()["code"] == "size_not_offered" and r.json()["sizes"] == []
+        assert "is not sold in sizes" in r.json()["detail"]
 
 
 def test_risk_errors(client, pair):
@@ -261,14 +327,20 @@ def test_refuses_to_start_without_a_model(tmp_path):
             pass
 
 
-def test_reload_while_requests_run_fails_none(bundle, pair):
-    """Requests in flight finish on the old model; every answer is complete and consistent."""
-    product, size = pair
+def test_reload_while_requests_run_fails_none(tiny_bundle):
+    """Requests in flight finish on the old model; every answer is complete and consistent.
+
+    On the trained model cut to a few products (``tiny_bundle``): each reload rebuilds the scorer
+    and every visitor answer, which takes milliseconds instead of seconds, so the four reloads
+    happen while customers' requests (computed, not precomputed) are running.
+    """
+    product, size = next((p, s) for (p, s) in tiny_bundle.snapshot.product_sizes[["product_id", "size"]]
+                         .astype(str).itertuples(index=False))
     versions = iter(["2", "3", "4", "5"])
     current = {"v": "1"}
 
     def loader():
-        return bundle, {"version": current["v"], "alias": "champion", "uri": "u", "run_id": "r"}
+        return tiny_bundle, {"version": current["v"], "alias": "champion", "uri": "u", "run_id": "r"}
 
     settings = Settings(admin_api_keys=ADMIN)
     with TestClient(create_app(settings, loader=loader)) as c:
@@ -294,6 +366,7 @@ def test_reload_while_requests_run_fails_none(bundle, pair):
         for t in threads:
             t.join()
         assert failures == []
+        assert len(seen) >= 2   # answers came from several versions: the reloads happened under load
         assert "5" in seen or c.get("/readyz").json()["model_version"] == "5"
 
 

@@ -62,7 +62,7 @@ def as_of_model(demo_train, tmp_path_factory):
 
 
 def test_advice_probabilities_and_recommendation(as_of_model):
-    from returnrisk.advice.size import size_advice
+    from returnrisk.scoring.size_advice import size_advice
 
     _, scorer = as_of_model
     profiles = scorer.snapshot.profiles
@@ -92,7 +92,7 @@ def test_advice_probabilities_and_recommendation(as_of_model):
 
 
 def test_advice_beats_take_your_usual_size_on_products_that_run_small_or_large(as_of_model, demo_train):
-    from returnrisk.advice.evaluation import evaluate_size_advice
+    from returnrisk.scoring.size_evaluation import evaluate_size_advice
 
     _, scorer = as_of_model
     evaluation = evaluate_size_advice(scorer, demo_train, start=pd.Timestamp("2026-06-01", tz="UTC"),

@@ -31,7 +31,7 @@ def test_params_file_errors_name_the_problem(tmp_path):
 
     bad = tmp_path / "p.yaml"
     bad.write_text("modle:\n  seed: 1\n")
-    with pytest.raises(InputError, match=r"unknown section\(s\) \['modle'\]"):
+    with pytest.raises(InputError, match=r"unknown key 'modle' at the top level \(did you mean 'model'\?\)"):
         load_params(bad)
     with pytest.raises(InputError, match="not found"):
         load_params(tmp_path / "missing.yaml")
@@ -81,7 +81,7 @@ def test_mlflow_run_has_params_metrics_fingerprint_plots_and_registered_pyfunc(t
 
 
 def test_bundle_reproduces_the_served_model_scores(trained):
-    from returnrisk.model.bundle import score_frame
+    from returnrisk.scoring.batch import score_frame
 
     bundle = trained.bundle()
     lines = pd.read_csv(trained.data / "order_lines.csv").tail(50)

@@ -7,7 +7,6 @@ import os
 import sys
 
 import typer
-
 from rich.markup import escape
 
 from returnrisk.cli.console import configure_logging, err_console, print_problems
@@ -36,7 +35,7 @@ def _register() -> None:
     from returnrisk.cli import data_commands  # noqa: F401  (registers commands on import)
 
     for module in ("model_commands", "serve_command", "fixes_command", "size_command",
-                   "reasons_command", "ops_commands", "dashboard_command"):
+                   "reasons_command", "ops_commands", "db_command", "import_command"):
         try:
             __import__(f"returnrisk.cli.{module}")
         except ModuleNotFoundError as exc:  # a command group not built in this version

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 
@@ -10,6 +9,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from returnrisk.data.problems import Problem
+from returnrisk.strict_json import dumps
 
 __all__ = ["console", "err_console", "configure_logging", "print_problems", "print_json_line"]
 
@@ -41,6 +41,10 @@ def print_problems(problems: list[Problem], *, title: str = "problems") -> None:
 
 
 def print_json_line(payload: dict) -> None:
-    """The machine-readable last line of a command run with ``--json``."""
-    sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    """The machine-readable output of a command run with ``--json``: one line of strict JSON.
+
+    It is the only thing such a command writes to stdout (tables, progress and messages go to
+    stderr); undefined numbers (NaN, ±Infinity) are written as ``null``, never as bare tokens.
+    """
+    sys.stdout.write(dumps(payload) + "\n")
     sys.stdout.flush()

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from returnrisk.cli import app
 from returnrisk.cli.console import console, err_console, print_json_line
+from returnrisk.config import DEFAULT_ECONOMICS, DEFAULT_MODEL_URI
 
 _FORMATS = (".json", ".csv", ".html")
 
@@ -37,8 +38,7 @@ def resolve_data_dir(data: Path | None, bundle_meta: dict) -> Path:
 def fixes(
     output: Path = typer.Option(..., "--output", help="Where to write the suggestions: .json, .csv or .html "
                                 "(a self-contained page that opens offline)."),
-    model: str = typer.Option("models:/returnrisk@champion", "--model", help="Model URI (default "
-                              "models:/returnrisk@champion)."),
+    model: str = typer.Option(DEFAULT_MODEL_URI, "--model", help=f"Model URI (default {DEFAULT_MODEL_URI})."),
     data: Path = typer.Option(None, "--data", help="Shop history folder (default: the folder the model was "
                               "trained on)."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: "
@@ -46,11 +46,14 @@ def fixes(
     as_of: str = typer.Option(None, "--as-of", help="Analyse the history as it was known at this time "
                               "(default: all of it)."),
     threshold: float = typer.Option(None, "--threshold", help="Posterior probability of an excess that flags a "
-                                    "product (default: $RETURNRISK_FLAG_THRESHOLD, else 0.95)."),
+                                    "product (default: $RETURNRISK_FLAG_THRESHOLD, else "
+                                    f"{DEFAULT_ECONOMICS.flag_threshold:g})."),
     return_cost: float = typer.Option(None, "--return-cost", help="Cost of one return when the data has no "
-                                      "return_cost (default: $RETURNRISK_RETURN_COST_PER_UNIT, else 12)."),
+                                      "return_cost (default: $RETURNRISK_RETURN_COST_PER_RETURN, else "
+                                      f"{DEFAULT_ECONOMICS.return_cost_per_return:g})."),
     margin_loss: float = typer.Option(None, "--margin-loss", help="Share of a returned line's value lost "
-                                      "(default: $RETURNRISK_MARGIN_LOSS_RATE, else 0.15)."),
+                                      "(default: $RETURNRISK_MARGIN_LOSS_RATE, else "
+                                      f"{DEFAULT_ECONOMICS.margin_loss_rate:g})."),
     top: int = typer.Option(15, "--top", min=0, help="Suggestions shown in the terminal."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line: output, summary."),
 ) -> None:
@@ -59,10 +62,10 @@ def fixes(
     Savings are model estimates from the shop's history, not measured causal effects.
     """
     from returnrisk.cli.model_commands import _timestamp, tracker_for
+    from returnrisk.config import Economics, read_settings
     from returnrisk.errors import InputError
     from returnrisk.fixes import FixParams, compute_fixes, load_fix_shop
     from returnrisk.fixes.report import write_report
-    from returnrisk.serving.settings import Settings
 
     if output.suffix.lower() not in _FORMATS:
         raise InputError(f"--output {output.name}: use a file ending in .json, .csv or .html")
@@ -70,8 +73,8 @@ def fixes(
         raise InputError(f"--output {output} is a folder: give a file name ending in .json, .csv or .html")
     when = _timestamp(as_of, "--as-of")
     try:
-        params = FixParams.from_settings(Settings(), flag_threshold=threshold, return_cost_per_unit=return_cost,
-                                         margin_loss_rate=margin_loss)
+        params = FixParams.from_economics(read_settings(Economics), flag_threshold=threshold,
+                                          return_cost_per_unit=return_cost, margin_loss_rate=margin_loss)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if data is not None and not Path(data).is_dir():

@@ -11,9 +11,10 @@ from rich.table import Table
 
 from returnrisk.cli import app
 from returnrisk.cli.console import console, err_console, print_json_line
+from returnrisk.config import DEFAULT_MODEL_URI
 
 TRACKING_HELP = "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)."
-MODEL_HELP = "Model URI (default models:/returnrisk@champion)."
+MODEL_HELP = f"Model URI (default {DEFAULT_MODEL_URI})."
 STAGE_NAMES = {
     "load": "loading files", "validate": "validating and cleaning", "features": "point-in-time features",
     "fit": "fitting LightGBM (validation model, then refit)", "evaluate": "evaluating on the future",
@@ -30,15 +31,13 @@ def tracker_for(tracking_uri: str | None):
 def _timestamp(value: str | None, option: str):
     if value is None or not value.strip():
         return None
-    import pandas as pd
-
     from returnrisk.errors import InputError
+    from returnrisk.timeutil import to_utc
 
     try:
-        ts = pd.Timestamp(value)
+        return to_utc(value)
     except ValueError:
         raise InputError(f"{option} {value!r} is not a timestamp: use ISO 8601, e.g. 2026-06-01") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 @app.command("train")
@@ -47,7 +46,9 @@ def train(
                              "also any fsspec URL the workers can read, e.g. s3://bucket/shop."),
     as_of: str = typer.Option(None, "--as-of", help="Train as if today were this time: later data is ignored."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
-    params_file: Path = typer.Option(None, "--params", help="Parameters YAML (default training/params.yaml)."),
+    params_file: str = typer.Option(None, "--params", help="YAML file overriding training parameters (default: "
+                                    "none — the packaged returnrisk/pipeline/params.yaml, which lists every key; "
+                                    "an empty value means the same)."),
     quarantine: Path = typer.Option(None, "--quarantine", help="Folder for rejected rows."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line: run_id, model_version, promoted, metrics."),
     cluster: str = typer.Option(None, "--cluster", help="Train on Dask: local (one worker per core), local:N or "
@@ -116,13 +117,12 @@ def predict(
                               "model's own snapshot is used for features)."),
     input_file: Path = typer.Option(..., "--input", help="Order lines to score (CSV or Parquet, order_lines columns)."),
     output: Path = typer.Option(..., "--output", help="Where to write the scores (.csv or .parquet)."),
-    model: str = typer.Option("models:/returnrisk@champion", "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL_URI, "--model", help=MODEL_HELP),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
 ) -> None:
     """Score new order lines with a registered model and its feature snapshot."""
     from returnrisk.io_files import read_table, write_table
-    from returnrisk.model.bundle import score_frame
-    from returnrisk.scoring_input import prepare_scoring_lines
+    from returnrisk.scoring.batch import prepare_scoring_lines, score_frame
 
     lines = prepare_scoring_lines(read_table(input_file, required=("product_id",)), input_file.name)
     bundle, ref = tracker_for(tracking_uri).load_bundle(model)

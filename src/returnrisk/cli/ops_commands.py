@@ -10,19 +10,12 @@ from rich.table import Table
 from returnrisk.cli import app
 from returnrisk.cli.console import console, err_console, print_json_line
 from returnrisk.cli.model_commands import MODEL_HELP, TRACKING_HELP, tracker_for
+from returnrisk.config import DEFAULT_ECONOMICS, DEFAULT_MODEL_URI, Economics, read_settings
 from returnrisk.errors import InputError, ModelNotFoundError
-
-DEFAULT_MODEL = "models:/returnrisk@champion"
-
-
-def _settings():
-    from returnrisk.serving.settings import Settings
-
-    return Settings()
 
 
 def _bound(value: str | None, option: str, *, end: bool = False):
-    from returnrisk.operations.timeutil import parse_period_bound
+    from returnrisk.timeutil import parse_period_bound
 
     try:
         return parse_period_bound(value, option, end=end)
@@ -57,9 +50,16 @@ def kpis(
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
     no_model: bool = typer.Option(False, "--no-model", help="Do not load a model (no expected final rates)."),
     refund_target_days: float = typer.Option(None, "--refund-target-days", help="Refund promise in days "
-                                             "(default $RETURNRISK_REFUND_TARGET_DAYS, else 5)."),
-    cost_per_unit: float = typer.Option(None, "--cost-per-unit", help="Cost of a return when the data has none "
-                                        "(default $RETURNRISK_RETURN_COST_PER_UNIT, else 12)."),
+                                             "(default $RETURNRISK_REFUND_TARGET_DAYS, else "
+                                             f"{DEFAULT_ECONOMICS.refund_target_days:g})."),
+    cost_per_return: float = typer.Option(None, "--cost-per-return", help="Cost of one return (a parcel: shipping "
+                                          "+ handling) when the data has no return_cost (default "
+                                          "$RETURNRISK_RETURN_COST_PER_RETURN, else "
+                                          f"{DEFAULT_ECONOMICS.return_cost_per_return:g})."),
+    cost_per_unit: float = typer.Option(None, "--cost-per-unit", help="Extra cost per returned unit, added to the "
+                                        "cost per return when the data has none (opt-in; default "
+                                        "$RETURNRISK_RETURN_COST_PER_UNIT, else "
+                                        f"{DEFAULT_ECONOMICS.return_cost_per_unit:g})."),
     limit: int = typer.Option(None, "--limit", min=1, help="With --by category/brand/product: the N largest groups."),
     quarantine: Path = typer.Option(None, "--quarantine", help="Folder for rejected rows."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line holding the whole report."),
@@ -73,13 +73,16 @@ def kpis(
 
     if by is not None and by not in GROUPINGS:
         raise InputError(f"--by {by!r} is not a breakdown: use one of {', '.join(GROUPINGS)}")
-    settings = _settings()
-    target = settings.refund_target_days if refund_target_days is None else refund_target_days
-    cost = settings.return_cost_per_unit if cost_per_unit is None else cost_per_unit
+    economics = read_settings(Economics)
+    target = economics.refund_target_days if refund_target_days is None else refund_target_days
+    cost = economics.return_cost_per_unit if cost_per_unit is None else cost_per_unit
+    parcel = economics.return_cost_per_return if cost_per_return is None else cost_per_return
     if target <= 0:
         raise InputError(f"--refund-target-days {target} must be positive, e.g. 5")
     if cost < 0:
         raise InputError(f"--cost-per-unit {cost} must be ≥ 0")
+    if parcel < 0:
+        raise InputError(f"--cost-per-return {parcel} must be ≥ 0")
     when_from, when_to = _bound(start, "--from"), _bound(end, "--to", end=True)
     if when_from is not None and when_to is not None and when_to <= when_from:
         raise InputError(f"--to {end} is not after --from {start}: the period is empty")
@@ -88,7 +91,7 @@ def kpis(
     bundle, model_info = None, {}
     if not no_model:
         try:
-            bundle, ref = tracker_for(tracking_uri).load_bundle(model or DEFAULT_MODEL)
+            bundle, ref = tracker_for(tracking_uri).load_bundle(model or DEFAULT_MODEL_URI)
             model_info = {"version": ref.version, "uri": ref.uri}
         except ModelNotFoundError as exc:
             if model is not None:
@@ -98,7 +101,8 @@ def kpis(
     else:
         model_info = {"note": "no model requested (--no-model): provisional periods show the rate observed so far only"}
     report = compute_kpis(shop, start=when_from, end=when_to, by=by, bundle=bundle, model_info=model_info,
-                          refund_target_days=target, return_cost_per_unit=cost, limit=limit)
+                          refund_target_days=target, return_cost_per_return=parcel, return_cost_per_unit=cost,
+                          limit=limit)
     _print_kpis(report, out)
     if as_json:
         print_json_line(report.to_dict())
@@ -113,18 +117,33 @@ def _print_kpis(report, out) -> None:
     if not o.get("lines"):
         out.print("no order lines in this period")
         return
-    line = (f"{o['lines']:,} lines · {o['units']:,.0f} units · return rate {_pct(o['return_rate_units'])} of units, "
-            f"{_pct(o['return_rate_value'])} of value")
+    line = (f"{o['lines']:,} lines · {o['units']:,.0f} units · return rate {_pct(o['return_rate_lines'])} of lines, "
+            f"{_pct(o['return_rate_units'])} of units, {_pct(o['return_rate_value'])} of value")
     if o["provisional"]:
         line += (f" [yellow](provisional: {_pct(o['open_window_units_share'])} of units still in their window; "
                  f"expected final {_pct(o['expected_final_rate_units'])} of units)[/]")
     out.print(line)
+    if o.get("outlier_lines"):
+        out.print(f"[yellow]{o['outlier_lines']:,} outlier lines ({o['outlier_units']:,.0f} units, more than "
+                  f"{report.outliers.get('threshold_units') or 0:,.0f} units each) are left out of the units and value "
+                  "rates (the rate of lines keeps them): see returnrisk validate[/]")
+    if report.refund_data:
+        refunds = (f"return→refund: median {_num(o['days_to_refund']['median'])}, p90 {_num(o['days_to_refund']['p90'])}"
+                   f" · refunded within {report.refund_target_days:g} days: {_pct(o['refund_within_target'])} "
+                   f"({o['refunds_late']:,} late, {o['refunds_pending']:,} pending)")
+    else:
+        refunds = "refunds: no refund data (add refunded_at to the returns)"
     out.print(f"days order→return: median {_num(o['days_to_return']['median'])}, p90 {_num(o['days_to_return']['p90'])}"
-              f" · return→refund: median {_num(o['days_to_refund']['median'])}, p90 {_num(o['days_to_refund']['p90'])}"
-              f" · refunded within {report.refund_target_days:g} days: {_pct(o['refund_within_target'])} "
-              f"({o['refunds_late']:,} late, {o['refunds_pending']:,} pending)")
-    out.print(f"return costs {o['return_cost']:,.2f} ({_num(o['return_cost_per_return'], 2)} per return; "
-              f"{_pct(o['return_cost_estimated_share'])} estimated at {report.return_cost_per_unit:g} per unit)")
+              f" · {refunds}")
+    estimate = f"{report.return_cost_per_return:g} per return" + (
+        f" + {report.return_cost_per_unit:g} per unit" if report.return_cost_per_unit else "")
+    if o.get("by_currency"):
+        costs = " · ".join(f"{c} {m['return_cost']:,.2f} ({_num(m['return_cost_per_return'], 2)} per return)"
+                           for c, m in o["by_currency"].items())
+        out.print(f"return costs {costs}; {_pct(o['return_cost_estimated_share'])} estimated at {estimate}")
+    else:
+        out.print(f"return costs {o['return_cost']:,.2f} ({_num(o['return_cost_per_return'], 2)} per return; "
+                  f"{_pct(o['return_cost_estimated_share'])} estimated at {estimate})")
     mix = ", ".join(f"{k} {v:.0%}" for k, v in list(o["reason_mix"].items())[:6])
     out.print(f"reasons: {mix}")
     if not report.model.get("available"):
@@ -139,8 +158,9 @@ def _print_kpis(report, out) -> None:
         for g in rows:
             rate = _pct(g["return_rate_units"]) + ("*" if g["provisional"] else "")
             table.add_row(g["key"], f"{g['lines']:,}", rate, _pct(g.get("expected_final_rate_units")),
-                          _pct(g.get("refund_within_target")), _num(g["days_to_return"]["median"]),
-                          f"{g['return_cost']:,.0f}")
+                          _pct(g.get("refund_within_target")) if report.refund_data else "no data",
+                          _num(g["days_to_return"]["median"]),
+                          "per currency" if g.get("return_cost") is None else f"{g['return_cost']:,.0f}")
         out.print(table)
         if len(report.groups) > len(rows):
             out.print(f"… {len(report.groups) - len(rows)} more groups in --json")
@@ -154,14 +174,15 @@ def _print_kpis(report, out) -> None:
             table.add_column(column, justify="left" if column == "week" else "right", no_wrap=True)
         for w in weeks:
             table.add_row(w["week"] + (" partial" if w["partial"] else ""), f"{w['lines_ordered']:,}",
-                          f"{w['returns_received']:,}", f"{w['refunds_issued']:,}", f"{w['return_cost']:,.0f}")
+                          f"{w['returns_received']:,}", f"{w['refunds_issued']:,}",
+                          "–" if w["return_cost"] is None else f"{w['return_cost']:,.0f}")
         out.print(table)
 
 
 # ---- forecast -----------------------------------------------------------------------------------
 @app.command("forecast")
 def forecast(
-    model: str = typer.Option(DEFAULT_MODEL, "--model", help=MODEL_HELP),
+    model: str = typer.Option(DEFAULT_MODEL_URI, "--model", help=MODEL_HELP),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
     data: Path = typer.Option(None, "--data", help="Shop history folder (default: the model's training data)."),
     as_of: str = typer.Option(None, "--as-of", help="Forecast as if now were this time (ISO 8601): later data is "
@@ -170,16 +191,18 @@ def forecast(
     days: int = typer.Option(14, "--days", min=1, max=90, help="Days to forecast."),
     level: float = typer.Option(0.9, "--level", min=0.5, max=0.99, help="Coverage of the interval."),
     handling_minutes: float = typer.Option(None, "--handling-minutes", help="Warehouse minutes per return (default "
-                                           "$RETURNRISK_HANDLING_MINUTES_PER_RETURN, else 12)."),
+                                           "$RETURNRISK_HANDLING_MINUTES_PER_RETURN, else "
+                                           f"{DEFAULT_ECONOMICS.handling_minutes_per_return:g})."),
     quarantine: Path = typer.Option(None, "--quarantine", help="Folder for rejected rows."),
     as_json: bool = typer.Option(False, "--json", help='End with one JSON line: {"as_of", "days", "total", '
                                  '"staff_hours"}.'),
 ) -> None:
     """Returns expected to arrive each day for the next days, with an interval and staff hours."""
     from returnrisk.operations.forecast import forecast_returns
-    from returnrisk.operations.timeutil import parse_iso_timestamp
+    from returnrisk.timeutil import parse_iso_timestamp
 
-    minutes = _settings().handling_minutes_per_return if handling_minutes is None else handling_minutes
+    minutes = handling_minutes if handling_minutes is not None else \
+        read_settings(Economics).handling_minutes_per_return
     if minutes < 0:
         raise InputError(f"--handling-minutes {minutes} must be ≥ 0")
     when = None
@@ -226,7 +249,7 @@ def forecast(
 @app.command("export-returns")
 def export_returns_command(
     out_dir: Path = typer.Option(..., "--out", help="Folder to write returns.csv to."),
-    db: str = typer.Option(None, "--db", help="Returns database URL (default $RETURNRISK_RETURNS_DB_URL, else "
+    db: str = typer.Option(None, "--db", help="Service database URL (default $RETURNRISK_DATABASE_URL, else "
                            "sqlite:///returnrisk-returns.db)."),
     merge_with: Path = typer.Option(None, "--merge-with", help="Shop folder: write a complete shop to --out — its "
                                     "returns plus the stored ones (stored win for the same line_id), its products "
@@ -236,8 +259,9 @@ def export_returns_command(
     """Write the returns recorded through POST /v1/returns in the data contract (returns.csv)."""
     from returnrisk.operations.export import export_returns
     from returnrisk.operations.store import ReturnStore
+    from returnrisk.serving.settings import Settings  # the service's database: a service setting
 
-    url = db or _settings().returns_db_url
+    url = db or read_settings(Settings).database_url
     try:
         store = ReturnStore(url)
     except ValueError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from returnrisk.cli import app
-from returnrisk.cli.console import console, print_json_line
+from returnrisk.cli.console import console, err_console, print_json_line
 from returnrisk.errors import InputError
 
 __all__ = ["OUTPUT_COLUMNS", "read_reasons_file", "reasons", "write_reasons_file"]
@@ -214,16 +214,17 @@ def reasons(
     n_review = int(result.review.sum())
     counts = pd.Series(result.codes).value_counts()
     counts = {code: int(counts.get(code, 0)) for code in REASON_CODES if counts.get(code, 0)}
-    console.print(
+    out = err_console if as_json else console  # with --json, stdout holds the JSON line only
+    out.print(
         f"{n_rows:,} rows read from {input_file}: {with_text:,} with a text "
         f"({result.n_distinct:,} distinct) got a reason code"
         + (f" (classifier refined on {n_labelled:,} rows with code and text)" if n_labelled else "")
     )
     if with_text:
-        console.print("  " + " · ".join(f"{code} {n:,}" for code, n in counts.items()))
-        console.print(f"  {n_review:,} ({n_review / with_text:.1%}) under the confidence threshold "
+        out.print("  " + " · ".join(f"{code} {n:,}" for code, n in counts.items()))
+        out.print(f"  {n_review:,} ({n_review / with_text:.1%}) under the confidence threshold "
                       f"{threshold:.2f}: written 'other' and marked reason_review=true")
-    console.print(f"written to {output_file} in {time.perf_counter() - started:.1f} s")
+    out.print(f"written to {output_file} in {time.perf_counter() - started:.1f} s")
     if as_json:
         print_json_line({
             "input": str(input_file), "output": str(output_file), "rows": n_rows,

@@ -8,12 +8,32 @@ import typer
 
 from returnrisk.cli import app
 from returnrisk.cli.console import console
+from returnrisk.config import DEFAULT_MODEL_URI
+from returnrisk.errors import InputError
+
+__all__ = ["serve"]
+
+
+def _check_database(url: str) -> None:
+    """Before the workers start: an empty database is created; one that is behind stops here, in one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from returnrisk.db import ensure_schema, make_engine, shown_url
+
+    engine = make_engine(url, label="RETURNRISK_DATABASE_URL: database")
+    try:
+        ensure_schema(engine)  # DatabaseBehind: "… run `returnrisk db upgrade` …"
+    except SQLAlchemyError as exc:
+        raise InputError(f"the service database {shown_url(url)} cannot be opened: {str(exc).splitlines()[0]} — "
+                         "check RETURNRISK_DATABASE_URL (and that its folder exists and is writable)") from None
+    finally:
+        engine.dispose()
 
 
 @app.command("serve")
 def serve(
     model: str = typer.Option(None, "--model", help="Model URI (default: $RETURNRISK_MODEL_URI, else "
-                              "models:/returnrisk@champion)."),
+                              f"{DEFAULT_MODEL_URI})."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (each loads the model)."),
@@ -24,6 +44,7 @@ def serve(
     """Serve the API. Settings come from RETURNRISK_* environment variables and .env (see docs/serving.md)."""
     import uvicorn
 
+    from returnrisk.config import read_settings
     from returnrisk.serving.protocol import NoDelayHttpProtocol
     from returnrisk.serving.settings import Settings
 
@@ -34,7 +55,8 @@ def serve(
         os.environ["RETURNRISK_TRACKING_URI"] = tracking_uri
     elif "RETURNRISK_TRACKING_URI" not in os.environ and os.environ.get("MLFLOW_TRACKING_URI"):
         os.environ["RETURNRISK_TRACKING_URI"] = os.environ["MLFLOW_TRACKING_URI"]
-    settings = Settings()
+    settings = read_settings(Settings)
+    _check_database(settings.database_url)
     from returnrisk.tracking import Tracker
 
     ref = Tracker(settings.tracking_uri).resolve(settings.model_uri)  # refuse to start without a model

@@ -35,20 +35,18 @@ from returnrisk.features.attributes import product_attributes
 from returnrisk.features.build import TrainingFrame, frame_from_history, outcomes_at, prepare_lines
 from returnrisk.features.derive import Smoothing
 from returnrisk.features.history import (
-    DAY,
     STATE_COLUMNS,
     HistoryIndex,
     LineHistory,
-    day_floor,
     delay_from_counts,
     moments_from_sums,
     size_offset,
     states_from_sums,
-    to_seconds,
 )
 from returnrisk.features.lines import Vocabulary
 from returnrisk.features.snapshot import PRODUCT_COLUMNS, Snapshot, _key, _sizes_sold
 from returnrisk.sizes import SIZE_SYSTEMS
+from returnrisk.timeutil import DAY, day_floor, epoch_seconds, to_utc
 
 __all__ = ["ShardFrame", "ClusterFeatures", "build_cluster_features", "GlobalTables"]
 
@@ -373,7 +371,7 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
     attrs = product_attributes(shop.products, pairs)
     vocabulary = Vocabulary(sorted(shop.products["category"].dropna().astype(str).unique()),
                             sorted(shop.products["brand"].dropna().astype(str).unique()), list(SIZE_SYSTEMS))
-    setting = _Setting(attrs, pd.Timestamp(as_of), {
+    setting = _Setting(attrs, to_utc(as_of), {
         "window_days": window_days, "knots_days": knots_days, "kept_after_days": kept_after_days,
         "offset_strength": smoothing.fit_offset, "brand_offset_strength": smoothing.brand_fit_offset}, shards)
     setting_f = client.scatter(setting, broadcast=True)
@@ -382,9 +380,9 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
     lines = [client.submit(_prepare_part, part, i, setting_f) for i, part in enumerate(shop.line_parts)]
     keep += lines
     first, last = shop.first_order, min(shop.last_order, as_of)
-    as_of_s = int(pd.Timestamp(as_of).timestamp())
-    grid = np.unique(np.append(np.arange(day_floor(np.array([to_seconds(pd.Series([first]))[0]]))[0],
-                                         day_floor(np.array([to_seconds(pd.Series([last]))[0]]))[0] + DAY, DAY),
+    as_of_s = int(epoch_seconds(as_of, whole=True))
+    grid = np.unique(np.append(np.arange(int(day_floor(epoch_seconds(first, whole=True))),
+                                         int(day_floor(epoch_seconds(last, whole=True))) + DAY, DAY),
                                as_of_s)).astype(np.int64)
 
     # pass 1: customer shards

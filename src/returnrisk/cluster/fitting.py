@@ -31,6 +31,7 @@ import numpy as np
 from returnrisk.features.catalog import CATEGORICAL, FEATURE_INDEX, FEATURE_NAMES
 from returnrisk.model.estimator import ModelParams, ReturnRiskModel, _trimmed
 from returnrisk.taxonomy import RETURN_GROUPS
+from returnrisk.timeutil import DAY
 
 __all__ = ["fit_on_cluster", "Slice", "early_stopping_round", "platt_newton"]
 
@@ -43,7 +44,7 @@ class Slice:
 
     def __init__(self, kind: str, end_s: int, window_days: int, calibration_days: int, use_validation_outcome: bool):
         self.kind, self.end_s = kind, end_s
-        self.window_s, self.cal_s = window_days * 86_400, calibration_days * 86_400
+        self.window_s, self.cal_s = window_days * DAY, calibration_days * DAY
         self.use_validation_outcome = use_validation_outcome
 
     def mask(self, frame) -> np.ndarray:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from returnrisk.arrow_lookup import positions
 from returnrisk.cluster.exchange import shard_of, split_by
 from returnrisk.cluster.sources import TablePart, find_parts, read_part
 from returnrisk.data.checks import (
@@ -179,8 +180,6 @@ def _check_ids(lines: pd.DataFrame, returns: pd.DataFrame, line_label: str, retu
         problems += rej2.problems
         for part, items in _verdicts(returns.reset_index(drop=True), rej2).items():
             verdicts_r.setdefault(part, []).extend(items)
-        from returnrisk.features.lookup import positions
-
         at = positions(returns["line_id"], known["line_id"])
         found = at >= 0
         route = pd.DataFrame({"_part": returns["_part"].to_numpy()[found], "_pos": returns["_pos"].to_numpy()[found],

@@ -43,6 +43,7 @@ from returnrisk.pipeline.train import (
     time_split,
 )
 from returnrisk.taxonomy import RETURN_GROUPS
+from returnrisk.timeutil import DAY, default_as_of, epoch_seconds, to_utc
 from returnrisk.tracking import Tracker
 
 __all__ = ["run_cluster_training", "ClusterStageClock", "ClusterStageRecord"]
@@ -290,7 +291,7 @@ def _compare_with_champion(client, tracker: Tracker, champion, frames, vals, par
 
 def _fit_at(client, frames, split, end: pd.Timestamp, validation_phase: bool, params: TrainParams,
             trained_through_ns: int | None) -> ReturnRiskModel:
-    end_s = int(end.timestamp())
+    end_s = int(epoch_seconds(end, whole=True))
     fit = Slice("fit", end_s, params.window_days, params.calibration_days, validation_phase)
     cal = Slice("calibration", end_s, params.window_days, params.calibration_days, validation_phase)
     model = fit_on_cluster(client, frames, fit, cal, params.model)
@@ -313,11 +314,7 @@ def run_cluster_training(data: str, *, client, params: TrainParams, tracker: Tra
         shop = validate_partitioned(client, read, reason_filler=reason_filler)
         del read
         inputs = _fingerprint(client, shop)
-    last_event = max(shop.last_order, shop.last_return) if pd.notna(shop.last_return) else shop.last_order
-    if as_of is None:
-        as_of = last_event + pd.Timedelta(seconds=1)
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    as_of = default_as_of(shop) if as_of is None else to_utc(as_of)
     if as_of <= shop.first_order:
         raise InputError(f"--as-of {as_of.isoformat()} is before the first order "
                          f"({shop.first_order.isoformat()}): nothing to learn from")
@@ -328,8 +325,8 @@ def run_cluster_training(data: str, *, client, params: TrainParams, tracker: Tra
                                           smoothing=params.smoothing)
         frames = features.frames
         del shop
-    split_s = {"window": params.window_days * 86_400, "cal": params.calibration_days * 86_400,
-               "vs": int(split.validation_start.timestamp()), "as_of": int(as_of.timestamp())}
+    split_s = {"window": params.window_days * DAY, "cal": params.calibration_days * DAY,
+               "vs": int(epoch_seconds(split.validation_start, whole=True)), "as_of": int(epoch_seconds(as_of, whole=True))}
     counts = client.gather([client.submit(_counts, f, split_s) for f in frames])
     totals = {k: sum(c[k] for c in counts) for k in ("fit", "calibration", "validation", "immature", "returned_fit_cal")}
     _check_sizes(SimpleNamespace(lines=pd.DataFrame({"ordered_at": [inputs["first_order"], inputs["last_order"]]})

@@ -7,19 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.advice.size import size_advice
-from returnrisk.dashboard import charts
+from returnrisk import charts
 from returnrisk.features.history import STATE_COLUMNS
 from returnrisk.fixes.levers import LEVERS
+from returnrisk.scoring.size_advice import size_advice
 from returnrisk.taxonomy import GROUP_LABELS, REASON_LABELS, RETURN_GROUPS
 
-__all__ = ["overview_page", "fixes_page", "product_page", "model_page", "Unavailable"]
+__all__ = ["overview_page", "fixes_page", "product_page", "model_page"]
 
 _S = {name: i for i, name in enumerate(STATE_COLUMNS)}
-
-
-class Unavailable(Exception):
-    """A part of a page cannot be shown; the message says why and what to set."""
 
 
 @dataclass
@@ -162,8 +158,8 @@ def product_page(model, product_id: str, report, t, lang: str) -> dict:
     }
 
 
-def model_page(model, versions: list[dict], describe, t, lang: str) -> dict:
-    info = describe(model)
+def model_page(info: dict, versions: list[dict], t, lang: str) -> dict:
+    """``info`` describes the served model (``LoadedModel.describe()``); ``versions`` the registry's."""
     previous = None
     current = info.get("version")
     older = [v for v in versions if v["version"] != current and current and v["version"].isdigit()

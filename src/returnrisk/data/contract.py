@@ -19,7 +19,8 @@ class ColumnSpec:
     """One column of a contract table.
 
     ``kind`` is one of ``string``, ``number``, ``integer``, ``boolean``, ``timestamp``.
-    ``minimum`` applies to numbers and integers; ``choices`` to strings.
+    ``minimum`` applies to numbers and integers; ``choices`` to strings. ``identifier`` marks the
+    id columns: a placeholder text such as ``NULL`` there is a bad value, not a missing one.
     """
 
     name: str
@@ -29,6 +30,7 @@ class ColumnSpec:
     minimum: float | None = None
     choices: tuple[str, ...] | None = None
     notes: str = ""
+    identifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ PRODUCTS = TableSpec(
     "products",
     "one row per product",
     (
-        ColumnSpec("product_id", "string", True, unique=True, notes="unique"),
+        ColumnSpec("product_id", "string", True, unique=True, notes="unique", identifier=True),
         ColumnSpec("category", "string", True, notes="e.g. dresses, jeans, shoes, bags"),
         ColumnSpec("brand", "string", False),
         ColumnSpec("price", "number", True, minimum=0, notes="list price"),
@@ -64,6 +66,9 @@ PRODUCTS = TableSpec(
         ColumnSpec("n_photos", "integer", False, minimum=0),
         ColumnSpec("description", "string", False, notes="free text"),
         ColumnSpec("created_at", "timestamp", False, notes="product launch"),
+        ColumnSpec("title", "string", False, notes="the product's name as customers see it"),
+        ColumnSpec("url", "string", False, notes="the product page"),
+        ColumnSpec("image_url", "string", False, notes="the product's main image"),
     ),
 )
 
@@ -71,24 +76,26 @@ ORDER_LINES = TableSpec(
     "order_lines",
     "one row per ordered line",
     (
-        ColumnSpec("line_id", "string", True, unique=True, notes="unique"),
-        ColumnSpec("order_id", "string", True),
-        ColumnSpec("customer_id", "string", True),
-        ColumnSpec("product_id", "string", True, notes="must exist in products"),
+        ColumnSpec("line_id", "string", True, unique=True, notes="unique", identifier=True),
+        ColumnSpec("order_id", "string", True, identifier=True),
+        ColumnSpec("customer_id", "string", True, identifier=True),
+        ColumnSpec("product_id", "string", True, notes="must exist in products", identifier=True),
         ColumnSpec("size", "string", False, notes="label as sold; empty for unsized products"),
         ColumnSpec("quantity", "integer", False, minimum=1, notes="default 1"),
         ColumnSpec("unit_price", "number", False, minimum=0, notes="default: product price"),
         ColumnSpec("ordered_at", "timestamp", True),
+        ColumnSpec("order_number", "string", False, notes="the number customers quote, e.g. #1001"),
+        ColumnSpec("currency", "string", False, notes="ISO 4217 code of unit_price, e.g. EUR"),
     ),
 )
 
 RETURNS = TableSpec(
     "returns",
-    "one row per returned line",
+    "one row per return of a line (a line may come back in several parts)",
     (
         ColumnSpec(
-            "line_id", "string", True, unique=True,
-            notes="must exist in order_lines; a line is returned at most once",
+            "line_id", "string", True, identifier=True,
+            notes="must exist in order_lines; several returns of one line sum to at most its quantity",
         ),
         ColumnSpec("returned_at", "timestamp", True, notes="not before the line's ordered_at"),
         ColumnSpec("reason_code", "string", False, choices=REASON_CODES,
@@ -97,6 +104,10 @@ RETURNS = TableSpec(
         ColumnSpec("refunded_at", "timestamp", False, notes="not before returned_at"),
         ColumnSpec("return_cost", "number", False, minimum=0,
                    notes="shipping + handling for this return"),
+        ColumnSpec("quantity", "integer", False, minimum=1,
+                   notes="units returned; default: the whole line"),
+        ColumnSpec("return_id", "string", False, identifier=True,
+                   notes="the platform's id of the return (one return may cover several lines)"),
     ),
 )
 

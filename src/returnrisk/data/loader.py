@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from returnrisk.data.checks import (
     check_order_lines_against_products,
@@ -29,12 +30,15 @@ from returnrisk.data.checks import (
     parse_and_check_table,
 )
 from returnrisk.data.contract import TABLES, TableSpec
+from returnrisk.data.merchandise import MerchandiseReport, non_merchandise_products
+from returnrisk.data.parsing import arrow_strings
 from returnrisk.data.problems import DataError, Problem
 from returnrisk.data.readers import RawTable, find_table_file, read_table_file
 from returnrisk.data.rejections import Rejections
 from returnrisk.taxonomy import NO_REASON, group_of
 
-__all__ = ["Shop", "TableLoad", "load_shop", "clean_shop", "default_quarantine_dir", "read_shop_tables"]
+__all__ = ["Shop", "TableLoad", "load_shop", "clean_shop", "default_quarantine_dir", "read_shop_tables",
+           "returns_per_line"]
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +53,28 @@ class TableLoad:
     rows_kept: int
     problems: list[Problem] = field(default_factory=list)
     quarantine_file: Path | None = None
+    #: problems whose rows are kept (placeholder texts read as empty, late returns…)
+    warnings: list[Problem] = field(default_factory=list)
+    #: rows of pseudo-products that are not merchandise (postage, fees…): set aside, not bad
+    rows_excluded: int = 0
 
     @property
     def rows_quarantined(self) -> int:
-        return self.rows_read - self.rows_kept
+        return self.rows_read - self.rows_kept - self.rows_excluded
 
 
 @dataclass
 class Shop:
     """A shop's clean history: the three contract tables with parsed types.
 
-    ``returns`` carries two derived columns: ``reason_source`` (``given``, ``inferred`` or
-    ``none``) and ``reason_group`` (see :mod:`returnrisk.taxonomy`).
+    ``returns`` has **one row per returned line** (a line is returned when any of its units is):
+    its first return's date, refund and id, the first reason given, ``quantity`` = the units
+    returned in all its parts, ``return_cost`` = the sum of the parts' costs, ``n_parts`` = how
+    many returns brought it back; plus two derived columns: ``reason_source`` (``given``,
+    ``inferred`` or ``none``) and ``reason_group`` (see :mod:`returnrisk.taxonomy`).
+    ``return_events`` has the returns as recorded (one row per return of a line, ``quantity``
+    filled in), for what counts parcels or units. ``merchandise`` reports the pseudo-products
+    (postage, fees…) whose lines were set aside (:mod:`returnrisk.data.merchandise`).
     """
 
     products: pd.DataFrame
@@ -68,20 +82,42 @@ class Shop:
     returns: pd.DataFrame
     tables: dict[str, TableLoad]
     folder: Path | None = None
+    return_events: pd.DataFrame | None = None
+    merchandise: MerchandiseReport = field(default_factory=MerchandiseReport)
+
+    def __post_init__(self) -> None:
+        if self.return_events is None:
+            self.return_events = self.returns
 
     @property
     def problems(self) -> list[Problem]:
         return [p for t in self.tables.values() for p in t.problems]
 
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems found while loading that set nothing aside."""
+        return [p for t in self.tables.values() for p in t.warnings]
+
     def truncated(self, as_of: pd.Timestamp) -> "Shop":
         """The history as it was known just before ``as_of`` (orders and returns before it)."""
         lines = self.order_lines[self.order_lines["ordered_at"] < as_of]
-        returns = self.returns[
-            (self.returns["returned_at"] < as_of) & self.returns["line_id"].isin(lines["line_id"])
-        ].copy()
-        if "refunded_at" in returns.columns:
-            returns["refunded_at"] = returns["refunded_at"].where(returns["refunded_at"] < as_of)
-        return Shop(self.products, lines, returns, self.tables, self.folder)
+
+        def known(table: pd.DataFrame) -> pd.DataFrame:
+            out = table[(table["returned_at"] < as_of) & table["line_id"].isin(lines["line_id"])].copy()
+            if "refunded_at" in out.columns:
+                out["refunded_at"] = out["refunded_at"].where(out["refunded_at"] < as_of)
+            return out
+
+        returns = known(self.returns)
+        events = returns if self.return_events is self.returns else known(self.return_events)
+        if events is not returns and "n_parts" in returns.columns and (returns["n_parts"] > 1).any():
+            # some lines came back in parts: their units, costs and reasons as known at as_of
+            derived = [c for c in ("reason_source", "reason_group") if c in self.returns.columns]
+            first = returns.set_index("line_id")
+            returns = returns_per_line(events)
+            for column in derived:  # the line's reason as in the full history
+                returns[column] = returns["line_id"].map(first[column]).to_numpy()
+        return Shop(self.products, lines, returns, self.tables, self.folder, events, self.merchandise)
 
 
 def default_quarantine_dir(folder: Path) -> Path:
@@ -91,6 +127,12 @@ def default_quarantine_dir(folder: Path) -> Path:
 def read_shop_tables(folder: Path) -> dict[str, RawTable]:
     """Read the three files of ``folder``; raise :class:`DataError` if any cannot be read."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise DataError([Problem(
+            "-", str(folder), "not_a_folder", f"--data {folder} is a file, not a folder",
+            "pass --data with the folder holding products, order_lines and returns "
+            f"(e.g. --data {folder.parent})", structural=True,
+        )])
     if not folder.is_dir():
         raise DataError([Problem(
             "-", str(folder), "missing_folder", f"data folder {folder} does not exist",
@@ -115,9 +157,44 @@ def read_shop_tables(folder: Path) -> dict[str, RawTable]:
     return raws
 
 
+def _separator_problem(raw: RawTable, spec: TableSpec) -> Problem | None:
+    """A CSV whose header is one field holding ``;`` or tabs: written with another separator."""
+    found = [str(c) for c in raw.frame.columns]
+    if raw.path.suffix != ".csv" or len(found) != 1:
+        return None
+    for separator, word in ((";", "semicolon"), ("\t", "tab")):
+        parts = [p.strip() for p in found[0].split(separator)]
+        if len(parts) > 1:
+            known = [p for p in parts if p in spec.names]
+            shown = found[0] if len(found[0]) <= 60 else found[0][:60] + "…"
+            return Problem(
+                spec.name, raw.file, "wrong_separator",
+                f"{raw.file} looks {word}-separated: its header is one field {shown!r}"
+                + (f" holding {len(known)} contract columns" if known else ""),
+                "save the file as CSV with commas as separators (in a spreadsheet: CSV UTF-8, comma "
+                "delimited), or export it as Parquet; see docs/data-contract.md",
+                structural=True,
+            )
+    return None
+
+
 def _structural_problems(raw: RawTable, spec: TableSpec) -> list[Problem]:
     problems = []
-    found = list(raw.frame.columns)
+    found = [str(c) for c in raw.frame.columns]
+    separator = _separator_problem(raw, spec)
+    if separator is not None:
+        return [separator]
+    seen: dict[str, list[int]] = {}
+    for position, name in enumerate(found, start=1):
+        seen.setdefault(name, []).append(position)
+    for name, places in seen.items():
+        if len(places) > 1:
+            problems.append(Problem(
+                spec.name, raw.file, "duplicate_column",
+                f"column '{name}' appears {len(places)} times in the header of {raw.file} "
+                f"(columns {', '.join(map(str, places[:-1]))} and {places[-1]})",
+                f"keep one '{name}' column: rename or delete the others", column=name, structural=True,
+            ))
     shown = ", ".join(found[:8]) + (", …" if len(found) > 8 else "")
     for column in spec.required:
         if column not in found:
@@ -190,6 +267,44 @@ def _write_quarantine(
     return target
 
 
+def returns_per_line(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per returned line from the returns as recorded (see :class:`Shop`).
+
+    The line's row is its first return (date order, then file order) — date, refund, id — with
+    the first reason given (code or text) among its parts, ``quantity`` and ``return_cost``
+    summed over the parts and ``n_parts`` their number.
+    """
+    if pc.count_distinct(arrow_strings(events["line_id"])).as_py() == len(events):  # one return per line
+        out = events.copy()
+        out["n_parts"] = np.ones(len(out), dtype=np.int64)
+        return out
+    events = events.reset_index(drop=True)
+    line_codes, _ = pd.factorize(events["line_id"])
+    when = events["returned_at"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    ordered = events.iloc[np.lexsort((np.arange(len(events)), when, line_codes))].reset_index(drop=True)
+    codes = line_codes[np.lexsort((np.arange(len(events)), when, line_codes))]
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    out = ordered[first].reset_index(drop=True)
+    starts = np.flatnonzero(first)
+    out["quantity"] = np.add.reduceat(ordered["quantity"].to_numpy(dtype=float), starts)
+    cost = ordered["return_cost"].to_numpy(dtype=float, na_value=np.nan)
+    cost_sum = np.add.reduceat(np.nan_to_num(cost), starts)
+    cost_any = np.add.reduceat((~np.isnan(cost)).astype(np.int64), starts) > 0
+    out["return_cost"] = np.where(cost_any, cost_sum, np.nan)
+    out["n_parts"] = np.diff(np.r_[starts, len(ordered)])
+    has_reason = (ordered["reason_code"].notna() | ordered["reason_text"].notna()).to_numpy()
+    if has_reason.any():
+        # the first part with a reason, per line: its code and text (a line without any keeps none)
+        with_reason = np.flatnonzero(has_reason)
+        line_of = np.cumsum(first) - 1
+        chosen = pd.Series(with_reason).groupby(line_of[with_reason]).first()
+        for column in ("reason_code", "reason_text"):
+            values = out[column].copy()
+            values.iloc[chosen.index.to_numpy()] = ordered[column].iloc[chosen.to_numpy()].to_numpy()
+            out[column] = values
+    return out
+
+
 def _clean_returns(returns: pd.DataFrame) -> pd.DataFrame:
     has_code = returns["reason_code"].notna()
     returns["reason_source"] = np.where(has_code, "given", "none")
@@ -204,6 +319,7 @@ def load_shop(
     quarantine_dir: str | Path | None = None,
     strict: bool = False,
     reason_filler=None,
+    merchandise_flags=None,
 ) -> Shop:
     """Load, check and clean a shop's history (see the module docstring for the policy).
 
@@ -218,10 +334,13 @@ def load_shop(
     reason_filler:
         Optional callable ``returns -> returns`` that infers missing reason codes from
         ``reason_text`` (setting ``reason_code`` and ``reason_source='inferred'``).
+    merchandise_flags:
+        Optional ``product_id → kind`` of the products the shop's platform says are not
+        merchandise (see :func:`returnrisk.data.merchandise.non_merchandise_products`).
     """
     folder = Path(folder)
     return clean_shop(read_shop_tables(folder), folder, quarantine_dir=quarantine_dir, strict=strict,
-                      reason_filler=reason_filler)
+                      reason_filler=reason_filler, merchandise_flags=merchandise_flags)
 
 
 def clean_shop(
@@ -231,6 +350,7 @@ def clean_shop(
     quarantine_dir: str | Path | None = None,
     strict: bool = False,
     reason_filler=None,
+    merchandise_flags=None,
 ) -> Shop:
     """Check and clean tables read by :func:`read_shop_tables` (the second half of loading)."""
     typed: dict[str, pd.DataFrame] = {}
@@ -246,9 +366,27 @@ def clean_shop(
     check_order_lines_against_products(
         typed["order_lines"], pd.Index(products["product_id"]), rejections["order_lines"]
     )
+    # pseudo-products (postage, fees…) are known products whose lines are set aside, not rejected
+    other = non_merchandise_products(products, merchandise_flags)
+    excluded = {name: np.zeros(len(typed[name]), dtype=bool) for name in TABLES}
+    if len(other):
+        excluded["products"] = typed["products"]["product_id"].isin(other["product_id"]).to_numpy() \
+            & ~rejections["products"].mask
+        excluded["order_lines"] = typed["order_lines"]["product_id"].isin(other["product_id"]).to_numpy() \
+            & ~rejections["order_lines"].mask
+        products = typed["products"][~rejections["products"].mask & ~excluded["products"]]
     lines = typed["order_lines"][~rejections["order_lines"].mask]
     check_returns_against_lines(typed["returns"], lines, rejections["returns"])
-    returns = typed["returns"][~rejections["returns"].mask]
+    if len(other):
+        other_lines = typed["order_lines"]["line_id"][excluded["order_lines"]]
+        excluded["returns"] = typed["returns"]["line_id"].isin(other_lines).to_numpy() & ~rejections["returns"].mask
+        lines = typed["order_lines"][~rejections["order_lines"].mask & ~excluded["order_lines"]]
+    returns = typed["returns"][~rejections["returns"].mask & ~excluded["returns"]]
+    merchandise = MerchandiseReport(other)
+    if len(other):
+        merchandise.lines = int(excluded["order_lines"].sum())
+        merchandise.units = float(typed["order_lines"]["quantity"][excluded["order_lines"]].fillna(1).sum())
+        merchandise.returns = int(excluded["returns"].sum())
 
     tables: dict[str, TableLoad] = {}
     problems: list[Problem] = []
@@ -259,9 +397,10 @@ def clean_shop(
         if malformed:
             table_problems.insert(0, malformed)
         problems.extend(table_problems)
-        kept = int((~rejections[name].mask).sum())
+        kept = int((~rejections[name].mask & ~excluded[name]).sum())
         tables[name] = TableLoad(name, raw.file, len(raw.frame) + len(raw.malformed), kept,
-                                 table_problems)
+                                 table_problems, warnings=list(rejections[name].warnings),
+                                 rows_excluded=int(excluded[name].sum()))
     if strict and problems:
         raise DataError(problems)
     empty = [
@@ -292,7 +431,12 @@ def clean_shop(
     price = lines["product_id"].map(products.set_index("product_id")["price"])
     lines["quantity"] = lines["quantity"].fillna(1).astype("int64")
     lines["unit_price"] = lines["unit_price"].fillna(price).astype(float)
-    returns = _clean_returns(returns.reset_index(drop=True))
+    events = returns.reset_index(drop=True)
+    events["quantity"] = events["quantity"].astype("int64")  # filled in by the checks: default, the whole line
+    returns = returns_per_line(events)
+    if len(returns) == len(events):
+        events = None  # one return per line: the events are the line returns
+    returns = _clean_returns(returns)
     if reason_filler is not None:
         returns = reason_filler(returns)
-    return Shop(products, lines, returns, tables, folder)
+    return Shop(products, lines, returns, tables, folder, events, merchandise)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from returnrisk.errors import InputError
+
 __all__ = ["Problem", "DataError", "MAX_EXAMPLES"]
 
 #: How many example rows / values a problem quotes.
@@ -35,11 +37,16 @@ class Problem:
     def count(self) -> int:
         return len(self.rows) if self.n_rows is None else self.n_rows
 
+    def _pairs(self) -> list[tuple[int | None, object]]:
+        if not self.rows:  # a problem about values rather than rows (e.g. a column's values)
+            return [(None, v) for v in self.values[:MAX_EXAMPLES]]
+        return list(zip(self.rows, self.values))[:MAX_EXAMPLES]
+
     def examples(self) -> str:
-        pairs = list(zip(self.rows, self.values))[:MAX_EXAMPLES]
+        pairs = self._pairs()
         if not pairs:
             return ""
-        shown = ", ".join(f"row {row}: {value!r}" for row, value in pairs)
+        shown = ", ".join(f"row {row}: {value!r}" if row is not None else repr(value) for row, value in pairs)
         more = f", … {self.count - len(pairs)} more" if self.count > len(pairs) else ""
         return f" (e.g. {shown}{more})"
 
@@ -57,15 +64,17 @@ class Problem:
             "count": self.count,
             "message": self.message,
             "examples": [
-                {"row": int(r), "value": None if v is None else str(v)}
-                for r, v in list(zip(self.rows, self.values))[:MAX_EXAMPLES]
+                {"row": None if r is None else int(r), "value": None if v is None else str(v)}
+                for r, v in self._pairs()
             ],
             "fix": self.fix,
         }
 
 
-class DataError(Exception):
-    """The shop's files cannot be used as they are; ``problems`` says every reason."""
+class DataError(InputError):
+    """The shop's files cannot be used as they are; ``problems`` says every reason (bad input)."""
+
+    code = "invalid_data"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems

@@ -1,8 +1,10 @@
 """Finding and reading the contract tables (CSV or Parquet, detected by extension).
 
 CSV is read with every column as text, so that the loader — not the reader — decides what a
-value means and can quote the original text of a bad value. Rows with the wrong number of
-fields are not fatal: they are returned separately so the loader can quarantine them.
+value means and can quote the original text of a bad value: only an empty cell is missing here
+(texts such as ``NULL`` or ``N/A`` reach the loader, which knows whether the column may be empty).
+Rows with the wrong number of fields are not fatal: they are returned separately so the loader
+can quarantine them.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ def _arrow_csv(path: Path, header: list[str], use_threads: bool):
             column_types={column: pa.string() for column in header},
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
+            null_values=[""],
         ),
     )
     return table, malformed

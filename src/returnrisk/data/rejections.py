@@ -16,7 +16,8 @@ class Rejections:
     """Collects row-level problems of one table and the rows they set aside.
 
     Rows are addressed by position in the table's frame; ``row_numbers`` maps a position to the
-    1-based data row of the file, which is what messages quote.
+    1-based data row of the file, which is what messages quote. :meth:`warn` records problems
+    that keep their rows (``warnings``): the shop should know, nothing is set aside.
     """
 
     def __init__(self, table: str, file: str, n_rows: int, row_numbers: np.ndarray):
@@ -25,6 +26,7 @@ class Rejections:
         self.n_rows = n_rows
         self.row_numbers = np.asarray(row_numbers)
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self._reasons: list[tuple[np.ndarray, str]] = []
 
     def add(
@@ -45,10 +47,25 @@ class Rejections:
         ``reason`` is the short text written next to each row in the quarantine file (default:
         the message).
         """
+        problem = self._problem(mask, rule=rule, column=column, message=message, fix=fix, values=values)
+        if problem is None:
+            return
+        self.problems.append(problem)
+        self._reasons.append((np.flatnonzero(np.asarray(mask, dtype=bool)),
+                              reason or f"{rule}: {problem.message}"))
+
+    def warn(self, mask: np.ndarray, *, rule: str, column: str | None, message: str, fix: str,
+             values: pd.Series | np.ndarray | list | Callable | None = None) -> None:
+        """Record that the rows where ``mask`` is true deserve attention; they are kept."""
+        problem = self._problem(mask, rule=rule, column=column, message=message, fix=fix, values=values)
+        if problem is not None:
+            self.warnings.append(problem)
+
+    def _problem(self, mask, *, rule, column, message, fix, values) -> Problem | None:
         mask = np.asarray(mask, dtype=bool)
         positions = np.flatnonzero(mask)
         if positions.size == 0:
-            return
+            return None
         shown = positions[:MAX_EXAMPLES]
         if values is None:
             example_values: list[object] = [None] * len(shown)
@@ -57,15 +74,13 @@ class Rejections:
         else:
             vals = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
             example_values = [vals[p] for p in shown]
-        problem = Problem(
+        return Problem(
             self.table, self.file, rule, message.format(n=positions.size), fix,
             column=column,
             rows=[int(r) for r in self.row_numbers[shown]],
             values=example_values,
             n_rows=int(positions.size),
         )
-        self.problems.append(problem)
-        self._reasons.append((positions, reason or f"{rule}: {problem.message}"))
 
     def rows_with(self, rule: str, column: str | None) -> np.ndarray:
         """Mask of the rows already set aside for ``rule`` on ``column``."""

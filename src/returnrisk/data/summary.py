@@ -24,6 +24,7 @@ class ShopSummary:
     share_without_reason: float
     share_inferred: float
     quarantine_files: dict[str, str]
+    non_merchandise: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,7 +42,8 @@ def summarize_shop(shop: Shop) -> ShopSummary:
     share = (lambda mask: float(mask.sum()) / n_returns if n_returns else 0.0)
     return ShopSummary(
         rows={
-            name: {"read": t.rows_read, "kept": t.rows_kept, "quarantined": t.rows_quarantined}
+            name: {"read": t.rows_read, "kept": t.rows_kept, "quarantined": t.rows_quarantined,
+                   "excluded": t.rows_excluded}
             for name, t in shop.tables.items()
         },
         first_order=_iso(lines["ordered_at"].min()),
@@ -58,4 +60,5 @@ def summarize_shop(shop: Shop) -> ShopSummary:
         quarantine_files={
             name: str(t.quarantine_file) for name, t in shop.tables.items() if t.quarantine_file
         },
+        non_merchandise=shop.merchandise.to_dict(),
     )

@@ -31,8 +31,10 @@ from returnrisk.demo.customers import make_customers
 from returnrisk.demo.orders import make_lines
 from returnrisk.demo.outcomes import draw_returns, reason_hazards, refund_delays, return_delays
 from returnrisk.demo.phrases import build_pool
+from returnrisk.demo.plant_fixes import plant_fixes as plant_known_fixes
 from returnrisk.sizes import size_label_for
 from returnrisk.taxonomy import REASON_CODES, RETURN_GROUPS, group_of
+from returnrisk.timeutil import DAY, to_utc
 
 __all__ = ["DemoConfig", "generate_demo_shop", "DEMO_START", "DEMO_DAYS"]
 
@@ -110,7 +112,7 @@ def _recorded_reasons(rng: np.random.Generator, true_code: np.ndarray):
 
 
 def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000,
-                       file_format: str = "csv", overwrite: bool = True) -> dict:
+                       file_format: str = "csv", overwrite: bool = True, plant_fixes: bool = False) -> dict:
     """Write a demo shop to ``out`` (see module docstring); returns the manifest."""
     if n_lines < 1000:
         raise ValueError(f"--lines {n_lines} is too small for a meaningful shop: use at least 1000")
@@ -121,7 +123,7 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} is not empty: choose another --out or remove it")
     rng = np.random.default_rng(seed)
-    start, days = config.start.tz_convert("UTC"), config.days
+    start, days = to_utc(config.start), config.days
     naive_start = start.tz_localize(None)
 
     brands = make_brands(rng, config.n_brands)
@@ -131,11 +133,15 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     log.info("demo: %d products, %d customers, %d lines", len(products), len(customers), len(lines))
 
     hazards = reason_hazards(lines, products, customers, naive_start)
+    planted = None
+    if plant_fixes:   # fixes with known effects (demo/plant_fixes.py); off: nothing changes
+        planted = plant_known_fixes(seed, lines, products, customers, hazards, naive_start, days)
+        lines, products, hazards = planted.lines, planted.products, planted.hazards
     p_return, would_return, reason_idx = draw_returns(rng, hazards)
     reason_codes = np.array(REASON_CODES, dtype=object)
     late = reason_idx == REASON_CODES.index("late_delivery")
-    delay_s = (return_delays(rng, len(lines), late) * 86400).astype(np.int64)
-    end_s = days * 86400
+    delay_s = (return_delays(rng, len(lines), late) * DAY).astype(np.int64)
+    end_s = days * DAY
     returned_s = lines["seconds"].to_numpy() + delay_s
     observed = would_return & (returned_s < end_s)
 
@@ -162,7 +168,7 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     true_code = reason_codes[reason_idx[ridx]]
     returned_at = returned_s[ridx]
     returned_month = (naive_start + pd.to_timedelta(returned_at, unit="s")).month.to_numpy()
-    refunded_s = returned_at + (refund_delays(rng, returned_month) * 86400).astype(np.int64)
+    refunded_s = returned_at + (refund_delays(rng, returned_month) * DAY).astype(np.int64)
     refunded = np.where(refunded_s < end_s, refunded_s, -1)
     code, text = _recorded_reasons(rng, true_code)
     category = products["category"].to_numpy()[lines["product_index"].to_numpy()[ridx]]
@@ -246,6 +252,8 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
         "return_rate_true_mean": float(p_return.mean()),
     }
     (out / "truth" / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if planted is not None:
+        planted.write(out / "truth")
     return manifest
 
 

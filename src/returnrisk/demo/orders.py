@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.demo.catalogue import LADDERS
+from returnrisk.timeutil import DAY
 
 __all__ = ["day_weights", "make_lines", "pick_among_available"]
 
@@ -104,7 +105,7 @@ def make_lines(
     else:
         weights = day_weights(start, days)[day_range[0]:day_range[1]]
         order_day = day_range[0] + rng.choice(weights.size, n_orders, p=weights / weights.sum())
-    seconds = order_day.astype(np.int64) * 86400 + rng.integers(6 * 3600, 24 * 3600, n_orders)
+    seconds = order_day.astype(np.int64) * DAY + rng.integers(6 * 3600, 24 * 3600, n_orders)
     order_sort = np.argsort(seconds, kind="stable")
     seconds, order_day = seconds[order_sort], order_day[order_sort]
     customer = pick_among_available(

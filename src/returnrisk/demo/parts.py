@@ -42,6 +42,7 @@ from returnrisk.demo.generator import (
 from returnrisk.demo.orders import day_weights, make_lines
 from returnrisk.demo.outcomes import draw_returns, reason_hazards, refund_delays, return_delays
 from returnrisk.taxonomy import REASON_CODES, RETURN_GROUPS, group_of
+from returnrisk.timeutil import DAY, to_utc
 
 __all__ = ["generate_demo_parts", "slices"]
 
@@ -68,7 +69,7 @@ def generate_demo_parts(out: str | Path, *, seed: int = 7, n_lines: int = 200_00
     config = DemoConfig(n_lines=n_lines, seed=seed, file_format="parquet")
     out = Path(out)
     rng = np.random.default_rng(seed)
-    start, days = config.start.tz_convert("UTC"), config.days
+    start, days = to_utc(config.start), config.days
     naive_start = start.tz_localize(None)
     brands = make_brands(rng, config.n_brands)
     products = make_products(rng, config.n_products, brands, naive_start, days)
@@ -133,8 +134,8 @@ def _part_tables(rng, lines, products, customers, start, days, first_line: int, 
     p_return, would_return, reason_idx = draw_returns(rng, hazards)
     reason_codes = np.array(REASON_CODES, dtype=object)
     late = reason_idx == REASON_CODES.index("late_delivery")
-    delay_s = (return_delays(rng, len(lines), late) * 86400).astype(np.int64)
-    end_s = days * 86400
+    delay_s = (return_delays(rng, len(lines), late) * DAY).astype(np.int64)
+    end_s = days * DAY
     returned_s = lines["seconds"].to_numpy() + delay_s
     observed = would_return & (returned_s < end_s)
     n = len(lines)
@@ -152,7 +153,7 @@ def _part_tables(rng, lines, products, customers, start, days, first_line: int, 
     ridx = np.flatnonzero(observed)
     returned_at = returned_s[ridx]
     returned_month = (naive_start + pd.to_timedelta(returned_at, unit="s")).month.to_numpy()
-    refunded_s = returned_at + (refund_delays(rng, returned_month) * 86400).astype(np.int64)
+    refunded_s = returned_at + (refund_delays(rng, returned_month) * DAY).astype(np.int64)
     refunded = np.where(refunded_s < end_s, refunded_s, -1)
     code, text = _recorded_reasons(rng, reason_codes[reason_idx[ridx]])
     category = products["category"].to_numpy()[lines["product_index"].to_numpy()[ridx]]

@@ -12,8 +12,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from returnrisk.arrow_lookup import factorize_strings, positions
 from returnrisk.features.asof import first_of_each
-from returnrisk.features.lookup import factorize_strings, positions
 from returnrisk.sizes import ordinal_in_system, parse_size_label, product_size_systems
 
 __all__ = [

@@ -24,14 +24,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnrisk.arrow_lookup import positions, release_arrow_memory
 from returnrisk.data.loader import Shop
 from returnrisk.features.attributes import product_attributes
-from returnrisk.features.derive import Smoothing, derive_features
-from returnrisk.features.history import DAY, HistoryIndex, day_floor
 from returnrisk.features.catalog import FEATURE_NAMES
+from returnrisk.features.derive import Smoothing, derive_features
+from returnrisk.features.history import HistoryIndex
 from returnrisk.features.lines import Vocabulary, line_inputs, order_context
-from returnrisk.features.lookup import positions, release_arrow_memory
 from returnrisk.sizes import SIZE_SYSTEMS
+from returnrisk.timeutil import DAY, DEFAULT_WINDOW_DAYS, day_floor, default_as_of, epoch_seconds, to_utc
 
 __all__ = ["TrainingFrame", "build_training_frame", "index_shop", "frame_from_history", "outcomes_at", "KEPT_CLASS", "IMMATURE", "prepare_lines"]
 
@@ -83,10 +84,11 @@ def prepare_lines(lines: pd.DataFrame, attrs: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_training_frame(
-    shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: float = 30,
+    shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: float = DEFAULT_WINDOW_DAYS,
     smoothing: Smoothing = Smoothing(), knots_days: tuple[float, float] = (7, 14), kept_after_days: float = 14,
 ) -> TrainingFrame:
-    """Build the frame of every line ordered before ``as_of`` (default: end of the data).
+    """Build the frame of every line ordered before ``as_of`` (default: the data's now,
+    :func:`~returnrisk.timeutil.default_as_of`).
 
     ``knots_days`` and ``kept_after_days`` tune the history (see
     :class:`~returnrisk.features.history.HistoryIndex`) for shops whose outcomes are known sooner.
@@ -99,14 +101,15 @@ def build_training_frame(
 
 
 def index_shop(
-    shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: float = 30,
+    shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: float = DEFAULT_WINDOW_DAYS,
     smoothing: Smoothing = Smoothing(), knots_days: tuple[float, float] = (7, 14), kept_after_days: float = 14,
 ) -> tuple[HistoryIndex, Vocabulary]:
-    """The event history of the lines ordered before ``as_of`` and the categorical vocabulary."""
-    if as_of is None:
-        last = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
-        as_of = (last + pd.Timedelta(seconds=1))
-    as_of = pd.Timestamp(as_of)
+    """The event history of the lines ordered before ``as_of`` and the categorical vocabulary.
+
+    ``as_of`` defaults to :func:`~returnrisk.timeutil.default_as_of` (one second after the last
+    order, return or refund); a naive value is UTC.
+    """
+    as_of = default_as_of(shop) if as_of is None else to_utc(as_of)
     before = (shop.order_lines["ordered_at"] < as_of).to_numpy()
     lines = shop.order_lines if before.all() else shop.order_lines[before].reset_index(drop=True)
     attrs = product_attributes(shop.products, lines)
@@ -169,7 +172,7 @@ def outcomes_at(frame: TrainingFrame, when: pd.Timestamp) -> np.ndarray:
     Lines not matured at ``when`` are immature (``-1``); returns registered after ``when`` are
     not known yet.
     """
-    when_s = int(pd.Timestamp(when).timestamp())
+    when_s = int(epoch_seconds(when, whole=True))
     history = frame.history
     out = np.full(len(frame.lines), IMMATURE, dtype=np.int8)
     matured = history.t < when_s - frame.window_days * DAY

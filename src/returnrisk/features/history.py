@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnrisk.arrow_lookup import first_seen, positions, release_arrow_memory
 from returnrisk.features.asof import AsOfCounter
-from returnrisk.features.lookup import first_seen, positions, release_arrow_memory
 from returnrisk.taxonomy import RETURN_GROUPS
+from returnrisk.timeutil import DAY, DEFAULT_WINDOW_DAYS, day_floor, epoch_seconds, to_utc
 
 __all__ = [
     "HistoryIndex",
@@ -39,33 +40,17 @@ __all__ = [
     "PairStates",
     "RATE_ENTITIES",
     "STATE_COLUMNS",
-    "DAY",
-    "day_floor",
-    "to_seconds",
     "states_from_sums",
     "moments_from_sums",
     "delay_from_counts",
     "size_offset",
 ]
 
-DAY = 86_400
 #: Entities with sales/returns state, and the line column holding their code.
 RATE_ENTITIES: tuple[str, ...] = ("shop", "category", "brand", "product", "product_size", "customer")
 STATE_COLUMNS: tuple[str, ...] = ("n", "exposure", "r_total") + tuple(f"r_{g}" for g in RETURN_GROUPS)
 _DELAY_PRIOR = (0.35, 0.75)   # share of returns arriving within the two knots, before data says
 _DELAY_PRIOR_WEIGHT = 50.0
-
-
-def to_seconds(timestamps: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    """UTC timestamps as int64 seconds since the epoch (NaT → INT64 min)."""
-    values = pd.Series(timestamps).dt.tz_convert("UTC") if getattr(timestamps.dtype, "tz", None) \
-        else pd.Series(timestamps)
-    return values.astype("datetime64[s, UTC]").astype("int64").to_numpy()
-
-
-def day_floor(seconds: np.ndarray) -> np.ndarray:
-    """The cut-off of a line ordered at ``seconds``: the start of its (UTC) day."""
-    return (np.asarray(seconds) // DAY) * DAY
 
 
 def states_from_sums(now: np.ndarray, at_k1: np.ndarray, at_k2: np.ndarray, at_w: np.ndarray,
@@ -204,10 +189,11 @@ class HistoryIndex:
     """
 
     def __init__(self, attrs: pd.DataFrame, lines: pd.DataFrame, returns: pd.DataFrame,
-                 as_of: pd.Timestamp, *, window_days: float = 30, knots_days: tuple[float, float] = (7, 14),
-                 kept_after_days: float = 14, offset_strength: float = 3.0, brand_offset_strength: float = 20.0):
-        self.as_of = pd.Timestamp(as_of)
-        self.as_of_s = int(self.as_of.timestamp())
+                 as_of: pd.Timestamp, *, window_days: float = DEFAULT_WINDOW_DAYS,
+                 knots_days: tuple[float, float] = (7, 14), kept_after_days: float = 14,
+                 offset_strength: float = 3.0, brand_offset_strength: float = 20.0):
+        self.as_of = to_utc(as_of)
+        self.as_of_s = int(epoch_seconds(self.as_of, whole=True))
         self.window_days = window_days
         self.window_s = int(window_days * DAY)
         self.knots_s = tuple(int(k * DAY) for k in knots_days)
@@ -216,7 +202,7 @@ class HistoryIndex:
         self.brand_offset_strength = brand_offset_strength
         if not (0 < self.knots_s[0] < self.knots_s[1] < self.window_s):
             raise ValueError(f"knots {knots_days} must be increasing and inside the window {window_days}")
-        t = to_seconds(lines["ordered_at"])
+        t = epoch_seconds(lines["ordered_at"], whole=True)
         known = t < self.as_of_s
         plain = known.all() and lines.index.equals(pd.RangeIndex(len(lines)))
         self.lines = lines if plain else lines.loc[known].reset_index(drop=True)
@@ -237,11 +223,11 @@ class HistoryIndex:
                                      -1).astype(np.int64)
 
         # returns known at as_of, aligned to the known lines
-        ret = returns[to_seconds(returns["returned_at"]) < self.as_of_s]
+        ret = returns[epoch_seconds(returns["returned_at"], whole=True) < self.as_of_s]
         position = positions(ret["line_id"], self.lines["line_id"])
         ret = ret.loc[position >= 0]
         self.ret_line = position[position >= 0]
-        self.ret_t = to_seconds(ret["returned_at"])
+        self.ret_t = epoch_seconds(ret["returned_at"], whole=True)
         self.ret_group = pd.Categorical(ret["reason_group"].astype(object), categories=RETURN_GROUPS).codes
         self.returned = np.zeros(len(self.lines), dtype=bool)
         self.returned[self.ret_line] = True

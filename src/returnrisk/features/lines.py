@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.features.attributes import describe_text, size_position
-from returnrisk.features.history import DAY, to_seconds
-from returnrisk.features.lookup import factorize_strings
+from returnrisk.arrow_lookup import factorize_strings
+from returnrisk.features.attributes import size_position
+from returnrisk.timeutil import DAY, epoch_seconds
 
 __all__ = ["Vocabulary", "order_context", "line_inputs", "PRODUCT_ATTRIBUTE_COLUMNS"]
 
@@ -24,14 +24,6 @@ class Vocabulary:
     categories: list[str]
     brands: list[str]
     systems: list[str]
-
-    @classmethod
-    def from_attributes(cls, attrs: pd.DataFrame) -> "Vocabulary":
-        return cls(
-            sorted(attrs["category"].dropna().astype(str).unique()),
-            sorted(attrs["brand"].dropna().astype(str).unique()),
-            sorted(attrs["size_system"].dropna().astype(str).unique()),
-        )
 
     @staticmethod
     def _code(values: pd.Series, vocabulary: list[str]) -> np.ndarray:
@@ -96,7 +88,7 @@ def line_inputs(lines: pd.DataFrame, product_rows: pd.DataFrame, vocabulary: Voc
                  "mentions_dimensions", "mentions_fit"):
         out[name] = product_rows[name].to_numpy(dtype=float)
     created = product_rows["created_at"]
-    created_s = np.where(created.isna().to_numpy(), np.nan, to_seconds(created.fillna(pd.Timestamp(0, tz="UTC"))))
+    created_s = np.where(created.isna().to_numpy(), np.nan, epoch_seconds(created, whole=True))
     out["product_age_days"] = (cutoffs - created_s) / DAY
     ordinal, position = size_position(lines["size"], product_rows["size_system"].to_numpy())
     out["size_ordinal"] = ordinal
@@ -106,9 +98,3 @@ def line_inputs(lines: pd.DataFrame, product_rows: pd.DataFrame, vocabulary: Voc
     out.update(order if order is not None else order_context(lines))
     return out
 
-
-def attributes_with_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the description features to product attributes given with lines (cold start)."""
-    described = describe_text(frame["description"] if "description" in frame.columns
-                              else pd.Series([None] * len(frame), index=frame.index))
-    return pd.concat([frame.drop(columns=[c for c in described.columns if c in frame.columns]), described], axis=1)

@@ -18,9 +18,10 @@ import pandas as pd
 from returnrisk.features.asof import first_of_each
 from returnrisk.features.attributes import describe_text
 from returnrisk.features.derive import Smoothing, derive_features
-from returnrisk.features.history import DAY, RATE_ENTITIES, STATE_COLUMNS, HistoryIndex, LineHistory, to_seconds
+from returnrisk.features.history import RATE_ENTITIES, STATE_COLUMNS, HistoryIndex, LineHistory
 from returnrisk.features.lines import Vocabulary, line_inputs
 from returnrisk.sizes import label_ordinals
+from returnrisk.timeutil import day_floor, epoch_seconds
 
 __all__ = ["Snapshot", "SEP", "PRODUCT_COLUMNS"]
 
@@ -167,10 +168,6 @@ class Snapshot:
         )
 
     # ---- lookups ------------------------------------------------------------------------------
-    def sizes_of(self, product_id: str) -> list[str]:
-        rows = self.product_sizes[self.product_sizes["product_id"] == product_id]
-        return rows["size"].astype(str).tolist()
-
     def product_rows(self, lines: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         """Each line's product attributes, and whether the product is in the catalogue.
 
@@ -252,10 +249,10 @@ class Snapshot:
             ordered = pd.to_datetime(lines["ordered_at"], utc=True, errors="coerce")
             fallback = pd.Timestamp.now(tz="UTC") if now is None else now
             ordered = ordered.fillna(fallback)
-            cutoffs = (to_seconds(ordered) // DAY) * DAY
+            cutoffs = day_floor(epoch_seconds(ordered, whole=True))
         else:
-            when = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-            cutoffs = np.full(len(lines), (int(when.timestamp()) // DAY) * DAY, dtype=np.int64)
+            when = pd.Timestamp.now(tz="UTC") if now is None else now
+            cutoffs = np.full(len(lines), day_floor(epoch_seconds(when, whole=True)), dtype=np.int64)
         history = self.line_history(lines, rows)
         inputs = line_inputs(lines, rows, self.vocabulary, cutoffs)
         return derive_features(history, inputs, self.smoothing)
@@ -272,8 +269,9 @@ def _system_of_new(lines: pd.DataFrame) -> np.ndarray:
     categories = lines["category"] if "category" in lines.columns else pd.Series([None] * len(lines))
     parsed = label_ordinals(sizes).set_index("label")
     for size, category in zip(sizes, categories):
-        kind = parsed["kind"].get(size, "unsized") if size is not None and size == size else "unsized"
-        value = parsed["value"].get(size, np.nan) if size is not None and size == size else np.nan
+        missing = size is None or pd.isna(size)   # None, NaN or pd.NA (arrow strings)
+        kind = "unsized" if missing else parsed["kind"].get(size, "unsized")
+        value = np.nan if missing else parsed["value"].get(size, np.nan)
         if kind == "number":
             out.append("shoe" if is_shoe_category(category) or value % 1 else ("eu" if value >= 30 else "us"))
         else:

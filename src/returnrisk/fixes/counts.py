@@ -31,24 +31,17 @@ from returnrisk.data.loader import Shop
 from returnrisk.features.asof import AsOfCounter
 from returnrisk.features.attributes import product_attributes
 from returnrisk.features.build import prepare_lines
-from returnrisk.features.history import DAY, HistoryIndex, day_floor, to_seconds
+from returnrisk.features.history import HistoryIndex
 from returnrisk.taxonomy import NO_REASON, REASON_CODES
+from returnrisk.timeutil import DAY, DEFAULT_WINDOW_DAYS, day_floor, default_as_of, epoch_seconds, to_utc
 
-__all__ = ["CODES", "Panel", "ReasonHistory", "default_as_of"]
+__all__ = ["CODES", "Panel", "ReasonHistory"]
 
 log = logging.getLogger(__name__)
 
 #: Reason codes counted, in column order: the taxonomy, then returns without a reason.
 CODES: tuple[str, ...] = REASON_CODES + (NO_REASON,)
 _CODE = {code: i for i, code in enumerate(CODES)}
-
-
-def default_as_of(shop: Shop) -> pd.Timestamp:
-    """Just after the last event of the history (what ``returnrisk train`` uses)."""
-    last = shop.order_lines["ordered_at"].max()
-    if len(shop.returns):
-        last = max(last, shop.returns["returned_at"].max())
-    return pd.Timestamp(last) + pd.Timedelta(seconds=1)
 
 
 @dataclass
@@ -75,12 +68,13 @@ class Panel:
 class ReasonHistory:
     """Indexes a shop's history once; answers :class:`Panel` queries at any cut-offs.
 
-    Only orders placed and returns registered strictly before ``as_of`` are used.
+    Only orders placed and returns registered strictly before ``as_of`` are used (default:
+    :func:`~returnrisk.timeutil.default_as_of`, the data's now; a naive value is UTC).
     """
 
-    def __init__(self, shop: Shop, as_of: pd.Timestamp | None = None, *, window_days: int = 30):
-        as_of = default_as_of(shop) if as_of is None else pd.Timestamp(as_of)
-        self.as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    def __init__(self, shop: Shop, as_of: pd.Timestamp | None = None, *,
+                 window_days: int = DEFAULT_WINDOW_DAYS):
+        self.as_of = default_as_of(shop) if as_of is None else to_utc(as_of)
         lines = shop.order_lines[shop.order_lines["ordered_at"] < self.as_of].reset_index(drop=True)
         if lines.empty:
             raise ValueError(f"no order before {self.as_of.isoformat()}")
@@ -94,11 +88,11 @@ class ReasonHistory:
         self.products = pd.Index(h.products.astype(str))
         self.window_days = window_days
 
-        returns = shop.returns[to_seconds(shop.returns["returned_at"]) < h.as_of_s]
+        returns = shop.returns[epoch_seconds(shop.returns["returned_at"], whole=True) < h.as_of_s]
         position = pd.Index(self.lines["line_id"]).get_indexer(returns["line_id"])
         returns = returns.loc[position >= 0]
         self.ret_line = position[position >= 0]
-        self.ret_t = to_seconds(returns["returned_at"])
+        self.ret_t = epoch_seconds(returns["returned_at"], whole=True)
         codes = returns["reason_code"].astype(object).where(returns["reason_code"].notna(), NO_REASON)
         self.ret_code = codes.map(_CODE).fillna(_CODE["other"]).to_numpy(dtype=np.int64)
         self.return_cost = (pd.to_numeric(returns["return_cost"], errors="coerce").to_numpy(dtype=float)

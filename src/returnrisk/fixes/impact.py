@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES, feature_label
-from returnrisk.features.derive import derive_features
-from returnrisk.features.history import DAY, day_floor, to_seconds
-from returnrisk.features.lines import line_inputs, order_context
 from returnrisk.fixes.levers import LEVER_GROUP
+from returnrisk.fixes.suggestion import ShapEvidence
 from returnrisk.model.bundle import ServingBundle
+from returnrisk.scoring.batch import ordered_line_features
 from returnrisk.taxonomy import RETURN_GROUPS
+from returnrisk.timeutil import DAY
 
 __all__ = [
     "ESTIMATE_NOTE",
@@ -70,9 +70,6 @@ EVIDENCE_FEATURES: dict[str, tuple[str, ...]] = {
     "quality_review": ("product_quality_rate",),
     "packaging_review": ("product_quality_rate",),
 }
-
-_PRODUCT_COLUMNS = ("category", "brand", "price", "has_size_guide", "n_photos", "description", "created_at")
-
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
@@ -120,7 +117,7 @@ class LineScores:
                                                         "fr": feature_label(FEATURE_NAMES[i], "fr")},
                  "contribution": round(float(mean[i]), 4)} for i in order if mean[i] != 0]
 
-    def contributions(self, product_id: str, lever: str) -> list[dict]:
+    def contributions(self, product_id: str, lever: str) -> list[ShapEvidence]:
         """Mean SHAP contributions of the lever's features (return model and the lever's reason)."""
         rows = self._explained(product_id)
         if rows.size == 0:
@@ -132,16 +129,16 @@ class LineScores:
         for name in EVIDENCE_FEATURES[lever]:
             i = FEATURE_INDEX[name]
             values = X[:, i]
-            item = {
-                "feature": name,
-                "label": {"en": feature_label(name, "en"), "fr": feature_label(name, "fr")},
-                "value": _round(float(np.nanmean(values))) if np.isfinite(values).any() else None,
-                "contribution_return_log_odds": round(float(self.return_contrib[rows, i].mean()), 4),
-            }
-            for g_name in groups:
-                g = RETURN_GROUPS.index(g_name)
-                item[f"contribution_{g_name}_score"] = round(float(self.reason_contrib[rows, g, i].mean()), 4)
-            out.append(item)
+            by_group = {f"contribution_{g_name}_score":
+                        round(float(self.reason_contrib[rows, RETURN_GROUPS.index(g_name), i].mean()), 4)
+                        for g_name in groups}
+            out.append(ShapEvidence(
+                feature=name,
+                label={"en": feature_label(name, "en"), "fr": feature_label(name, "fr")},
+                value=_round(float(np.nanmean(values))) if np.isfinite(values).any() else None,
+                contribution_return_log_odds=round(float(self.return_contrib[rows, i].mean()), 4),
+                **by_group,
+            ))
         return out
 
 
@@ -162,32 +159,15 @@ def _pick_lines(lines: pd.DataFrame, product_ids: list[str], since: pd.Timestamp
 
 def score_recent_lines(bundle: ServingBundle, all_lines: pd.DataFrame, products: pd.DataFrame,
                        product_ids: list[str], since: pd.Timestamp, cap: int, shap_cap: int = 25) -> LineScores:
-    """Features (served and page-only) of the products' recent lines, and SHAP of the latest.
+    """Features (served and page-only, :func:`~returnrisk.scoring.batch.ordered_line_features`) of
+    the products' recent lines, and SHAP of the latest.
 
     ``all_lines`` are the shop's lines (for the order context of each line); ``products`` the
     shop's product table (attributes of products the model's snapshot does not know).
     """
     picked = _pick_lines(all_lines, product_ids, since, cap)
-    orders = all_lines[all_lines["order_id"].isin(picked["order_id"])]
-    context = order_context(orders.reset_index(drop=True))
-    position = pd.Index(orders["line_id"]).get_indexer(picked["line_id"])
-    context = {name: values[position] for name, values in context.items()}
-    lines = picked.reset_index(drop=True)
-    attrs = products.set_index(products["product_id"].astype(str))
-    for column in _PRODUCT_COLUMNS:
-        if column in attrs.columns and column not in lines.columns:
-            lines[column] = attrs[column].reindex(lines["product_id"].astype(str)).to_numpy()
-    snapshot = bundle.snapshot
-    rows, _ = snapshot.product_rows(lines)
-    cutoffs = day_floor(to_seconds(lines["ordered_at"]))
-    inputs = line_inputs(lines, rows, snapshot.vocabulary, cutoffs, order=context)
-    history = snapshot.line_history(lines, rows)
-    X = derive_features(history, inputs, snapshot.smoothing)
-    for entity in ("product", "product_size"):
-        history.states[entity] = np.zeros_like(history.states[entity])
-    history.fit_offset = history.fit_offset.copy()
-    history.fit_offset[:, :2] = 0.0   # the product's kept-size offset (its brand's, if any, stays)
-    X_page = derive_features(history, inputs, snapshot.smoothing)
+    features = ordered_line_features(bundle.snapshot, picked, all_lines, products)
+    lines, X, X_page = features.lines, features.X, features.X_new_product
     ids = lines["product_id"].astype(str)
     shap_rows = np.flatnonzero(ids.groupby(ids).cumcount(ascending=False).to_numpy() < shap_cap)
     if shap_rows.size:

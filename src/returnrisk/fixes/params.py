@@ -1,14 +1,19 @@
 """Settings of the fix suggestions, with their documented defaults.
 
-The three money/threshold settings come from the service settings
-(:class:`returnrisk.serving.settings.Settings`: ``flag_threshold``, ``return_cost_per_unit``,
-``margin_loss_rate``); the statistical knobs below are fixed defaults that the benchmark
-(``benchmarks/fixes_benchmark.py``) measured on demo shops of several seeds and cause mixes.
+The three money/threshold settings come from the shop's economics
+(:class:`returnrisk.config.Economics`: ``flag_threshold``, ``return_cost_per_unit``,
+``margin_loss_rate``, read by the CLI and the service from ``RETURNRISK_*``): build the
+parameters with :meth:`FixParams.from_economics`. The statistical knobs below are fixed defaults
+that the benchmark (``benchmarks/fixes_benchmark.py``) measured on demo shops of several seeds
+and cause mixes.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
+
+from returnrisk.config import DEFAULT_ECONOMICS, Economics
+from returnrisk.timeutil import DEFAULT_WINDOW_DAYS
 
 __all__ = ["FixParams"]
 
@@ -61,15 +66,15 @@ class FixParams:
         "Short description": shorter than this share of the category's median length.
     """
 
-    flag_threshold: float = 0.95
-    return_cost_per_unit: float = 12.0
-    margin_loss_rate: float = 0.15
+    flag_threshold: float = DEFAULT_ECONOMICS.flag_threshold
+    return_cost_per_unit: float = DEFAULT_ECONOMICS.return_cost_per_return
+    margin_loss_rate: float = DEFAULT_ECONOMICS.margin_loss_rate
     prior_strength: float = 20.0
     prior_min_returns: float = 2.0
     material_ratio: float = 1.0
     credible_level: float = 0.9
     step_days: int = 7
-    window_days: int = 30
+    window_days: int = DEFAULT_WINDOW_DAYS
     recent_days: int = 90
     max_lines_per_product: int = 200
     shap_lines_per_product: int = 10
@@ -88,18 +93,16 @@ class FixParams:
             raise ValueError("step_days, recent_days and window_days must be positive")
 
     @classmethod
-    def from_settings(cls, settings, **overrides) -> FixParams:
-        """Defaults with the service settings' threshold and costs (and ``overrides``)."""
+    def from_economics(cls, economics: Economics, **overrides) -> FixParams:
+        """Defaults with the economics' threshold and costs, then ``overrides`` (``None`` = not given)."""
         values = {
-            "flag_threshold": float(settings.flag_threshold),
-            "return_cost_per_unit": float(settings.return_cost_per_unit),
-            "margin_loss_rate": float(settings.margin_loss_rate),
+            "flag_threshold": float(economics.flag_threshold),
+            # the fixes' cost of one avoided return: the economics' cost per return (a parcel)
+            "return_cost_per_unit": float(economics.return_cost_per_return),
+            "margin_loss_rate": float(economics.margin_loss_rate),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-    def with_(self, **changes) -> FixParams:
-        return replace(self, **changes)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -8,7 +8,7 @@ A bundle is a folder::
       meta.json         version info, data range, validation metrics, risk-band settings
 
 It is what MLflow stores as the pyfunc model's artifact, what ``returnrisk predict`` scores
-with and what the API loads at start-up.
+with and what the API loads at start-up; scoring with it lives in :mod:`returnrisk.scoring`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from returnrisk.features.derive import shrink
 from returnrisk.features.history import STATE_COLUMNS
 from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.estimator import ReturnRiskModel
-from returnrisk.taxonomy import RETURN_GROUPS
 
-__all__ = ["RiskBands", "ServingBundle", "score_frame", "BUNDLE_FORMAT"]
+__all__ = ["RiskBands", "ServingBundle", "BUNDLE_FORMAT"]
 
 BUNDLE_FORMAT = "returnrisk-bundle/1"
 
@@ -87,19 +86,3 @@ class ServingBundle:
         r = np.where(position >= 0, rows[np.maximum(position, 0), s["r_total"]], 0.0)
         e = np.where(position >= 0, rows[np.maximum(position, 0), s["exposure"]], 0.0)
         return shrink(r, e, shop_rate, smoothing.category)
-
-
-def score_frame(bundle: ServingBundle, lines: pd.DataFrame, now: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Score order lines: ``line_id``, ``p_return``, ``p_<group>`` per reason group, ``risk_band``."""
-    lines = lines.reset_index(drop=True)
-    X = bundle.snapshot.features(lines, now=now)
-    prediction = bundle.model.predict(X)
-    rows, _ = bundle.snapshot.product_rows(lines)
-    ratio = prediction.p_return / np.maximum(bundle.category_rates(rows["category"].astype(object).fillna("")), 1e-6)
-    out = pd.DataFrame({"line_id": lines["line_id"].to_numpy() if "line_id" in lines.columns
-                        else np.arange(len(lines)).astype(str)})
-    out["p_return"] = prediction.p_return
-    for g, group in enumerate(RETURN_GROUPS):
-        out[f"p_{group}"] = prediction.p_reasons[:, g]
-    out["risk_band"] = bundle.bands.band(ratio)
-    return out

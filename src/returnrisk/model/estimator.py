@@ -67,10 +67,6 @@ class Prediction:
     p_return: np.ndarray
     p_reasons: np.ndarray
 
-    @property
-    def p_reason_given_return(self) -> np.ndarray:
-        return self.p_reasons / np.maximum(self.p_return[:, None], 1e-12)
-
 
 @dataclass
 class Explanation:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from returnrisk.data.loader import Shop
 from returnrisk.operations.forecast import ReturnsForecast
-from returnrisk.operations.timeutil import DAY_SECONDS, epoch_seconds, next_midnight, to_utc
+from returnrisk.timeutil import DAY, epoch_seconds, next_midnight, to_utc
 
 __all__ = ["actual_daily_returns", "naive_daily_forecast", "mape", "BacktestScore", "score_backtest"]
 
@@ -23,7 +23,7 @@ __all__ = ["actual_daily_returns", "naive_daily_forecast", "mape", "BacktestScor
 def actual_daily_returns(shop: Shop, as_of: pd.Timestamp, days: int) -> np.ndarray:
     """Returns registered in each of the ``days`` UTC days from the first midnight at/after ``as_of``."""
     first = float(epoch_seconds(next_midnight(to_utc(as_of))))
-    position = np.floor((epoch_seconds(shop.returns["returned_at"]) - first) / DAY_SECONDS)
+    position = np.floor((epoch_seconds(shop.returns["returned_at"]) - first) / DAY)
     inside = (position >= 0) & (position < days)
     return np.bincount(position[inside].astype(int), minlength=days)[:days].astype(float)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.operations.timeutil import days_between, to_utc
+from returnrisk.timeutil import days_between, to_utc
 
 __all__ = ["DelayDistribution", "DEFAULT_LOOKBACK_DAYS", "MIN_RETURNS"]
 

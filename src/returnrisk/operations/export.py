@@ -29,7 +29,7 @@ from returnrisk.data.readers import find_table_file, read_table_file
 from returnrisk.errors import InputError
 from returnrisk.io_files import write_table
 from returnrisk.operations.store import ReturnStore
-from returnrisk.operations.timeutil import iso
+from returnrisk.timeutil import iso
 
 __all__ = ["ExportResult", "stored_returns_table", "merge_returns", "export_returns", "RETURN_COLUMNS"]
 

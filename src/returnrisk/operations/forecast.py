@@ -9,7 +9,7 @@ The forecast covers the ``days`` whole UTC days starting at the first midnight a
 
 Lines already ordered
     Every line ordered before ``as_of``, not returned yet and younger than the longest delay
-    seen, with the model's ``p`` = P(return) (:func:`~returnrisk.model.bundle.score_frame`)
+    seen, with the model's ``p`` = P(return) (:func:`~returnrisk.scoring.batch.score_frame`)
     and the delay CDF ``F`` learnt from history before ``as_of``
     (:class:`~returnrisk.operations.delays.DelayDistribution`). A line ordered ``e`` days ago
     that has not come back arrives in ``[t0, t1)`` days after its order with probability
@@ -54,18 +54,15 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+from dateutil.easter import easter
 
+from returnrisk.config import DEFAULT_ECONOMICS
 from returnrisk.data.loader import Shop
-from returnrisk.model.bundle import ServingBundle, score_frame
+from returnrisk.data.parsing import TIMESTAMP_MIN
+from returnrisk.model.bundle import ServingBundle
 from returnrisk.operations.delays import DelayDistribution
-from returnrisk.operations.timeutil import (
-    DAY_SECONDS,
-    default_as_of,
-    epoch_seconds,
-    iso,
-    next_midnight,
-    to_utc,
-)
+from returnrisk.scoring.batch import score_frame
+from returnrisk.timeutil import DAY, data_end, default_as_of, epoch_seconds, iso, next_midnight, to_utc
 
 __all__ = [
     "ForecastDay",
@@ -73,6 +70,8 @@ __all__ = [
     "OrderRate",
     "forecast_returns",
     "arrival_weekday_factors",
+    "closures_seen",
+    "holiday_closures",
     "yearly_order_factors",
     "return_clustering",
     "DEFAULT_MODEL_REL_SD",
@@ -86,6 +85,13 @@ DEFAULT_MODEL_REL_SD = 0.03
 
 #: 99th percentile of the chi-square distribution with 6 degrees of freedom (weekday pattern test).
 _CHI2_6_99 = 16.81
+
+#: Arrivals expected on a day (or a weekday over the window) for "none arrived" to mean "closed".
+MIN_EXPECTED_CLOSED = 5.0
+
+#: Days after Easter Sunday of the movable public holidays a closure may recur on (Maundy
+#: Thursday, Good Friday, Easter Monday, Ascension, Whit Monday, Corpus Christi).
+EASTER_OFFSETS = (-3, -2, 1, 39, 50, 60)
 
 #: The longest forecast accepted (beyond, the orders not placed yet dominate and the model adds little).
 MAX_FORECAST_DAYS = 90
@@ -149,7 +155,7 @@ class OrderRate:
         as_of = to_utc(as_of)
         t = epoch_seconds(ordered_at)
         a = float(epoch_seconds(as_of))
-        age = (a - t) / DAY_SECONDS
+        age = (a - t) / DAY
         recent = (age > 0) & (age <= lookback_days)
         per_day = float(recent.sum()) / lookback_days
         # whole days before as_of, most recent last
@@ -189,14 +195,14 @@ def yearly_order_factors(ordered_at: pd.Series, as_of: pd.Timestamp, day_starts:
     ones = np.ones(len(day_starts))
     if len(ordered_at) == 0 or ordered_at.min() > as_of - pd.Timedelta(days=364 + lookback_days):
         return ones
-    year = 364 * DAY_SECONDS
+    year = 364 * DAY
     t = np.sort(epoch_seconds(ordered_at))
     a = float(epoch_seconds(as_of))
-    base = (np.searchsorted(t, a - year) - np.searchsorted(t, a - year - lookback_days * DAY_SECONDS)) / lookback_days
+    base = (np.searchsorted(t, a - year) - np.searchsorted(t, a - year - lookback_days * DAY)) / lookback_days
     if base < min_per_day:
         return ones
     starts = epoch_seconds(pd.Series(day_starts)) - year
-    counts = np.searchsorted(t, starts + 2 * DAY_SECONDS) - np.searchsorted(t, starts - DAY_SECONDS)
+    counts = np.searchsorted(t, starts + 2 * DAY) - np.searchsorted(t, starts - DAY)
     days = day_starts.dayofweek.to_numpy()
     weights = weekday[(days - 1) % 7] + weekday[days] + weekday[(days + 1) % 7]
     raw = counts / (base * weights)
@@ -204,6 +210,14 @@ def yearly_order_factors(ordered_at: pd.Series, as_of: pd.Timestamp, day_starts:
     gap = (raw - 1.0) ** 2
     keep = np.where(gap > 0, np.clip(1.0 - noise / np.where(gap > 0, gap, 1.0), 0.0, 1.0), 0.0)
     return 1.0 + keep * (raw - 1.0)
+
+
+def _daily_counts(returned_at: pd.Series, as_of: pd.Timestamp, span: int) -> np.ndarray:
+    """Arrivals in each of the ``span`` whole days before ``as_of``, oldest first."""
+    a = float(epoch_seconds(as_of))
+    age = (a - epoch_seconds(returned_at)) / DAY
+    day_index = np.floor(age[(age > 0) & (age <= span)]).astype(int)
+    return np.bincount(day_index, minlength=span)[:span][::-1].astype(float)
 
 
 def arrival_weekday_factors(returned_at: pd.Series, as_of: pd.Timestamp, *, weeks: int = 8) -> np.ndarray:
@@ -214,31 +228,124 @@ def arrival_weekday_factors(returned_at: pd.Series, as_of: pd.Timestamp, *, week
     from the counts: unless the factors spread more than noise would make them at the 1 % level
     (chi-square test, 6 degrees of freedom) there is no pattern and all factors are 1; otherwise
     they are pulled towards 1 by the share of their spread that noise explains.
+
+    A weekday on which nothing arrived in the whole window although at least
+    :data:`MIN_EXPECTED_CLOSED` arrivals were to be expected on it is **closed**: its factor is
+    exactly 0 (a return desk that never registers returns on Saturdays gets none forecast there)
+    and the open weekdays share its volume.
     """
     as_of = to_utc(as_of)
-    a = float(epoch_seconds(as_of))
-    age = (a - epoch_seconds(returned_at)) / DAY_SECONDS
     span = weeks * 7 + 6
-    day_index = np.floor(age[(age > 0) & (age <= span)]).astype(int)
-    counts = np.bincount(day_index, minlength=span)[:span][::-1].astype(float)
+    counts = _daily_counts(returned_at, as_of, span)
     if counts.sum() < 10 * 7:
         return np.ones(7)
+    day_starts = as_of - pd.to_timedelta(np.arange(span, 0, -1), unit="D")
+    all_weekdays = day_starts.dayofweek.to_numpy()
+    per_weekday = np.bincount(all_weekdays, weights=counts, minlength=7)
+    n_days = np.bincount(all_weekdays, minlength=7)
+    closed = (per_weekday == 0) & (counts.mean() * n_days >= MIN_EXPECTED_CLOSED)
     centred = np.convolve(counts, np.ones(7) / 7, mode="valid")   # mean of days i-3..i+3
     inner = counts[3:-3]
     ok = centred > 0
     ratio = np.where(ok, inner / np.where(ok, centred, 1), np.nan)
-    day_starts = as_of - pd.to_timedelta(np.arange(span, 0, -1), unit="D")
-    weekday = day_starts.dayofweek.to_numpy()[3:-3]
+    weekday = all_weekdays[3:-3]
     raw = np.array([np.nanmean(ratio[weekday == w]) if np.any(weekday == w) else 1.0 for w in range(7)])
     raw = np.where(np.isfinite(raw), raw, 1.0)
     raw = raw / raw.mean()
     n_per = np.array([max(np.sum(weekday == w), 1) for w in range(7)])
     noise = float(np.mean(1.0 / max(float(centred[ok].mean()), 1e-9) / n_per))  # variance of one raw factor
     spread = float(np.sum((raw - 1.0) ** 2))
-    if spread / noise < _CHI2_6_99:  # no weekday pattern beyond what noise makes
+    if spread / noise < _CHI2_6_99 and not closed.any():  # no weekday pattern beyond what noise makes
         return np.ones(7)
-    weight = max(0.0, 1.0 - 6.0 * noise / spread)
-    return 1.0 + weight * (raw - 1.0)
+    weight = max(0.0, 1.0 - 6.0 * noise / spread) if spread > 0 else 0.0
+    factors = 1.0 + weight * (raw - 1.0)
+    if closed.any():
+        factors[closed] = 0.0
+        factors = factors * 7.0 / factors.sum()
+    return factors
+
+
+def closures_seen(returned_at: pd.Series, as_of: pd.Timestamp, weekday: np.ndarray, *,
+                  history_days: int = 800) -> list[pd.Timestamp]:
+    """Days before ``as_of`` on which the return desk was closed although it is open on that weekday.
+
+    A day with no arrival is a closure when its expected arrivals — the mean of the open days of the
+    two weeks around it, scaled by the weekday factors — are at least :data:`MIN_EXPECTED_CLOSED`
+    (a quiet day of a small shop is not a holiday).
+    """
+    as_of = to_utc(as_of)
+    counts = _daily_counts(returned_at, as_of, history_days)
+    day_starts = as_of.floor("D") - pd.to_timedelta(np.arange(history_days, 0, -1), unit="D")
+    if as_of != as_of.floor("D"):
+        day_starts = day_starts + pd.Timedelta(days=1)
+    first_seen = np.flatnonzero(counts > 0)
+    if first_seen.size == 0:
+        return []
+    f = weekday[day_starts.dayofweek.to_numpy()]
+    open_day = f > 0
+    level = np.where(open_day, counts / np.where(open_day, f, 1.0), 0.0)
+    kernel = np.ones(15)
+    kernel[7] = 0.0  # the day itself is left out
+    total = np.convolve(level, kernel, mode="same")
+    n_open = np.convolve(open_day.astype(float), kernel, mode="same")
+    expected = np.where(n_open > 0, total / np.maximum(n_open, 1.0), 0.0) * f
+    closed = open_day & (counts == 0) & (expected >= MIN_EXPECTED_CLOSED) & (np.arange(history_days) > first_seen[0])
+    return list(day_starts[closed])
+
+
+def holiday_closures(seen: list[pd.Timestamp], days: pd.DatetimeIndex) -> np.ndarray:
+    """Which of ``days`` the desk will be closed on, from the closures ``seen`` in the history.
+
+    A closure recurs on the same calendar date (1 January, 14 July, 25 December…) or, for the
+    movable feasts, at the same distance from Easter Sunday (:data:`EASTER_OFFSETS`: Good Friday,
+    Easter Monday, Ascension, Whit Monday…): a closure at such a distance is taken for the movable
+    feast unless the same date was closed in another year too.
+    """
+    if not seen or len(days) == 0:
+        return np.zeros(len(days), dtype=bool)
+    years_closed: dict[tuple[int, int], set[int]] = {}
+    for d in seen:
+        years_closed.setdefault((d.month, d.day), set()).add(d.year)
+    fixed, offsets = set(), set()
+    for d in seen:
+        k = (d.normalize().tz_localize(None) - pd.Timestamp(easter(d.year))).days
+        if k in EASTER_OFFSETS and len(years_closed[(d.month, d.day)]) == 1:
+            offsets.add(k)   # a movable feast (closed once on this date): it moves with Easter
+        else:
+            fixed.add((d.month, d.day))
+    out = np.zeros(len(days), dtype=bool)
+    for i, day in enumerate(days):
+        if (day.month, day.day) in fixed:
+            out[i] = True
+        elif offsets and (day.normalize().tz_localize(None) - pd.Timestamp(easter(day.year))).days in offsets:
+            out[i] = True
+    return out
+
+
+#: How far after the end of the data a forecast may start.
+MAX_DAYS_AFTER_DATA = 366
+
+
+def _as_of_within_reach(shop: Shop, as_of) -> pd.Timestamp:
+    """``as_of`` in UTC, or a plain :class:`ValueError` when it is too far after the data (e.g. 9999-01-01)."""
+    as_of = to_utc(as_of)
+    end = data_end(shop)
+    if not (TIMESTAMP_MIN < as_of < end + pd.Timedelta(days=MAX_DAYS_AFTER_DATA)):
+        raise ValueError(f"as-of {as_of.date().isoformat()} is {'too far after' if as_of > end else 'long before'} the "
+                         f"data (orders and returns up to {end:%Y-%m-%d}): forecast from a time between the first "
+                         f"order and {MAX_DAYS_AFTER_DATA} days after the end of the data")
+    return as_of
+
+
+def _move_to_next_open(values: np.ndarray, closed: np.ndarray, open_weekday: np.ndarray) -> np.ndarray:
+    """Move the values of closed days to the next open day (beyond the horizon: they leave it)."""
+    out = values.astype(float).copy()
+    for i in np.flatnonzero(closed):
+        amount, out[i] = out[i], 0.0
+        later = np.flatnonzero(open_weekday[i + 1:] & ~closed[i + 1:])
+        if later.size:
+            out[i + 1 + later[0]] += amount
+    return out
 
 
 def return_clustering(returns: pd.DataFrame, order_lines: pd.DataFrame, as_of: pd.Timestamp,
@@ -258,7 +365,7 @@ def return_clustering(returns: pd.DataFrame, order_lines: pd.DataFrame, as_of: p
 
 def _arrivals(delays: DelayDistribution, ordered_s: np.ndarray, edges_s: np.ndarray) -> np.ndarray:
     """``F(edge_{k+1} − t) − F(edge_k − t)`` for every order time ``t`` (rows) and day ``k`` (columns)."""
-    cdf = delays.cdf_at((edges_s[None, :] - ordered_s[:, None]) / DAY_SECONDS)
+    cdf = delays.cdf_at((edges_s[None, :] - ordered_s[:, None]) / DAY)
     return np.diff(cdf, axis=1)
 
 
@@ -269,7 +376,7 @@ def forecast_returns(
     as_of: pd.Timestamp | None = None,
     days: int = 14,
     level: float = 0.9,
-    handling_minutes_per_return: float = 12.0,
+    handling_minutes_per_return: float = DEFAULT_ECONOMICS.handling_minutes_per_return,
     order_lookback_days: int = 28,
     model_rel_sd: float = DEFAULT_MODEL_REL_SD,
     weekday_arrivals: bool = True,
@@ -277,7 +384,8 @@ def forecast_returns(
 ) -> ReturnsForecast:
     """Expected returns arriving per day for ``days`` days after ``as_of`` (see the module docstring).
 
-    ``as_of`` defaults to the end of the data; everything after it is ignored. Raises
+    ``as_of`` defaults to :func:`~returnrisk.timeutil.default_as_of` (the data's now); everything
+    after it is ignored. Raises
     :class:`ValueError` with a readable message for impossible requests (no history before
     ``as_of``, ``days`` out of range, too few returns to learn the delays).
     """
@@ -286,7 +394,7 @@ def forecast_returns(
     if not 0.0 < level < 1.0:
         raise ValueError(f"level {level} must be between 0 and 1, e.g. 0.9 for a 90 % interval")
     days = int(days)
-    as_of = default_as_of(shop) if as_of is None else to_utc(as_of)
+    as_of = default_as_of(shop) if as_of is None else _as_of_within_reach(shop, as_of)
     known = shop.truncated(as_of)
     lines = known.order_lines.reset_index(drop=True)
     if lines.empty:
@@ -298,9 +406,9 @@ def forecast_returns(
 
     a = float(epoch_seconds(as_of))
     first = next_midnight(as_of)
-    edges = float(epoch_seconds(first)) + DAY_SECONDS * np.arange(days + 1)
+    edges = float(epoch_seconds(first)) + DAY * np.arange(days + 1)
     ordered_s = epoch_seconds(lines["ordered_at"])
-    age = (a - ordered_s) / DAY_SECONDS
+    age = (a - ordered_s) / DAY
     scored_mask = age <= max(delays.max_days, order_lookback_days)
     scored_lines = lines[scored_mask].reset_index(drop=True)
     p_all = np.zeros(len(lines))
@@ -340,10 +448,18 @@ def forecast_returns(
     day_dates = first + pd.to_timedelta(np.arange(days), unit="D")
     factors = arrival_weekday_factors(known.returns["returned_at"], as_of) if weekday_arrivals else np.ones(7)
     f = factors[day_dates.dayofweek.to_numpy()]
+    open_var = open_var * f ** 2
     open_expected, new_expected = open_expected * f, new_expected * f
+    seen = closures_seen(known.returns["returned_at"], as_of, factors) if weekday_arrivals else []
+    closed = holiday_closures(seen, day_dates)
+    if closed.any():  # what would arrive on a holiday is registered on the next open day
+        open_day = f > 0
+        open_expected = _move_to_next_open(open_expected, closed, open_day)
+        new_expected = _move_to_next_open(new_expected, closed, open_day)
+        open_var = _move_to_next_open(open_var, closed, open_day)
     expected = open_expected + new_expected
     phi = return_clustering(known.returns, lines, as_of)
-    var = (phi * open_var * f ** 2 + phi * new_expected + (rate.cv * new_expected) ** 2
+    var = (phi * open_var + phi * new_expected + (rate.cv * new_expected) ** 2
            + (model_rel_sd * expected) ** 2)
     z = NormalDist().inv_cdf(0.5 + level / 2.0)
     sd = np.sqrt(var)
@@ -366,6 +482,9 @@ def forecast_returns(
         "yearly_order_factors": [round(float(x), 3) for x in yearly],
         "mean_p_new_orders": p_new,
         "arrival_weekday_factors": [round(float(x), 3) for x in factors],
+        "closed_weekdays": [int(w) for w in np.flatnonzero(factors == 0)],
+        "closures_seen": len(seen),
+        "holiday_closures": [f"{d:%Y-%m-%d}" for d in day_dates[closed]],
         "clustering": phi,
         "delay_median_days": delays.quantile(0.5),
         "delay_p90_days": delays.quantile(0.9),

@@ -1,8 +1,9 @@
-"""The shop history behind the service's operations endpoints, loaded lazily and kept fresh.
+"""The shop history behind the service, loaded lazily and kept fresh.
 
-The service learns which order lines exist (to accept a return), and computes KPIs and the
-forecast, from a shop folder in the data contract: ``Settings.data_dir`` if set, else the
-training data of the served model (``bundle.meta["data_dir"]``). :class:`ShopSource` loads it
+The service learns which order lines exist (to accept a return), and computes KPIs, the
+forecast and the fix suggestions, from one shop folder in the data contract:
+``Settings.data_dir`` if set, else the training data of the served model
+(``bundle.meta["data_dir"]``). :class:`ShopSource` loads it
 on first use (with the reason filler, like every command), keeps it in memory, and reloads it
 when its files change (checked at most every ``recheck_seconds``), so a nightly export of new
 orders is picked up without a restart. Rejected rows go to a temporary quarantine folder: the
@@ -25,14 +26,17 @@ import pandas as pd
 from returnrisk.data.contract import TABLE_NAMES
 from returnrisk.data.loader import Shop, load_shop
 from returnrisk.data.readers import find_table_file
+from returnrisk.errors import UnavailableError
 
 __all__ = ["ShopSource", "ShopSources", "LoadedShop", "resolve_data_dir", "DataUnavailable"]
 
 log = logging.getLogger(__name__)
 
 
-class DataUnavailable(Exception):
+class DataUnavailable(UnavailableError):
     """No usable shop folder: the message says which folder was tried and how to set one."""
+
+    code = "data_unavailable"
 
 
 def resolve_data_dir(settings_data_dir: str | None, bundle_meta: dict | None) -> Path:

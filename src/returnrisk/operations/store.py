@@ -1,7 +1,8 @@
 """Durable storage of the returns recorded as they happen (``POST /v1/returns``).
 
 One row per returned line (``line_id`` is the primary key: a line is returned at most once), in
-any database SQLAlchemy 2 reaches — a SQLite file by default, PostgreSQL in production.
+the service database (:mod:`returnrisk.db`: any database SQLAlchemy 2 reaches — a SQLite file by
+default, PostgreSQL in production — whose schema the migrations own).
 
 Idempotency
 -----------
@@ -28,14 +29,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from returnrisk.operations.timeutil import iso
+from returnrisk.db.engine import make_engine, shown_url
+from returnrisk.db.migrate import ensure_schema
+from returnrisk.db.schema import RETURNS_TABLE, returns_table
+from returnrisk.errors import ConflictError, InputError, NotFoundError
 from returnrisk.taxonomy import REASON_CODES
+from returnrisk.timeutil import iso, to_utc
 
 __all__ = [
     "CHANNELS",
@@ -46,6 +51,8 @@ __all__ = [
     "StoredReturn",
     "RecordOutcome",
     "Difference",
+    "InvalidReturn",
+    "RefundBeforeReturn",
     "ReturnConflict",
     "ReturnNotRecorded",
     "ReturnStore",
@@ -57,59 +64,31 @@ log = logging.getLogger(__name__)
 #: Where a return was declared.
 CHANNELS: tuple[str, ...] = ("form", "portal", "email", "other")
 
-TABLE_NAME = "returnrisk_returns"
+#: The table of recorded returns (declared in :mod:`returnrisk.db.schema`).
+TABLE_NAME = RETURNS_TABLE
 
 #: What makes two events the same return. The channel is not part of it: the same return
 #: reported by the portal and then by email is still one return (the first channel is kept).
 IDENTITY_FIELDS: tuple[str, ...] = ("returned_at", "reason_code", "reason_text")
 
 
-class UTCDateTime(sa.types.TypeDecorator):
-    """Aware UTC datetimes in, naive UTC in the database, aware UTC out (any backend)."""
+class InvalidReturn(InputError, ValueError):
+    """A return or refund event breaks the rules of the returns file (the message lists each)."""
 
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    code = "invalid_return"
 
 
-metadata = sa.MetaData()
-returns_table = sa.Table(
-    TABLE_NAME,
-    metadata,
-    sa.Column("line_id", sa.String(200), primary_key=True),
-    sa.Column("returned_at", UTCDateTime(), nullable=False),
-    sa.Column("reason_code", sa.String(40), nullable=True),
-    sa.Column("reason_text", sa.Text(), nullable=True),
-    sa.Column("reason_code_inferred", sa.String(40), nullable=True),
-    sa.Column("reason_confidence", sa.Float(), nullable=True),
-    sa.Column("reason_review", sa.Boolean(), nullable=False, default=False),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("refunded_at", UTCDateTime(), nullable=True),
-    sa.Column("return_cost", sa.Float(), nullable=True),
-    sa.Column("recorded_at", UTCDateTime(), nullable=False),
-    sa.Column("updated_at", UTCDateTime(), nullable=False),
-    sa.CheckConstraint("return_cost IS NULL OR return_cost >= 0", name="return_cost_not_negative"),
-)
+class RefundBeforeReturn(InputError, ValueError):
+    """A refund dated before the return it refunds."""
+
+    code = "refunded_before_returned"
 
 
 def utc_datetime(value) -> datetime | None:
     """An aware UTC :class:`datetime` truncated to microseconds (what the database keeps)."""
     if value is None or (not isinstance(value, datetime) and pd.isna(value)):
         return None
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.floor("us").to_pydatetime(warn=False)
+    return to_utc(value).floor("us").to_pydatetime(warn=False)
 
 
 @dataclass(frozen=True)
@@ -140,7 +119,7 @@ class ReturnEvent:
         object.__setattr__(self, "reason_code", code or None)
         problems = self.problems()
         if problems:
-            raise ValueError("; ".join(problems))
+            raise InvalidReturn("; ".join(problems))
 
     def problems(self) -> list[str]:
         """What makes this event unusable (the same rules as the returns file)."""
@@ -176,9 +155,9 @@ class RefundEvent:
     def __post_init__(self):
         object.__setattr__(self, "refunded_at", utc_datetime(self.refunded_at))
         if self.refunded_at is None:
-            raise ValueError("refunded_at is missing: send when the refund was made (ISO 8601)")
+            raise InvalidReturn("refunded_at is missing: send when the refund was made (ISO 8601)")
         if self.return_cost is not None and not (self.return_cost >= 0):
-            raise ValueError(f"return_cost {self.return_cost} is negative: send the cost as a number ≥ 0")
+            raise InvalidReturn(f"return_cost {self.return_cost} is negative: send the cost as a number ≥ 0")
 
 
 @dataclass(frozen=True)
@@ -235,12 +214,19 @@ class Difference:
         return {"field": self.field, "recorded": plain(self.recorded), "sent": plain(self.sent)}
 
 
-class ReturnConflict(Exception):
-    """The event contradicts the return already recorded for its line."""
+class ReturnConflict(ConflictError):
+    """The event contradicts the return already recorded for its line.
 
-    def __init__(self, line_id: str, differences: list[Difference], record: StoredReturn, what: str = "return"):
+    ``what`` ("return" or "refund") words the message; ``code`` is the API's code of the
+    operation that met the conflict (``return_conflict`` for POST, ``refund_conflict`` for PATCH).
+    The API answer also lists the ``differences`` and the ``recorded`` return.
+    """
+
+    def __init__(self, line_id: str, differences: list[Difference], record: StoredReturn, what: str = "return",
+                 code: str | None = None):
         self.line_id, self.differences, self.record, self.what = line_id, differences, record, what
-        super().__init__(self.message)
+        super().__init__(self.message, code=code or f"{what}_conflict",
+                         differences=[d.to_dict() for d in differences], recorded=record.to_dict())
 
     @property
     def message(self) -> str:
@@ -253,8 +239,10 @@ class ReturnConflict(Exception):
                 "the returns database (or send exactly the recorded values to repeat the event)")
 
 
-class ReturnNotRecorded(Exception):
+class ReturnNotRecorded(NotFoundError):
     """A refund for a line without a recorded return."""
+
+    code = "return_not_found"
 
     def __init__(self, line_id: str):
         self.line_id = line_id
@@ -276,36 +264,27 @@ class ReturnStore:
     """The returns table behind ``POST/PATCH /v1/returns`` and ``returnrisk export-returns``.
 
     ``url`` is any SQLAlchemy URL (``sqlite:///returns.db``, ``postgresql+psycopg://…``).
-    The engine connects lazily; :meth:`create` makes the table if it does not exist.
+    The engine connects lazily; the schema belongs to :mod:`returnrisk.db` (migrations), checked
+    by :meth:`prepare`.
     """
 
     def __init__(self, url: str, *, echo: bool = False):
         self.url = url
-        try:
-            parsed = sa.engine.make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise ValueError(f"returns database URL {url!r} is not a SQLAlchemy URL ({exc}): use e.g. "
-                             "sqlite:///returnrisk-returns.db or postgresql+psycopg://user@host/db") from None
-        kwargs: dict = {"echo": echo, "future": True}
-        self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        else:
-            kwargs["pool_pre_ping"] = True
-        self.engine = sa.create_engine(url, **kwargs)
-        if self.is_sqlite:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._created = False
+        self.engine = make_engine(url, label="returns database", echo=echo)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._ready = False
 
-    def create(self) -> None:
-        """Create the table if missing (safe to call many times, from many processes)."""
-        metadata.create_all(self.engine, checkfirst=True)
-        self._created = True
-        log.info("returns store ready: %s", self.engine.url.render_as_string(hide_password=True))
+    def prepare(self) -> None:
+        """Check the database's schema (:func:`returnrisk.db.ensure_schema`): an empty database is
+        created at the current revision; one that is behind raises ``DatabaseBehind`` (run
+        ``returnrisk db upgrade``). Called by the service at start-up, else on first use."""
+        ensure_schema(self.engine)
+        self._ready = True
+        log.info("returns store ready: %s", shown_url(self.engine.url))
 
     def _ensure(self) -> None:
-        if not self._created:
-            self.create()
+        if not self._ready:
+            self.prepare()
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -374,13 +353,13 @@ class ReturnStore:
         if differences:
             log.warning("conflicting return for line %s: %s", event.line_id,
                         "; ".join(d.field for d in differences))
-            raise ReturnConflict(event.line_id, differences, existing)
+            raise ReturnConflict(event.line_id, differences, existing, code="return_conflict")
         if not updates:
             log.info("repeated return for line %s: already recorded, nothing written", event.line_id)
             return RecordOutcome(existing, "unchanged")
-        return self._fill(existing, updates, now)
+        return self._fill(existing, updates, now, "return_conflict")
 
-    def _fill(self, existing: StoredReturn, updates: dict, now: datetime) -> RecordOutcome:
+    def _fill(self, existing: StoredReturn, updates: dict, now: datetime, code: str) -> RecordOutcome:
         """Set fields that are still empty; a concurrent writer that set them first wins (then compare)."""
         table = returns_table
         conditions = [table.c.line_id == existing.line_id] + [table.c[name].is_(None) for name in updates]
@@ -393,7 +372,7 @@ class ReturnStore:
                      if not (_same_float(getattr(current, k), v) if k == "return_cost" else getattr(current, k) == v)]
             if clash:
                 raise ReturnConflict(existing.line_id, clash, current,
-                                     "refund" if "refunded_at" in updates else "return")
+                                     "refund" if "refunded_at" in updates else "return", code=code)
             return RecordOutcome(current, "unchanged")
         log.info("line %s: %s recorded", existing.line_id, ", ".join(updates))
         return RecordOutcome(current, "updated")
@@ -405,7 +384,7 @@ class ReturnStore:
         if existing is None:
             raise ReturnNotRecorded(event.line_id)
         if event.refunded_at < existing.returned_at:
-            raise ValueError(f"refunded_at {iso(event.refunded_at)} is before the return's returned_at "
+            raise RefundBeforeReturn(f"refunded_at {iso(event.refunded_at)} is before the return's returned_at "
                              f"{iso(existing.returned_at)}: a refund follows the return")
         differences, updates = [], {}
         if existing.refunded_at is None:
@@ -418,19 +397,7 @@ class ReturnStore:
             elif not _same_float(existing.return_cost, event.return_cost):
                 differences.append(Difference("return_cost", existing.return_cost, event.return_cost))
         if differences:
-            raise ReturnConflict(event.line_id, differences, existing, "refund")
+            raise ReturnConflict(event.line_id, differences, existing, "refund", code="refund_conflict")
         if not updates:
             return RecordOutcome(existing, "unchanged")
-        return self._fill(existing, updates, utc_datetime(pd.Timestamp.now(tz="UTC")))
-
-
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """WAL (readers do not block the writer) with full fsync on commit: an acknowledged return survives a crash."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-    finally:
-        cursor.close()
-
+        return self._fill(existing, updates, utc_datetime(pd.Timestamp.now(tz="UTC")), "refund_conflict")

@@ -35,22 +35,22 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import returnrisk
+from returnrisk.arrow_lookup import release_arrow_memory
 from returnrisk.data.loader import Shop, clean_shop, read_shop_tables
 from returnrisk.errors import InputError, ReturnRiskError
 from returnrisk.features.build import TrainingFrame, frame_from_history, index_shop, outcomes_at
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
-from returnrisk.features.history import DAY
-from returnrisk.features.lookup import release_arrow_memory
 from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.model.estimator import ReturnRiskModel
 from returnrisk.model.evaluation import evaluate_predictions, probability_metrics
 from returnrisk.pipeline.params import TrainParams, flatten
 from returnrisk.pipeline.stages import StageClock
+from returnrisk.timeutil import DAY, default_as_of, epoch_seconds, to_utc
 from returnrisk.tracking import Tracker
 
-__all__ = ["TrainResult", "run_training", "TimeSplit", "time_split", "fingerprint", "code_version", "bundle_meta",
-           "register_and_promote"]
+__all__ = ["TrainResult", "run_training", "run_params", "TimeSplit", "time_split", "fingerprint", "code_version",
+           "bundle_meta", "register_and_promote"]
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class TimeSplit:
 
 
 def _s(ts: pd.Timestamp) -> int:
-    return int(pd.Timestamp(ts).timestamp())
+    return int(epoch_seconds(ts, whole=True))
 
 
 def time_split(as_of: pd.Timestamp, params: TrainParams) -> TimeSplit:
@@ -131,6 +131,13 @@ def fingerprint(folder: Path, shop: Shop) -> dict[str, object]:
         "first_order": lines["ordered_at"].min().isoformat(),
         "last_order": lines["ordered_at"].max().isoformat(),
     }
+
+
+def run_params(params: TrainParams, inputs: dict, as_of: pd.Timestamp, version: str) -> dict[str, object]:
+    """What a training run logs as MLflow parameters (names: the flattened parameters, ``data.*``,
+    ``as_of``, ``code_version`` — an MLflow Project's own parameters must not reuse them)."""
+    return {**flatten(params.to_dict()), **{f"data.{k}": v for k, v in inputs.items()},
+            "as_of": as_of.isoformat(), "code_version": version}
 
 
 def code_version() -> str:
@@ -242,7 +249,11 @@ def run_training(
     reason_filler=None,
     clock: StageClock | None = None,
 ) -> TrainResult:
-    """Run the whole pipeline (see module docstring) and return what happened."""
+    """Run the whole pipeline (see module docstring) and return what happened.
+
+    ``as_of`` (a naive value is UTC) defaults to :func:`returnrisk.timeutil.default_as_of`: the
+    data's now, one second after its last order, return or refund.
+    """
     data = Path(data)
     clock = clock or StageClock()
     with clock.stage("load"):
@@ -252,11 +263,7 @@ def run_training(
         del raws
         release_arrow_memory()
         inputs = fingerprint(data, shop)
-    last_event = max(shop.order_lines["ordered_at"].max(), shop.returns["returned_at"].max())
-    if as_of is None:
-        as_of = last_event + pd.Timedelta(seconds=1)
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    as_of = default_as_of(shop) if as_of is None else to_utc(as_of)
     if as_of <= shop.order_lines["ordered_at"].min():
         raise InputError(f"--as-of {as_of.isoformat()} is before the first order "
                          f"({shop.order_lines['ordered_at'].min().isoformat()}): nothing to learn from")
@@ -356,8 +363,7 @@ def register_and_promote(tracker: Tracker, bundle: ServingBundle, *, data_label:
         tags = {"returnrisk.code_version": meta["code_version"], "returnrisk.as_of": meta["as_of"],
                 "returnrisk.data": data_label}
         with tracker.run(run_name=f"train as-of {as_of:%Y-%m-%d}", tags=tags) as run_id:
-            tracker.log_params({**flatten(params.to_dict()), **{f"data.{k}": v for k, v in inputs.items()},
-                                "as_of": as_of.isoformat(), "code_version": meta["code_version"]})
+            tracker.log_params(run_params(params, inputs, as_of, meta["code_version"]))
             tracker.log_metrics({**metrics, **comparison})
             for name, figure in figures.items():
                 tracker.log_figure(figure, name)

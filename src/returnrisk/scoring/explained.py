@@ -20,14 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.advice.fit import fit_message, fit_tendency
 from returnrisk.features.derive import derive_features
-from returnrisk.features.history import DAY, LineHistory
+from returnrisk.features.history import LineHistory
 from returnrisk.features.lines import line_inputs
 from returnrisk.features.snapshot import SEP
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.scoring.drivers import top_drivers
+from returnrisk.scoring.fit import fit_message, fit_tendency
 from returnrisk.taxonomy import RETURN_GROUPS
+from returnrisk.timeutil import DAY
 
 __all__ = ["ExplainedScorer", "UnknownProduct", "SizeNotOffered", "LANGUAGES"]
 
@@ -122,13 +123,15 @@ class ExplainedScorer:
                           ignore_index=True)
         lines["customer_id"] = ""
         lines["line_id"] = lines["product_id"] + SEP + lines["size"]
+        # keyed by the size a request sends ("" for none) before "" becomes a missing size for the
+        # features: under pandas 3 the column then holds NaN, which is no key anyone looks up
+        index = {(p, s): i for i, (p, s) in enumerate(zip(lines["product_id"], lines["size"]))}
         lines["size"] = lines["size"].replace("", None)
         rows, _ = self.snapshot.product_rows(lines)
         history = self.snapshot.line_history(lines, rows)
         cutoff = (int(self.now.timestamp()) // DAY) * DAY
         inputs = line_inputs(lines, rows, self.snapshot.vocabulary, np.full(len(lines), cutoff, dtype=np.int64))
         X = derive_features(history, inputs, self.snapshot.smoothing)
-        index = {(p, s or ""): i for i, (p, s) in enumerate(zip(lines["product_id"], lines["size"]))}
         lines["size_system"] = rows["size_system"].to_numpy()
         return _Pairs(index, lines, history, inputs, X)
 

@@ -1,40 +1,34 @@
-"""The ASGI application factory: ``create_app(settings)``."""
+"""The ASGI application factory: ``create_app(settings)``.
+
+A request's path: the metrics middleware → the body limit → CORS (if configured) → the visitor
+fast path (a visitor's risk answered from precomputed bytes, :mod:`~returnrisk.serving.fastpath`)
+→ FastAPI's routing → a route of :mod:`returnrisk.serving.routes`, which takes the parts of
+:class:`~returnrisk.serving.services.Services` it needs through :mod:`~returnrisk.serving.deps`.
+Expected failures (``ReturnRiskError``) become JSON errors in one handler (:mod:`~returnrisk.serving.errors`).
+"""
 
 from __future__ import annotations
 
-import importlib
-import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.concurrency import run_in_threadpool
 
 import returnrisk
 from returnrisk.serving.errors import install_error_handlers
 from returnrisk.serving.fastpath import VisitorRiskFastPath
+from returnrisk.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
+from returnrisk.serving.routes import dashboard, fixes, health, model, operations, returns, risk, size_advice
 from returnrisk.serving.schemas import ErrorResponse
-from returnrisk.serving.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
-from returnrisk.serving.security import KeyChecker
+from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
-from returnrisk.serving.slots import ModelSlots
-from returnrisk.serving.state import ModelHolder, ModelLoader
+from returnrisk.serving.state import ModelLoader
 
 __all__ = ["create_app", "mlflow_loader", "ROUTERS"]
 
-log = logging.getLogger(__name__)
-
-#: Route modules included in the app, in order (each exposes ``router``).
-ROUTERS = (
-    "returnrisk.serving.routes.health",
-    "returnrisk.serving.routes.risk",
-    "returnrisk.serving.routes.model",
-    "returnrisk.serving.routes.size_advice",
-    "returnrisk.serving.routes.fixes",
-    "returnrisk.serving.routes.returns",
-    "returnrisk.serving.routes.operations",
-    "returnrisk.serving.routes.dashboard",
-)
+#: The routers of the app, in order.
+ROUTERS = (health.router, risk.router, model.router, size_advice.router, fixes.router, returns.router,
+           operations.router, dashboard.router)
 
 
 def mlflow_loader(settings: Settings) -> ModelLoader:
@@ -53,17 +47,15 @@ def mlflow_loader(settings: Settings) -> ModelLoader:
 
 def create_app(settings: Settings, *, loader: ModelLoader | None = None) -> FastAPI:
     """Build the service. ``loader`` replaces the MLflow loader (tests, embedding)."""
-    holder = ModelHolder(loader or mlflow_loader(settings))
-    metrics = Metrics()
+    services = Services.build(settings, loader or mlflow_loader(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        loaded = await run_in_threadpool(holder.load)  # raises: the service refuses to start
-        metrics.reloads.labels("startup").inc()
-        metrics.model_load_seconds.set(loaded.load_seconds)
-        if loaded.version and str(loaded.version).isdigit():
-            metrics.model_version.set(int(loaded.version))
-        yield
+        await services.start()  # raises: the service refuses to start (database behind, no model)
+        try:
+            yield
+        finally:
+            await services.stop()
 
     app = FastAPI(
         title="returnrisk",
@@ -76,23 +68,16 @@ def create_app(settings: Settings, *, loader: ModelLoader | None = None) -> Fast
             (400, "Malformed request (e.g. invalid JSON)"), (413, "Request body or batch too large"),
             (422, "Invalid field: the detail names it"), (503, "No model loaded yet"))},
     )
-    app.state.settings = settings
-    app.state.holder = holder
-    app.state.metrics = metrics
-    app.state.keys = KeyChecker(settings)
-    app.state.model_slots = ModelSlots(settings.model_slots)
+    app.state.services = services   # read only by serving/deps.py
     install_error_handlers(app)
-    for module_name in ROUTERS:
-        module = importlib.import_module(module_name)
-        app.include_router(module.router)
-        if hasattr(module, "install"):
-            module.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
     # innermost: a visitor's risk is answered from precomputed bytes before routing (CORS and
     # metrics still apply); with a required storefront key the route checks it instead
-    app.add_middleware(VisitorRiskFastPath, holder=holder, enabled=not settings.require_public_key)
+    app.add_middleware(VisitorRiskFastPath, holder=services.holder, enabled=not settings.require_public_key)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     return app

@@ -1,33 +1,87 @@
-"""Dependencies shared by the routes.
+"""The dependencies routes declare: who may call, and the parts of :class:`~returnrisk.serving.services.Services`.
+
+Routes take what they need as annotated parameters (``model: ModelDep``, ``services: ServicesDep``…)
+and never read ``app.state``: this module is the only one that does (``app.state.services``, set
+by ``create_app``).
 
 All are ``async def``: they never block, and FastAPI would run a plain ``def`` dependency in its
-thread pool — two thread hops per storefront request, a quarter of its cost.
+thread pool — two thread hops per storefront request, a quarter of its cost (measured).
 """
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
-from returnrisk.serving.errors import ApiError
+from fastapi import Depends, Request
+
+from returnrisk.operations.store import ReturnStore
+from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.fix_reports import FixReports
+from returnrisk.serving.returns_desk import ReturnsDesk
+from returnrisk.serving.services import Services
+from returnrisk.serving.settings import Settings
+from returnrisk.serving.shops import ServiceShop
 from returnrisk.serving.state import LoadedModel
 
-__all__ = ["current_model", "merchant", "admin", "storefront"]
+__all__ = [
+    "get_services", "current_model", "merchant", "admin", "storefront",
+    "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep", "FiguresDep",
+]
 
 
-async def current_model(request: Request) -> LoadedModel:
-    model = request.app.state.holder.current
-    if model is None:
-        raise ApiError(503, "model_not_loaded", "no model is loaded yet: retry shortly or check /readyz")
-    return model
+async def get_services(request: Request) -> Services:
+    return request.app.state.services
 
 
-async def merchant(request: Request) -> str:
-    return request.app.state.keys.merchant_access(request)
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def admin(request: Request) -> str:
-    return request.app.state.keys.admin_access(request)
+async def current_model(services: ServicesDep) -> LoadedModel:
+    """The served model, taken once per request (a reload meanwhile does not change it); 503 if none."""
+    return services.model()
 
 
-async def storefront(request: Request) -> None:
-    request.app.state.keys.storefront_access(request)
+async def merchant(request: Request, services: ServicesDep) -> str:
+    return services.keys.merchant_access(request)
+
+
+async def admin(request: Request, services: ServicesDep) -> str:
+    return services.keys.admin_access(request)
+
+
+async def storefront(request: Request, services: ServicesDep) -> None:
+    services.keys.storefront_access(request)
+
+
+async def _settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+async def _shop(services: ServicesDep) -> ServiceShop:
+    return services.shop
+
+
+async def _store(services: ServicesDep) -> ReturnStore:
+    return services.store
+
+
+async def _returns(services: ServicesDep) -> ReturnsDesk:
+    return services.returns
+
+
+async def _fix_reports(services: ServicesDep) -> FixReports:
+    return services.fix_reports
+
+
+async def _figures(services: ServicesDep) -> ReturnsFigures:
+    return services.figures
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ModelDep = Annotated[LoadedModel, Depends(current_model)]
+#: The shop history (one resolver, one cache); ``.get(model)`` loads on first use (blocking).
+ShopDep = Annotated[ServiceShop, Depends(_shop)]
+StoreDep = Annotated[ReturnStore, Depends(_store)]
+ReturnsDep = Annotated[ReturnsDesk, Depends(_returns)]
+FixReportsDep = Annotated[FixReports, Depends(_fix_reports)]
+FiguresDep = Annotated[ReturnsFigures, Depends(_figures)]

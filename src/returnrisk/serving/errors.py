@@ -1,4 +1,12 @@
-"""JSON errors with stable codes: ``{"detail": ..., "code": ...}``."""
+"""JSON errors with stable codes: ``{"detail": ..., "code": ...}``.
+
+Every expected failure is a :class:`~returnrisk.errors.ReturnRiskError`; one handler answers
+them all, with the status of their class (:func:`status_of`: bad input 422, not found 404,
+conflict 409, unavailable 503, any other 500) and their ``code`` and ``details``. An
+:class:`ApiError` is the HTTP layer's own (keys, limits, a size the product is not sold in) and
+names its status. Validation errors of FastAPI, unknown paths and unexpected exceptions have
+their handlers too; an unexpected exception is logged and answered 500 without its text.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +18,43 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["ApiError", "install_error_handlers", "error_body"]
+from returnrisk.errors import ConflictError, InputError, NotFoundError, ReturnRiskError, UnavailableError
+
+__all__ = ["ApiError", "STATUS_OF", "error_body", "install_error_handlers", "product_not_found", "status_of"]
 
 log = logging.getLogger(__name__)
 
+#: The API status of each kind of expected failure (the first class that matches; else 500).
+STATUS_OF: tuple[tuple[type[ReturnRiskError], int], ...] = (
+    (InputError, 422),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (UnavailableError, 503),
+)
 
-class ApiError(Exception):
+
+class ApiError(ReturnRiskError):
     """An error answered as ``status`` with a stable ``code`` and a ``detail`` that says what to do."""
 
     def __init__(self, status: int, code: str, detail: str, headers: dict | None = None, **extra):
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.extra, self.headers = status, code, detail, extra, headers
+        super().__init__(detail, code=code, **extra)
+        self.status, self.detail, self.headers = status, detail, headers
+
+
+def status_of(exc: ReturnRiskError) -> int:
+    if isinstance(exc, ApiError):
+        return exc.status
+    return next((status for kind, status in STATUS_OF if isinstance(exc, kind)), 500)
 
 
 def error_body(code: str, detail: str, **extra) -> dict:
     return {"detail": detail, "code": code, **extra}
+
+
+def product_not_found(product_id: str) -> ApiError:
+    return ApiError(404, "product_not_found",
+                    f"product {product_id!r} is not in the model's catalogue; to score a new product, "
+                    "POST /v1/score with its attributes in 'product' (category, brand, price, …)")
 
 
 def _field(loc) -> str:
@@ -33,10 +63,14 @@ def _field(loc) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError):
-        return JSONResponse(error_body(exc.code, exc.detail, **exc.extra), status_code=exc.status,
-                            headers=exc.headers)
+    @app.exception_handler(ReturnRiskError)
+    async def _expected(request: Request, exc: ReturnRiskError):
+        status, text = status_of(exc), str(exc)
+        if status >= 500:  # the service's trouble, not the caller's: worth a line in the log
+            log.log(logging.WARNING if status == 503 else logging.ERROR, "%s %s: %s (%s)", request.method,
+                    request.url.path, text.splitlines()[0] if text else "", exc.code)
+        return JSONResponse(error_body(exc.code, text, **getattr(exc, "details", {})), status_code=status,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

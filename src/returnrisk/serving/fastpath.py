@@ -27,6 +27,8 @@ class _RouteLabel:
 
 
 class VisitorRiskFastPath:
+    """Serves ``holder.current.visitor_answers`` (the current model's precomputed answers)."""
+
     def __init__(self, app, holder, enabled: bool = True):
         self.app, self.holder, self.enabled = app, holder, enabled
 
@@ -58,4 +60,4 @@ class VisitorRiskFastPath:
         size, lang = params.get("size", ""), params.get("lang", "en")
         if len(size) > 50 or lang not in ("en", "fr"):
             return None
-        return model.anonymous.get((match.group(1), size.strip(), lang))
+        return model.visitor_answers.get((match.group(1), size.strip(), lang))

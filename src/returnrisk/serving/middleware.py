@@ -29,6 +29,13 @@ class Metrics:
         self.model_load_seconds = Gauge("returnrisk_model_load_seconds", "Time to load and precompute the model",
                                         registry=self.registry)
 
+    def model_loaded(self, loaded, result: str) -> None:
+        """Count a model load (``startup`` or ``ok``) and show its version and load time."""
+        self.reloads.labels(result).inc()
+        self.model_load_seconds.set(loaded.load_seconds)
+        if loaded.version and str(loaded.version).isdigit():
+            self.model_version.set(int(loaded.version))
+
 
 class MetricsMiddleware:
     def __init__(self, app, metrics: Metrics):

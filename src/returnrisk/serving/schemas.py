@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Driver", "RiskResponse", "ProductAttributes", "ScoreLine", "ScoreRequest", "ScoredLine",
-           "ScoreResponse", "ModelResponse", "ErrorResponse", "Lang"]
+           "ScoreResponse", "ModelResponse", "ErrorResponse", "Lang", "error_responses"]
 
 Lang = Literal["en", "fr"]
 
@@ -23,6 +23,11 @@ class ErrorResponse(BaseModel):
     code: str = Field(description="Stable machine-readable code.")
     errors: list[FieldError] | None = Field(None, description="For invalid requests: each bad field.")
     sizes: list[str] | None = Field(None, description="For size errors: the sizes the product is sold in.")
+
+
+def error_responses(*statuses: int) -> dict[int, dict]:
+    """The OpenAPI ``responses`` of a route that may answer these error statuses."""
+    return {status: {"model": ErrorResponse} for status in statuses}
 
 
 class Driver(BaseModel):

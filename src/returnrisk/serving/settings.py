@@ -1,15 +1,20 @@
 """Service settings: environment variables prefixed ``RETURNRISK_`` and/or a ``.env`` file.
 
-Only the entry points (``returnrisk serve``, ``serving/main.py``) build :class:`Settings` from
-the environment; the application factory receives the object.
+Only service matters live here (keys, limits, database, model URI, sessions); the shop's
+economics are :class:`returnrisk.config.Economics`, embedded as :attr:`Settings.economics` and
+read from the same variables the command line reads. Only the entry points (``returnrisk
+serve``, ``serving/asgi.py``) build :class:`Settings` from the environment; the application
+factory receives the object.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from returnrisk.config import DEFAULT_MODEL_URI, ENV_PREFIX, Economics
 
 __all__ = ["Settings"]
 
@@ -17,9 +22,9 @@ _Keys = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RETURNRISK_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
-    model_uri: str = Field("models:/returnrisk@champion", description="Model served at start-up.")
+    model_uri: str = Field(DEFAULT_MODEL_URI, description="Model served at start-up.")
     tracking_uri: str | None = Field(None, description="MLflow tracking URI (default sqlite:///mlruns/mlflow.db).")
     merchant_api_keys: _Keys = Field(default_factory=list, description="Keys for business data (comma-separated).")
     admin_api_keys: _Keys = Field(default_factory=list, description="Keys for admin endpoints; also merchant keys.")
@@ -30,15 +35,28 @@ class Settings(BaseSettings):
     max_lines: int = Field(1000, description="Most order lines in one POST /v1/score.")
     model_slots: int = Field(2, ge=1, description="Requests computing with the model at once (the others queue, "
                                                   "first come first served); about the number of cores.")
-    return_cost_per_unit: float = Field(12.0, description="Cost of handling one return when the data has none.")
-    margin_loss_rate: float = Field(0.15, description="Share of the price lost on a returned item (markdown, damage).")
-    refund_target_days: float = Field(5.0, description="Refund promise in days (KPI: share refunded within it).")
-    handling_minutes_per_return: float = Field(12.0, description="Warehouse minutes per return (staffing forecast).")
-    flag_threshold: float = Field(0.95, description="Posterior probability of an excess that flags a product.")
     data_dir: str | None = Field(None, description="Shop history folder for KPIs and fixes (optional).")
-    returns_db_url: str = Field("sqlite:///returnrisk-returns.db", description="Where POST /v1/returns stores returns.")
+    database_url: str = Field("sqlite:///returnrisk-returns.db", description="The service database (returns recorded "
+                              "by POST /v1/returns, …): any SQLAlchemy URL.")
+    returns_db_url: str | None = Field(None, description="Old name of database_url (RETURNRISK_RETURNS_DB_URL), read "
+                                                         "when RETURNRISK_DATABASE_URL is not set; mirrors it after.")
     session_secret: str | None = Field(None, description="Secret signing dashboard sessions (random if unset).")
     secure_cookies: bool = Field(True, description="Mark the dashboard session cookie Secure (https only).")
+    economics: Economics = Field(default_factory=Economics, description="Costs, refund promise, flag threshold, "
+                                 "currency: RETURNRISK_RETURN_COST_PER_RETURN, RETURNRISK_FLAG_THRESHOLD, … (see "
+                                 "returnrisk.config.Economics).")
+
+    def __init__(self, **values):
+        if "economics" not in values and "_env_file" in values:   # the same .env choice for both
+            values["economics"] = Economics(_env_file=values["_env_file"])
+        super().__init__(**values)
+
+    @model_validator(mode="after")
+    def _database_url_old_name(self):
+        if "database_url" not in self.model_fields_set and self.returns_db_url:
+            self.database_url = self.returns_db_url   # the new name wins wherever both are set
+        self.returns_db_url = self.database_url
+        return self
 
     @field_validator("merchant_api_keys", "admin_api_keys", "public_api_keys", "cors_origins", mode="before")
     @classmethod

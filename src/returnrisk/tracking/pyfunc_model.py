@@ -25,7 +25,7 @@ class ReturnRiskPyfunc(PythonModel):
         self.bundle = ServingBundle.load(context.artifacts["bundle"])
 
     def predict(self, context, model_input, params=None):
-        from returnrisk.model.bundle import score_frame
+        from returnrisk.scoring.batch import score_frame
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         return score_frame(self.bundle, frame)

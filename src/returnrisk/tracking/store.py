@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from returnrisk.config import DEFAULT_MODEL_URI
 from returnrisk.errors import ModelNotFoundError, ReturnRiskError
 
 __all__ = [
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 MODEL_NAME = "returnrisk"
-CHAMPION_ALIAS = "champion"
+CHAMPION_ALIAS = "champion"  # DEFAULT_MODEL_URI (returnrisk.config) is models:/MODEL_NAME@CHAMPION_ALIAS
 EXPERIMENT_NAME = "returnrisk"
 _PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 
@@ -146,7 +147,7 @@ class Tracker:
             mv = self.client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
         except MlflowException:
             return None
-        return ModelRef(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}", MODEL_NAME, str(mv.version),
+        return ModelRef(DEFAULT_MODEL_URI, MODEL_NAME, str(mv.version),
                         CHAMPION_ALIAS, mv.run_id)
 
     def set_champion(self, version: str | int) -> ModelRef:
@@ -160,7 +161,7 @@ class Tracker:
                 f"list versions with `mlflow ui --backend-store-uri {self.tracking_uri}`"
             ) from None
         self.client.set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, str(version))
-        return ModelRef(f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}", MODEL_NAME, str(mv.version),
+        return ModelRef(DEFAULT_MODEL_URI, MODEL_NAME, str(mv.version),
                         CHAMPION_ALIAS, mv.run_id)
 
     def set_version_tag(self, version: str, key: str, value: str) -> None:
@@ -181,7 +182,7 @@ class Tracker:
                 mv = self.client.get_model_version(name, version)
                 return ModelRef(model_uri, name, str(mv.version), None, mv.run_id)
             except (MlflowException, ValueError):
-                if model_uri == f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}":
+                if model_uri == DEFAULT_MODEL_URI:
                     raise ModelNotFoundError(
                         "no champion model: run `returnrisk train --data DIR` first "
                         f"(tracking store: {self.tracking_uri})"

@@ -13,23 +13,19 @@ from starlette.concurrency import run_in_threadpool
 
 from returnrisk.dashboard.i18n import translator
 from returnrisk.dashboard.pages import fixes_page, model_page, overview_page, product_page
-from returnrisk.dashboard.sessions import COOKIE, SessionSigner
-from returnrisk.serving.errors import ApiError
+from returnrisk.dashboard.sessions import COOKIE
+from returnrisk.serving.deps import ServicesDep
 from returnrisk.serving.security import bearer_key
+from returnrisk.serving.services import Services
+from returnrisk.timeutil import DAY
 
-__all__ = ["router", "install"]
+__all__ = ["router"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 _LANG_COOKIE = "returnrisk_lang"
 _templates = Environment(loader=PackageLoader("returnrisk.dashboard", "templates"),
                          autoescape=select_autoescape(["html"]))
-
-
-def install(app) -> None:
-    settings = app.state.settings
-    app.state.dashboard_sessions = SessionSigner(settings.session_secret,
-                                                 list(settings.merchant_api_keys) + list(settings.admin_api_keys))
 
 
 def _lang(request: Request) -> str:
@@ -39,12 +35,11 @@ def _lang(request: Request) -> str:
     return lang
 
 
-def _role(request: Request) -> str | None:
-    keys = request.app.state.keys
-    role = keys.role_of(bearer_key(request))
+def _role(request: Request, services: Services) -> str | None:
+    role = services.keys.role_of(bearer_key(request))
     if role in ("merchant", "admin"):
         return role
-    return request.app.state.dashboard_sessions.role(request.cookies.get(COOKIE))
+    return services.sessions.role(request.cookies.get(COOKIE))
 
 
 def _render(request: Request, template: str, *, status: int = 200, nav: str = "", logged_in: bool = True,
@@ -58,7 +53,7 @@ def _render(request: Request, template: str, *, status: int = 200, nav: str = ""
         page_title=context.pop("page_title", "returnrisk"), **context)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in ("en", "fr"):
-        response.set_cookie(_LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+        response.set_cookie(_LANG_COOKIE, lang, max_age=365 * DAY, samesite="lax")
     return response
 
 
@@ -68,42 +63,41 @@ def _login_redirect(request: Request) -> RedirectResponse:
 
 
 def _problem(request: Request, exc: Exception, heading: str, status: int = 503) -> HTMLResponse:
-    text = exc.detail if isinstance(exc, ApiError) else str(exc)
+    text = str(exc)
     log.warning("dashboard: %s", text)
     return _render(request, "message.html", status=status, heading=heading,
                    text=translator(_lang(request))("unavailable", why=text), page_title=heading)
-
-
-@router.get("/dashboard/login")
-def login_form(request: Request, next: str = "/dashboard"):
-    if _role(request):
-        return RedirectResponse(_safe_next(next), status_code=303)
-    t = translator(_lang(request))
-    keys_configured = bool(request.app.state.keys.merchant)
-    return _render(request, "login.html", logged_in=False, next=_safe_next(next), page_title=t("login"),
-                   error=None if keys_configured else t("no_keys"), status=200 if keys_configured else 403)
 
 
 def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/dashboard") and "//" not in target else "/dashboard"
 
 
-@router.post("/dashboard/login")
-def login(request: Request, key: str = Form(""), next: str = Form("/dashboard")):
+@router.get("/dashboard/login")
+def login_form(request: Request, services: ServicesDep, next: str = "/dashboard"):
+    if _role(request, services):
+        return RedirectResponse(_safe_next(next), status_code=303)
     t = translator(_lang(request))
-    if not request.app.state.keys.merchant:
+    keys_configured = bool(services.keys.merchant)
+    return _render(request, "login.html", logged_in=False, next=_safe_next(next), page_title=t("login"),
+                   error=None if keys_configured else t("no_keys"), status=200 if keys_configured else 403)
+
+
+@router.post("/dashboard/login")
+def login(request: Request, services: ServicesDep, key: str = Form(""), next: str = Form("/dashboard")):
+    t = translator(_lang(request))
+    if not services.keys.merchant:
         return _render(request, "login.html", logged_in=False, next=_safe_next(next), error=t("no_keys"),
                        status=403, page_title=t("login"))
-    role = request.app.state.keys.role_of(key.strip())
+    role = services.keys.role_of(key.strip())
     if role not in ("merchant", "admin"):
         # the form again, with the message (200: a re-displayed form, not a failed resource)
         return _render(request, "login.html", logged_in=False, next=_safe_next(next), error=t("wrong_key"),
                        page_title=t("login"))
     response = RedirectResponse(_safe_next(next), status_code=303)
-    settings = request.app.state.settings
-    response.set_cookie(COOKIE, request.app.state.dashboard_sessions.issue(role), httponly=True,
-                        secure=settings.secure_cookies, samesite="strict", path="/dashboard",
-                        max_age=request.app.state.dashboard_sessions.lifetime_s)
+    response.set_cookie(COOKIE, services.sessions.issue(role), httponly=True,
+                        secure=services.settings.secure_cookies, samesite="strict", path="/dashboard",
+                        max_age=services.sessions.lifetime_s)
     return response
 
 
@@ -114,46 +108,30 @@ def logout(request: Request):
     return response
 
 
-def _model(request: Request):
-    model = request.app.state.holder.current
-    if model is None:
-        raise ApiError(503, "model_not_loaded", "no model is loaded yet")
-    return model
-
-
 @router.get("/dashboard")
-async def overview(request: Request) -> Response:
-    if not _role(request):
+async def overview(request: Request, services: ServicesDep) -> Response:
+    if not _role(request, services):
         return _login_redirect(request)
-    from returnrisk.serving.routes import operations
-
     t = translator(_lang(request))
     try:
-        model = _model(request)
-        settings = request.app.state.settings
-
-        def kpis(start, end, by):
-            return operations.kpis(request, start=start, end=end, by=by, limit=100)
-
-        def forecast(days):
-            return operations.forecast(request, model, days=days, as_of=None)
-
-        data = await run_in_threadpool(overview_page, kpis, forecast, t, _lang(request),
-                                       settings.refund_target_days)
+        model = services.model()
+        figures = services.figures
+        data = await run_in_threadpool(
+            overview_page, lambda start, end, by: figures.kpis(start, end, by, limit=100),
+            lambda days: figures.forecast(model, days), t, _lang(request), services.settings.economics.refund_target_days)
     except Exception as exc:  # noqa: BLE001 - the page says what is missing, never a stack trace
         return _problem(request, exc, t("overview"))
     return _render(request, "overview.html", nav="overview", page_title=t("overview"), **data)
 
 
 @router.get("/dashboard/fixes")
-async def fixes(request: Request, category: str = "", brand: str = "", lever: str = "", sort: str = "savings"):
-    if not _role(request):
+async def fixes(request: Request, services: ServicesDep, category: str = "", brand: str = "", lever: str = "",
+                sort: str = "savings"):
+    if not _role(request, services):
         return _login_redirect(request)
-    from returnrisk.serving.routes.fixes import report_for
-
     t = translator(_lang(request))
     try:
-        report = await run_in_threadpool(report_for, request, _model(request))
+        report = await run_in_threadpool(services.fix_reports.get, services.model())
         data = fixes_page(report, category=category, brand=brand, lever=lever, sort=sort)
     except Exception as exc:  # noqa: BLE001
         return _problem(request, exc, t("fixes"))
@@ -162,20 +140,18 @@ async def fixes(request: Request, category: str = "", brand: str = "", lever: st
 
 
 @router.get("/dashboard/products/{product_id}")
-async def product(request: Request, product_id: str):
-    if not _role(request):
+async def product(request: Request, services: ServicesDep, product_id: str):
+    if not _role(request, services):
         return _login_redirect(request)
-    from returnrisk.serving.routes.fixes import report_for
-
     lang = _lang(request)
     t = translator(lang)
     try:
-        model = _model(request)
+        model = services.model()
         if not model.scorer.has_product(product_id):
             return _render(request, "message.html", status=404, heading=t("page_not_found"),
                            text=f"{product_id}", page_title=t("page_not_found"))
         try:
-            report = await run_in_threadpool(report_for, request, model)
+            report = await run_in_threadpool(services.fix_reports.get, model)
         except Exception as exc:  # noqa: BLE001 - the page still shows what it can without fixes
             log.warning("dashboard: fixes unavailable for the product page: %s", exc)
             report = None
@@ -186,30 +162,14 @@ async def product(request: Request, product_id: str):
 
 
 @router.get("/dashboard/model")
-async def model_info(request: Request):
-    if not _role(request):
+async def model_info(request: Request, services: ServicesDep):
+    if not _role(request, services):
         return _login_redirect(request)
-    from returnrisk.serving.routes.model import describe
-
     t = translator(_lang(request))
     try:
-        model = _model(request)
-        versions = await run_in_threadpool(_versions, request)
-        data = model_page(model, versions, describe, t, _lang(request))
+        model = services.model()
+        versions = await run_in_threadpool(services.model_versions)
+        data = model_page(model.describe(), versions, t, _lang(request))
     except Exception as exc:  # noqa: BLE001
         return _problem(request, exc, t("model"))
     return _render(request, "model.html", nav="model", page_title=t("model"), **data)
-
-
-def _versions(request: Request) -> list[dict]:
-    """Registered versions with their metrics (empty when the model did not come from a registry)."""
-    model = request.app.state.holder.current
-    if model is None or model.info.get("source") != "mlflow":
-        return []
-    try:
-        from returnrisk.tracking import Tracker
-
-        return Tracker(request.app.state.settings.tracking_uri).model_versions()
-    except Exception as exc:  # noqa: BLE001 - comparison is optional
-        log.info("dashboard: no registry to compare versions with: %s", exc)
-        return []

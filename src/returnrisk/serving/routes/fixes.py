@@ -1,67 +1,39 @@
 """Fix suggestions for merchandisers: ``GET /v1/fixes`` and ``GET /v1/products/{product_id}/fixes``.
 
-The report is computed once per loaded model, on the first call (from the shop history in
-``RETURNRISK_DATA_DIR``, else the folder the model was trained on), and kept with the model in
-``LoadedModel.extras``: a reload computes a fresh one. Merchant key required.
+The report is computed once per loaded model, on the first call, from the service's shop history
+(``RETURNRISK_DATA_DIR``, else the folder the model was trained on), and kept while that model is
+served (:class:`~returnrisk.serving.fix_reports.FixReports`): a reload computes a fresh one.
+Merchant key required.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
-from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from returnrisk.fixes import LEVERS, FixParams, FixReport, compute_fixes, load_fix_shop
-from returnrisk.serving.deps import current_model, merchant
+from returnrisk.fixes import LEVERS
+from returnrisk.fixes.suggestion import Bilingual, FixSuggestion
+from returnrisk.serving.deps import FixReportsDep, ModelDep, merchant
 from returnrisk.serving.errors import ApiError
-from returnrisk.serving.schemas import ErrorResponse
-from returnrisk.serving.state import LoadedModel
+from returnrisk.serving.schemas import error_responses
 
-__all__ = ["report_for", "router"]
-
-log = logging.getLogger(__name__)
+__all__ = ["router", "Fix", "FixesResponse", "ProductFixesResponse"]
 
 router = APIRouter(tags=["fixes"], dependencies=[Depends(merchant)])
-ERRORS = {401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 422: {"model": ErrorResponse},
-          503: {"model": ErrorResponse}}
+ERRORS = error_responses(401, 403, 422, 503)
 
 Lever = Literal[LEVERS]  # type: ignore[valid-type]
-_EXTRAS_LOCK = threading.Lock()
 
 
-class Bilingual(BaseModel):
-    en: str
-    fr: str
-
-
-class Fix(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    priority_rank: int = Field(description="1 = the largest expected savings.")
-    product_id: str
-    size: str | None = Field(description="The size the problem lives in; null for the whole product.")
-    category: str
-    brand: str | None
-    lever: Lever
-    lever_label: Bilingual
-    expected_returns_avoided_per_month: float = Field(description="Model estimate at the current sales.")
-    expected_savings_per_month: float = Field(description="Return costs and lost margin avoided (model estimate).")
-    confidence: float = Field(ge=0, le=1, description="Posterior probability behind the suggestion.")
-    flagged_since: str | None = Field(description="First weekly as-of date at which it would have been flagged.")
-    sales_at_flag: int | None = Field(description="Sales of the product (or size) at that date.")
-    sales: int
-    sales_per_month: float
-    evidence: dict = Field(description="Reason counts and rates vs the reference, credible interval, SHAP "
-                                       "contributions, page attributes, impact method and costs.")
-    message: Bilingual
-    estimate_note: Bilingual
+@dataclass
+class Fix(FixSuggestion):
+    """One fix suggestion: its fields, evidence and impact are those of
+    :class:`returnrisk.fixes.FixSuggestion` (parts that do not apply to a lever are left out)."""
 
 
 class FixesResponse(BaseModel):
@@ -83,85 +55,36 @@ class ProductFixesResponse(BaseModel):
     fixes: list[Fix]
 
 
-def _data_dir(request: Request, model: LoadedModel) -> Path:
-    settings = request.app.state.settings
-    folder = settings.data_dir or model.bundle.meta.get("data_dir")
-    if not folder:
-        raise ApiError(503, "data_unavailable", "fix suggestions need the shop history: set RETURNRISK_DATA_DIR "
-                                                "to the folder with products, order_lines and returns")
-    path = Path(folder)
-    if not path.is_dir():
-        raise ApiError(503, "data_unavailable", f"the shop history folder {path} does not exist here: set "
-                                                "RETURNRISK_DATA_DIR to the folder with products, order_lines "
-                                                "and returns")
-    return path
-
-
-def report_for(request: Request, model: LoadedModel) -> FixReport:
-    """The model's fix report, computed on first use (one computation at a time) and cached."""
-    report = model.extras.get("fixes")
-    if report is not None:
-        return report
-    with _EXTRAS_LOCK:
-        lock = model.extras.setdefault("fixes_lock", threading.Lock())
-    with lock:  # one computation per model; other requests wait for it
-        report = model.extras.get("fixes")
-        if report is not None:
-            return report
-        folder = _data_dir(request, model)
-        from returnrisk.data.problems import DataError
-        from returnrisk.errors import ReturnRiskError
-
-        try:
-            shop = load_fix_shop(folder)
-            params = FixParams.from_settings(request.app.state.settings)
-            report = compute_fixes(shop, model.bundle, params, model_info=model.info)
-        except DataError as exc:
-            first = exc.problems[0].render() if exc.problems else "unreadable"
-            raise ApiError(503, "data_unavailable", f"the shop's data cannot be loaded: {first}; fix it "
-                                                    "(returnrisk validate --data DIR)") from None
-        except (ReturnRiskError, ValueError) as exc:
-            raise ApiError(503, "fixes_unavailable", f"fix suggestions cannot be computed: {exc}") from None
-        model.extras["fixes"] = report
-        log.info("fix report for model v%s: %d suggestions", model.version, len(report.fixes))
-        return report
-
-
-def _json(payload: dict) -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
-                    media_type="application/json")
-
-
 @router.get("/v1/fixes", response_model=FixesResponse, responses=ERRORS,
             summary="Ranked fix suggestions: which product pages to fix, how, and what it saves (merchant key)")
 async def list_fixes(
-    request: Request,
-    model: Annotated[LoadedModel, Depends(current_model)],
+    model: ModelDep,
+    reports: FixReportsDep,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Most suggestions returned.")] = 100,
     category: Annotated[str | None, Query(max_length=200, description="Only this category.")] = None,
     brand: Annotated[str | None, Query(max_length=200, description="Only this brand.")] = None,
     lever: Annotated[Lever | None, Query(description="Only this lever.")] = None,
-):
-    report = await run_in_threadpool(report_for, request, model)
+) -> FixesResponse:
+    report = await run_in_threadpool(reports.get, model)
     matching = report.select(category=category, brand=brand, lever=lever)
     chosen = matching[:limit]
-    return _json({"model_version": model.version, "as_of": report.as_of.isoformat(),
-                  "generated_at": report.generated_at.isoformat(), "total": len(matching), "count": len(chosen),
-                  "note": report.note, "fixes": chosen})
+    return FixesResponse(model_version=model.version, as_of=report.as_of.isoformat(),
+                         generated_at=report.generated_at.isoformat(), total=len(matching), count=len(chosen),
+                         note=report.note, fixes=chosen)
 
 
 @router.get("/v1/products/{product_id}/fixes", response_model=ProductFixesResponse,
-            responses={**ERRORS, 404: {"model": ErrorResponse}},
+            responses=error_responses(401, 403, 404, 422, 503),
             summary="Fix suggestions and reason profile of one product (merchant key)")
 async def product_fixes(
-    request: Request,
     product_id: Annotated[str, PathParam(max_length=200)],
-    model: Annotated[LoadedModel, Depends(current_model)],
-):
-    report = await run_in_threadpool(report_for, request, model)
+    model: ModelDep,
+    reports: FixReportsDep,
+) -> ProductFixesResponse:
+    report = await run_in_threadpool(reports.get, model)
     profile = report.profile(product_id)
     if profile is None:
         raise ApiError(404, "product_not_found", f"product {product_id!r} is not in the shop's catalogue "
                                                  f"(history as of {report.as_of:%Y-%m-%d}): check the id")
-    return _json({"product_id": product_id, "model_version": model.version, "as_of": report.as_of.isoformat(),
-                  "note": report.note, "profile": profile, "fixes": report.for_product(product_id)})
+    return ProductFixesResponse(product_id=product_id, model_version=model.version, as_of=report.as_of.isoformat(),
+                                note=report.note, profile=profile, fixes=report.for_product(product_id))

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from returnrisk.serving.deps import ServicesDep
+
+__all__ = ["router"]
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict:
+async def healthz() -> dict:
     return {"status": "ok"}
 
 
 @router.get("/readyz", summary="A model is loaded and answering")
-def readyz(request: Request):
-    model = request.app.state.holder.current
+async def readyz(services: ServicesDep):
+    model = services.holder.current
     if model is None:
         return JSONResponse({"detail": "no model loaded yet", "code": "model_not_loaded"}, status_code=503)
     return {"status": "ready", "model_version": model.version}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+def metrics(services: ServicesDep) -> Response:
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

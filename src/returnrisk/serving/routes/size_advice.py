@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
-from returnrisk.advice.size import size_advice
 from returnrisk.scoring import SizeNotOffered, UnknownProduct
-from returnrisk.serving.deps import current_model, storefront
-from returnrisk.serving.errors import ApiError
-from returnrisk.serving.routes.risk import ERRORS, not_found
-from returnrisk.serving.schemas import Lang
-from returnrisk.serving.state import LoadedModel
+from returnrisk.scoring.size_advice import size_advice
+from returnrisk.serving.deps import ModelDep, storefront
+from returnrisk.serving.errors import ApiError, product_not_found
+from returnrisk.serving.schemas import Lang, error_responses
+
+__all__ = ["router", "SizeAdviceOut", "SizeOptionOut"]
 
 router = APIRouter(tags=["storefront"], dependencies=[Depends(storefront)])
 
@@ -41,18 +41,20 @@ class SizeAdviceOut(BaseModel):
     model_version: str | None
 
 
-@router.get("/v1/products/{product_id}/size-advice", response_model=SizeAdviceOut, responses=ERRORS,
+@router.get("/v1/products/{product_id}/size-advice", response_model=SizeAdviceOut,
+            responses=error_responses(404, 422, 503),
             summary="Which size to take: per size P(return), P(too small), P(too large), P(fit)")
 def get_size_advice(
     product_id: Annotated[str, Path(max_length=200)],
-    model: Annotated[LoadedModel, Depends(current_model)],
+    model: ModelDep,
     customer_id: Annotated[str | None, Query(max_length=200)] = None,
     lang: Lang = "en",
-) -> dict:
+) -> SizeAdviceOut:
     try:
-        return size_advice(model.scorer, product_id, customer_id or None, lang).to_dict()
+        advice = size_advice(model.scorer, product_id, customer_id or None, lang)
     except UnknownProduct:
-        raise not_found(product_id) from None
+        raise product_not_found(product_id) from None
     except SizeNotOffered:
         raise ApiError(422, "size_not_offered", f"product {product_id!r} is not sold in sizes: "
                                                 "there is no size to advise", sizes=[]) from None
+    return SizeAdviceOut(**advice.to_dict())

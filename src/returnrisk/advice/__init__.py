@@ -1,1 +1,0 @@
-"""Shopper-facing advice: how a product fits, which size to take."""

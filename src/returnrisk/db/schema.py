@@ -1,0 +1,75 @@
+"""The tables of the service database, as the code uses them (SQLAlchemy Core).
+
+This is the *current* schema; the database gets there through the migrations in
+``returnrisk/db/migrations/versions`` (see :mod:`returnrisk.db`). A test checks that upgrading an
+empty database gives exactly these tables, so a table added here without its migration fails.
+
+Constraint names follow :data:`NAMING`, the same on SQLite and PostgreSQL (migrations can then
+name the constraint they alter).
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+import sqlalchemy as sa
+
+__all__ = ["metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING"]
+
+#: Names of the constraints SQLAlchemy generates (checks and primary keys are left unnamed or
+#: named explicitly, as in the first schema, so that databases created before the migrations match).
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING)
+
+RETURNS_TABLE = "returnrisk_returns"
+
+#: Alembic's record of the schema revision (not ``alembic_version``: MLflow's database, which
+#: may share a PostgreSQL database with this one, has its own).
+VERSION_TABLE = "returnrisk_schema_version"
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware UTC datetimes in, naive UTC in the database, aware UTC out (any backend).
+
+    Its column type is a plain ``DateTime`` (migrations write ``sa.DateTime()``).
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+#: Returns recorded as they happen (``POST /v1/returns``): one row per returned line.
+returns_table = sa.Table(
+    RETURNS_TABLE,
+    metadata,
+    sa.Column("line_id", sa.String(200), primary_key=True),
+    sa.Column("returned_at", UTCDateTime(), nullable=False),
+    sa.Column("reason_code", sa.String(40), nullable=True),
+    sa.Column("reason_text", sa.Text(), nullable=True),
+    sa.Column("reason_code_inferred", sa.String(40), nullable=True),
+    sa.Column("reason_confidence", sa.Float(), nullable=True),
+    sa.Column("reason_review", sa.Boolean(), nullable=False, default=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("refunded_at", UTCDateTime(), nullable=True),
+    sa.Column("return_cost", sa.Float(), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("return_cost IS NULL OR return_cost >= 0", name="return_cost_not_negative"),
+)

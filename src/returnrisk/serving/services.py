@@ -1,0 +1,132 @@
+"""Everything the routes use, built once per app by ``create_app(settings)``: :class:`Services`.
+
+The app holds one ``Services`` (``app.state.services``, read only by :mod:`returnrisk.serving.deps`);
+routes receive its parts through the dependencies of ``deps.py`` and never build or share state
+themselves. Its lifespan (:meth:`Services.start` / :meth:`Services.stop`, run by the app's one
+lifespan) checks the service database's schema, then loads the model; the service refuses to
+start if either fails.
+
+===================  ==============================================================================
+part                 what it holds
+===================  ==============================================================================
+``settings``         the service settings (``RETURNRISK_*``)
+``holder``           the served model (:class:`~returnrisk.serving.state.ModelHolder`); each
+                     :class:`~returnrisk.serving.state.LoadedModel` carries its scorer and the
+                     precomputed visitor answers (``visitor_answers``: the fast path's bytes)
+``metrics``          Prometheus metrics of requests and model loads
+``keys``             who may call what (:class:`~returnrisk.serving.security.KeyChecker`)
+``sessions``         dashboard session tokens
+``slots``            first-come-first-served limit on model computations
+``shop``             the shop history: one resolver, one cache (:class:`~returnrisk.serving.shops.ServiceShop`)
+``store``            the returns table of the service database
+``reasons``          the reason inferrer of text-only returns
+``fix_reports``      the fix report of each loaded model, computed once
+``figures``          KPIs and forecast, cached
+``returns``          recording returns (line checks, reasons, store)
+===================  ==============================================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from returnrisk.dashboard.sessions import SessionSigner
+from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
+from returnrisk.operations.reasoning import ReasonInferrer
+from returnrisk.operations.store import ReturnStore
+from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.fix_reports import FixReports
+from returnrisk.serving.middleware import Metrics
+from returnrisk.serving.returns_desk import ReturnsDesk
+from returnrisk.serving.security import KeyChecker
+from returnrisk.serving.settings import Settings
+from returnrisk.serving.shops import ServiceShop
+from returnrisk.serving.slots import ModelSlots
+from returnrisk.serving.state import LoadedModel, ModelHolder, ModelLoader
+
+__all__ = ["Services", "ReloadFailed"]
+
+log = logging.getLogger(__name__)
+
+
+class ReloadFailed(UnavailableError):
+    """The new model could not be loaded; the previous one is still served."""
+
+    code = "reload_failed"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    holder: ModelHolder
+    metrics: Metrics
+    keys: KeyChecker
+    sessions: SessionSigner
+    slots: ModelSlots
+    shop: ServiceShop
+    store: ReturnStore
+    reasons: ReasonInferrer
+    fix_reports: FixReports
+    figures: ReturnsFigures
+    returns: ReturnsDesk
+
+    @classmethod
+    def build(cls, settings: Settings, loader: ModelLoader) -> Services:
+        """Every part, wired; nothing is loaded or connected until :meth:`start`."""
+        holder = ModelHolder(loader)
+        try:
+            store = ReturnStore(settings.database_url)
+        except ValueError as exc:
+            raise InputError(f"RETURNRISK_DATABASE_URL: {exc}") from None
+        shop = ServiceShop(settings, holder)
+        reasons = ReasonInferrer()
+        keys = KeyChecker(settings)
+        return cls(
+            settings=settings, holder=holder, metrics=Metrics(), keys=keys,
+            sessions=SessionSigner(settings.session_secret, keys.merchant),
+            slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
+            fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
+            returns=ReturnsDesk(store, shop, reasons),
+        )
+
+    # ---- lifespan -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Check the database (an empty one is created; one behind refuses to start), load the model."""
+        await run_in_threadpool(self.store.prepare)
+        loaded = await run_in_threadpool(self.holder.load)
+        self.metrics.model_loaded(loaded, "startup")
+
+    async def stop(self) -> None:
+        self.store.dispose()
+
+    # ---- the model ------------------------------------------------------------------------------
+    def model(self) -> LoadedModel:
+        """The served model, or ``ModelNotLoaded`` (503)."""
+        return self.holder.require()
+
+    async def reload(self) -> dict:
+        """Load the current champion and swap it in; on failure the previous model keeps serving."""
+        before = self.holder.current.version if self.holder.current else None
+        try:
+            loaded = await run_in_threadpool(self.holder.load)
+        except ReturnRiskError as exc:
+            self.metrics.reloads.labels("failed").inc()
+            raise ReloadFailed(f"{exc}; the previous model (v{before}) is still served") from None
+        self.metrics.model_loaded(loaded, "ok")
+        return {"previous_version": before, "version": loaded.version, "load_seconds": round(loaded.load_seconds, 3)}
+
+    def model_versions(self) -> list[dict]:
+        """Registered versions with their metrics (empty when the model did not come from a registry)."""
+        model = self.holder.current
+        if model is None or model.info.get("source") != "mlflow":
+            return []
+        try:
+            from returnrisk.tracking import Tracker
+
+            return Tracker(self.settings.tracking_uri).model_versions()
+        except Exception as exc:  # noqa: BLE001 - comparison is optional
+            log.info("no registry to compare versions with: %s", exc)
+            return []
