@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from returnrisk.errors import InputError
+from returnrisk.timeutil import default_as_of
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -108,69 +109,169 @@ def test_single_process_path_does_not_import_dask():
 
 
 # ---- loading --------------------------------------------------------------------------------------
-def test_partitioned_loading_applies_the_loaders_rules_per_part(dask_client, tmp_path):
-    from returnrisk.cluster.loading import load_partitioned
-    from returnrisk.data.loader import load_shop
+def _hostile_shop(folder: Path, cuts: tuple[int, int] | None) -> Path:
+    """A shop breaking every loader rule, as one file per table (``cuts`` None) or as two parts of
+    lines and two of returns cut at ``cuts`` — the duplicates, over-returns and repeated returns
+    then span parts."""
     from tests.conftest import PRODUCTS
 
-    lines = pd.DataFrame({
-        "line_id": ["L1", "L2", "L3", "L4", "L2", "L6", "L7"],
-        "order_id": ["O1", "O1", "O2", "O3", "O4", "O5", "O6"],
-        "customer_id": ["C1", "C1", "C2", "C3", "C2", "C4", "C5"],
-        "product_id": ["P1", "P1", "P2", "P3", "P1", "P9", "P2"],
-        "size": ["M", "L", "W30", None, "S", "M", "W32"],
-        "quantity": ["1", "1", "1", "2", "1", "1", "x"],
-        "unit_price": ["79.9", "79.9", None, "89", None, "10", "69"],
-        "ordered_at": ["2025-03-01T10:00:00Z", "2025-03-01T10:00:00Z", "2025-03-02", "2025-03-03", "2025-03-04",
-                       "2025-03-05", "2025-03-06"],
-    })
-    returns = pd.DataFrame({
-        "line_id": ["L2", "L3", "L3", "L8", "L4"],
-        "returned_at": ["2025-03-09", "2025-03-10", "2025-03-11", "2025-03-12", "2025-03-01"],
-        "reason_code": ["too_large", None, "too_small", "other", "other"],
-        "reason_text": [None, "trop petit", None, None, None],
-        "refunded_at": [None, None, None, None, None],
-        "return_cost": [None, None, None, None, None],
-    })
-    single = tmp_path / "single"
-    single.mkdir()
-    (single / "products.csv").write_text(PRODUCTS)
-    lines.to_csv(single / "order_lines.csv", index=False)
-    returns.to_csv(single / "returns.csv", index=False)
-    parted = tmp_path / "parted"
-    (parted / "order_lines").mkdir(parents=True)
-    (parted / "returns").mkdir()
-    (parted / "products.csv").write_text(PRODUCTS)
-    # the duplicate L2 and the return of L3 fall in other parts than their first occurrence
-    lines.iloc[:4].to_csv(parted / "order_lines" / "part-00000.csv", index=False)
-    lines.iloc[4:].to_csv(parted / "order_lines" / "part-00001.csv", index=False)
-    returns.iloc[:2].to_csv(parted / "returns" / "part-00000.csv", index=False)
-    returns.iloc[2:].to_csv(parted / "returns" / "part-00001.csv", index=False)
+    lines = pd.DataFrame([
+        # line_id, order_id, customer_id, product_id, size, quantity, unit_price, ordered_at
+        ("L1", "O1", "C1", "P1", "M", "1", "79.9", "2025-03-01T10:00:00Z"),
+        ("L2", "O1", "C1", "P1", "L", "3", "79.9", "2025-03-01T10:00:00Z"),   # returned in parts
+        ("L3", "O2", "C2", "P2", "W30", "1", None, "2025-03-02"),
+        ("L4", "O3", "C3", "P3", None, "2", "89", "2025-03-03"),
+        ("S1", "O1", "C1", "SHIP", None, "1", "4.9", "2025-03-01T10:00:00Z"),  # postage: set aside
+        ("L2", "O4", "C2", "P1", "S", "1", None, "2025-03-04"),              # duplicate id (other part)
+        ("L6", "O5", "C4", "P9", "M", "1", "10", "2025-03-05"),               # unknown product
+        ("L7", "O6", "C5", "P2", "W32", "x", "69", "2025-03-06"),             # wrong type
+        ("L8", "O6", "C5", "P2", "W32", "1", "69", "9999-12-31"),             # out of range
+        ("L9", "O7", "NULL", "P1", "M", "1", "79.9", "2025-03-07"),           # placeholder id
+        ("L10", "O8", "C6", "P1", "M", "1234567890123456789", "79.9", "2025-03-07"),  # too large
+        ("L11", "O9", "C7", "P1", "M", "1", "79.9", "2025-03-08"),
+        ("S2", "O9", "C7", "SHIP", None, "1", "4.9", "2025-03-08"),
+    ], columns=["line_id", "order_id", "customer_id", "product_id", "size", "quantity", "unit_price", "ordered_at"])
+    returns = pd.DataFrame([
+        # line_id, returned_at, reason_code, reason_text, refunded_at, return_cost, quantity, return_id
+        ("L2", "2025-03-09", "too_large", None, "2025-03-11", "7.5", "1", "R1"),
+        ("L3", "2025-03-10", None, "trop petit", None, None, None, "R2"),
+        ("L2", "2025-03-12", "too_small", None, None, None, "1", "R3"),
+        ("L1", "2025-03-05", "other", None, "2025-03-04", None, None, "R5"),      # refund before return
+        ("L2", "2025-03-13", None, None, None, None, "2", "R4"),                  # over-returned
+        ("L2", "2025-03-12", "too_small", None, None, None, "1", "R3"),           # the same return again
+        ("L3", "2025-03-11", "too_small", None, None, None, None, "R6"),          # over-returned
+        ("L8x", "2025-03-12", "other", None, None, None, None, "R7"),             # unknown line
+        ("L4", "2025-03-01", "other", None, None, None, None, "R8"),              # before its order
+        ("S1", "2025-03-05", None, None, None, None, None, "R9"),                 # postage: set aside
+        ("L11", "2025-09-01", "changed_mind", "N/A", None, None, None, "R10"),    # late; placeholder text
+    ], columns=["line_id", "returned_at", "reason_code", "reason_text", "refunded_at", "return_cost", "quantity",
+                "return_id"])
+    folder.mkdir(parents=True)
+    (folder / "products.csv").write_text(PRODUCTS + "SHIP,Shipping,,4.90,,,,\n")
+    if cuts is None:
+        lines.to_csv(folder / "order_lines.csv", index=False)
+        returns.to_csv(folder / "returns.csv", index=False)
+        return folder
+    for name, table, cut in (("order_lines", lines, cuts[0]), ("returns", returns, cuts[1])):
+        (folder / name).mkdir()
+        table.iloc[:cut].to_csv(folder / name / "part-00000.csv", index=False)
+        table.iloc[cut:].to_csv(folder / name / "part-00001.csv", index=False)
+    return folder
 
-    reference = load_shop(single)
-    shop = load_partitioned(dask_client, str(parted), reason_filler=False)
-    got_lines = pd.concat(dask_client.gather(shop.line_parts), ignore_index=True)
-    got_returns = pd.concat(dask_client.gather(shop.return_parts), ignore_index=True)
-    assert sorted(got_lines["line_id"]) == sorted(reference.order_lines["line_id"]) == ["L1", "L2", "L3", "L4"]
-    assert sorted(got_returns["line_id"]) == sorted(reference.returns["line_id"]) == ["L2", "L3"]
-    rules = {(p.table, p.rule) for p in reference.problems}
-    assert {(p.table, p.rule) for p in shop.problems} == rules
-    assert {("order_lines", "duplicate_id"), ("order_lines", "unknown_product"), ("order_lines", "wrong_type"),
-            ("returns", "returned_twice"), ("returns", "unknown_line"), ("returns", "returned_before_ordered")} <= rules
+
+def _same_frames(a: pd.DataFrame, b: pd.DataFrame, key: str = "line_id") -> None:
+    a = a.sort_values(key, kind="stable").reset_index(drop=True)
+    b = b.sort_values(key, kind="stable").reset_index(drop=True)[list(a.columns)]
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_partitioned_loading_of_one_file_per_table_is_the_loader_itself(dask_client, tmp_path, shards):
+    """Every problem, warning, quarantine file and clean row exactly as the single-process loader's."""
+    from returnrisk.cluster.loading import load_partitioned
+    from returnrisk.data.loader import load_shop
+
+    single = _hostile_shop(tmp_path / "single", None)
+    reference = load_shop(single, quarantine_dir=tmp_path / "q-single")
+    shop = load_partitioned(dask_client, str(single), quarantine_dir=tmp_path / "q-cluster", reason_filler=False,
+                            shards=shards)
+    assert [p.render() for p in shop.problems] == [p.render() for p in reference.problems]
+    assert [p.render() for p in shop.warnings] == [p.render() for p in reference.warnings]
+    rules = {p.rule for p in reference.problems} | {p.rule for p in reference.warnings}
+    assert {"duplicate_id", "unknown_product", "wrong_type", "out_of_range", "placeholder_value", "too_large",
+            "over_returned", "duplicate_return", "unknown_line", "returned_before_ordered",
+            "refunded_before_returned", "late_return", "placeholder_read_as_missing"} <= rules
+    for name in ("products", "order_lines", "returns"):
+        mine, theirs = shop.tables[name], reference.tables[name]
+        assert (mine.file, mine.rows_read, mine.rows_kept, mine.rows_excluded) == \
+            (theirs.file, theirs.rows_read, theirs.rows_kept, theirs.rows_excluded), name
+    for name in ("order_lines", "returns"):
+        assert (tmp_path / "q-cluster" / f"{name}.csv").read_bytes() == \
+            (tmp_path / "q-single" / f"{name}.csv").read_bytes(), name
+    assert shop.merchandise.to_dict() == reference.merchandise.to_dict()
+    assert (shop.merchandise.lines, shop.merchandise.returns) == (2, 1)
+    _same_frames(reference.order_lines, pd.concat(dask_client.gather(shop.line_parts), ignore_index=True))
+    returns = pd.concat(dask_client.gather(shop.return_parts), ignore_index=True)
+    _same_frames(reference.returns, returns)
+    assert returns.set_index("line_id").loc["L2", ["quantity", "n_parts"]].tolist() == [2, 2]
+    assert shop.n_returns == len(reference.returns) and shop.default_as_of() == default_as_of(reference)
+
+
+def test_partitioned_loading_applies_the_loaders_rules_across_parts(dask_client, tmp_path):
+    """Duplicates, repeated and over-returns spanning parts are found; each part quarantines its own rows."""
+    from returnrisk.cluster.loading import load_partitioned
+    from returnrisk.data.loader import load_shop
+
+    reference = load_shop(_hostile_shop(tmp_path / "single", None))
+    parted = _hostile_shop(tmp_path / "parted", (5, 4))
+    shop = load_partitioned(dask_client, str(parted), reason_filler=False, shards=2)
+
+    def counts(problems):
+        out: dict = {}
+        for p in problems:
+            out[(p.table, p.rule, p.column)] = out.get((p.table, p.rule, p.column), 0) + p.count
+        return out
+
+    assert counts(shop.problems) == counts(reference.problems)
+    assert counts(shop.warnings) == counts(reference.warnings)
+    # each problem names its part and quotes that part's own rows and values
     duplicate = next(p for p in shop.problems if p.rule == "duplicate_id")
+    assert duplicate.file == "order_lines/part-00001.csv" and duplicate.rows == [1] and duplicate.values == ["L2"]
     assert duplicate.message == next(p for p in reference.problems if p.rule == "duplicate_id").message
-    # one quarantine file per part, with the reasons of the single-process loader
+    over = next(p for p in shop.problems if p.rule == "over_returned")
+    assert over.file == "returns/part-00001.csv" and over.rows == [1, 3] and over.count == 2
+    assert "line L2: 2 returned after 2, 3 ordered" in over.values[0]
+    repeated = next(p for p in shop.problems if p.rule == "duplicate_return")
+    assert repeated.file == "returns/part-00001.csv" and repeated.rows == [2] and repeated.values == ["R3 / L2"]
+    # one quarantine file per part, holding exactly the rows (and reasons) one process sets aside
     quarantine = parted / ".returnrisk" / "quarantine"
-    q0 = pd.read_csv(quarantine / "order_lines" / "part-00001.csv")
-    assert sorted(q0["line_id"]) == ["L2", "L6", "L7"]
-    assert "duplicate_id" in q0.set_index("line_id").loc["L2", "_reason"]
     assert not (quarantine / "order_lines" / "part-00000.csv").exists()
-    r1 = pd.read_csv(quarantine / "returns" / "part-00001.csv")
-    reasons = dict(zip(r1["line_id"], r1["_reason"]))
-    assert "returned_twice" in reasons["L3"] and "unknown_line" in reasons["L8"]
-    assert "returned_before_ordered" in reasons["L4"]
-    single_reasons = pd.read_csv(single / ".returnrisk" / "quarantine" / "returns.csv")
-    assert sorted(single_reasons["line_id"]) == sorted(r1["line_id"])
+    got = pd.concat([pd.read_csv(f) for t in ("order_lines", "returns") for f in sorted((quarantine / t).glob("*.csv"))])
+    expected = pd.concat([pd.read_csv(parted.parent / "single" / ".returnrisk" / "quarantine" / f"{t}.csv")
+                          for t in ("order_lines", "returns")])
+
+    def rules_of(frame):
+        return sorted((str(line), tuple(sorted(x.split(":")[0] for x in reason.split("; "))))
+                      for line, reason in zip(frame["line_id"], frame["_reason"]))
+
+    assert rules_of(got) == rules_of(expected) and len(got) == 12
+    for name in ("products", "order_lines", "returns"):
+        mine, theirs = shop.tables[name], reference.tables[name]
+        assert (mine.rows_read, mine.rows_kept, mine.rows_excluded) == \
+            (theirs.rows_read, theirs.rows_kept, theirs.rows_excluded), name
+    assert shop.tables["order_lines"].file == "order_lines/"
+    assert shop.merchandise.to_dict() == reference.merchandise.to_dict()
+    _same_frames(reference.order_lines, pd.concat(dask_client.gather(shop.line_parts), ignore_index=True))
+    _same_frames(reference.returns, pd.concat(dask_client.gather(shop.return_parts), ignore_index=True))
+
+
+def test_partitioned_loading_of_a_real_shops_export(dask_client, tmp_path):
+    """A real shop's traits (partial returns in several parts, postage lines, unsized, no reasons)."""
+    from returnrisk.cluster.loading import load_partitioned
+    from returnrisk.data.loader import load_shop
+    from returnrisk.demo.realshop import build_real_shop
+
+    build_real_shop(tmp_path / "single", n_lines=3000, seed=0)
+    reference = load_shop(tmp_path / "single")
+    assert reference.return_events is not None and (reference.returns["n_parts"] > 1).any()
+    shop = load_partitioned(dask_client, str(split_into_parts(tmp_path / "single", tmp_path / "parts", 3)))
+    assert shop.merchandise.to_dict() == reference.merchandise.to_dict() and shop.merchandise.lines > 1000
+    _same_frames(reference.order_lines, pd.concat(dask_client.gather(shop.line_parts), ignore_index=True))
+    returns = pd.concat(dask_client.gather(shop.return_parts), ignore_index=True)
+    _same_frames(reference.returns, returns[[c for c in returns.columns if c in reference.returns.columns]])
+    assert [p.rule for p in shop.warnings] == [p.rule for p in reference.warnings]
+    assert shop.default_as_of() == default_as_of(reference)
+
+
+def test_strict_partitioned_loading_writes_nothing(dask_client, tmp_path):
+    from returnrisk.cluster.loading import load_partitioned
+    from returnrisk.data.problems import DataError
+
+    parted = _hostile_shop(tmp_path / "parted", (5, 4))
+    with pytest.raises(DataError) as info:
+        load_partitioned(dask_client, str(parted), strict=True, reason_filler=False)
+    assert {"duplicate_id", "over_returned", "unknown_product"} <= {p.rule for p in info.value.problems}
+    assert not (parted / ".returnrisk").exists()
 
 
 def test_a_missing_table_is_reported_like_the_single_process_loader(dask_client, tmp_path):

@@ -17,7 +17,7 @@ import operator
 import numpy as np
 import pandas as pd
 
-__all__ = ["shard_of", "split_by", "exchange", "concat_frames"]
+__all__ = ["shard_of", "split_by", "split_on", "exchange", "concat_frames"]
 
 
 def shard_of(values: pd.Series, shards: int) -> np.ndarray:
@@ -39,6 +39,18 @@ def split_by(frame: pd.DataFrame, shard: np.ndarray, shards: int) -> list[pd.Dat
     order = np.argsort(shard, kind="stable")
     bounds = np.searchsorted(shard[order], np.arange(shards + 1))
     return [frame.iloc[order[bounds[j]:bounds[j + 1]]].reset_index(drop=True) for j in range(shards)]
+
+
+def split_on(frame: pd.DataFrame, shards: int, column: str) -> list[pd.DataFrame]:
+    """``frame`` cut by the shard numbers it holds in ``column`` (rows whose shard is negative —
+    nowhere to go — are dropped)."""
+    if not len(frame):
+        return [frame] * shards
+    shard = frame[column].to_numpy()
+    keep = shard >= 0
+    if not keep.all():
+        frame, shard = frame[keep].reset_index(drop=True), shard[keep]
+    return split_by(frame.reset_index(drop=True), shard.astype(np.int64), shards)
 
 
 def concat_frames(pieces: list[pd.DataFrame]) -> pd.DataFrame:

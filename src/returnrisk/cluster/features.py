@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.cluster.exchange import exchange, shard_of, split_by
+from returnrisk.cluster.exchange import exchange, shard_of, split_on
 from returnrisk.features.attributes import product_attributes
 from returnrisk.features.build import TrainingFrame, frame_from_history, outcomes_at, prepare_lines
 from returnrisk.features.derive import Smoothing
@@ -229,15 +229,6 @@ def _prepare_part(lines: pd.DataFrame, part: int, setting: _Setting) -> pd.DataF
     return out.drop(columns=["_pos"])
 
 
-def _split_on(frame: pd.DataFrame, shards: int, column: str) -> list[pd.DataFrame]:
-    if not len(frame):
-        return [frame] * shards
-    shard = frame[column].to_numpy()
-    keep = shard >= 0
-    frame, shard = frame[keep], shard[keep]
-    return split_by(frame.reset_index(drop=True), shard.astype(np.int64), shards)
-
-
 def _customer_pass(lines: pd.DataFrame, returns: pd.DataFrame, setting: _Setting, grid: np.ndarray):
     """Pass 1: each line's distance from its customer's usual size; this shard's small-entity sums."""
     lines = _sorted(lines)
@@ -287,7 +278,7 @@ def _product_pass(lines: pd.DataFrame, returns: pd.DataFrame, setting: _Setting,
                                     columns=["distance_sum", "count"]),
         "sizes": _sizes_sold(history) if len(lines) else None,
     }
-    return _split_on(answers, setting.shards, "_cshard"), finals
+    return split_on(answers, setting.shards, "_cshard"), finals
 
 
 @dataclass
@@ -386,8 +377,8 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
                                as_of_s)).astype(np.int64)
 
     # pass 1: customer shards
-    c_lines = exchange(client, lines, _split_on, shards, name="lines-by-customer", column="_cshard", keep=keep)
-    c_returns = exchange(client, shop.return_parts, _split_on, shards, name="returns-by-customer", column="_cshard", keep=keep)
+    c_lines = exchange(client, lines, split_on, shards, name="lines-by-customer", column="_cshard", keep=keep)
+    c_returns = exchange(client, shop.return_parts, split_on, shards, name="returns-by-customer", column="_cshard", keep=keep)
     first_pass = [client.submit(_customer_pass, lk, rk, setting_f, grid) for lk, rk in zip(c_lines, c_returns)]
     distances = [client.submit(operator.getitem, f, 0) for f in first_pass]
     partial = [client.submit(operator.getitem, f, 1) for f in first_pass]
@@ -404,8 +395,8 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
 
     # pass 2: product shards (each line with its distance)
     with_distance = [client.submit(_with_distance, lk, dk) for lk, dk in zip(c_lines, distances)]
-    p_lines = exchange(client, with_distance, _split_on, shards, name="lines-by-product", column="_pshard", keep=keep)
-    p_returns = exchange(client, shop.return_parts, _split_on, shards, name="returns-by-product", column="_pshard", keep=keep)
+    p_lines = exchange(client, with_distance, split_on, shards, name="lines-by-product", column="_pshard", keep=keep)
+    p_returns = exchange(client, shop.return_parts, split_on, shards, name="returns-by-product", column="_pshard", keep=keep)
     second = [client.submit(_product_pass, lk, rk, setting_f, tables_f, k)
               for k, (lk, rk) in enumerate(zip(p_lines, p_returns))]
     answers_out = [client.submit(operator.getitem, s, 0) for s in second]
