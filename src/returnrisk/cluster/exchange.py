@@ -17,7 +17,7 @@ import operator
 import numpy as np
 import pandas as pd
 
-__all__ = ["shard_of", "split_by", "split_on", "exchange", "concat_frames"]
+__all__ = ["shard_of", "split_by", "split_on", "exchange", "concat_frames", "hold"]
 
 
 def shard_of(values: pd.Series, shards: int) -> np.ndarray:
@@ -84,3 +84,20 @@ def _token(obj) -> str:
     from dask.base import tokenize
 
     return tokenize(getattr(obj, "key", obj) if not isinstance(obj, list) else [getattr(o, "key", o) for o in obj])
+
+
+def _identity(value):
+    return value
+
+
+def hold(client, value, name: str):
+    """``value`` put on the cluster as the result of a task, for every task to use.
+
+    Not ``client.scatter(value, broadcast=True)``: scattered data has no lineage, and Dask's
+    active memory manager drops a broadcast's extra replicas, so a worker lost later loses it for
+    good ("lost scattered data"). A task's result is recomputed from the graph, which holds
+    ``value`` (keep it small: catalogues, tables of small entities, models).
+    """
+    import uuid
+
+    return client.submit(_identity, value, key=f"{name}-{uuid.uuid4().hex}")

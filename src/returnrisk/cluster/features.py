@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.cluster.exchange import exchange, shard_of, split_on
+from returnrisk.cluster.exchange import exchange, hold, shard_of, split_on
 from returnrisk.features.attributes import product_attributes
 from returnrisk.features.build import TrainingFrame, frame_from_history, outcomes_at, prepare_lines
 from returnrisk.features.derive import Smoothing
@@ -365,7 +365,7 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
     setting = _Setting(attrs, to_utc(as_of), {
         "window_days": window_days, "knots_days": knots_days, "kept_after_days": kept_after_days,
         "offset_strength": smoothing.fit_offset, "brand_offset_strength": smoothing.brand_fit_offset}, shards)
-    setting_f = client.scatter(setting, broadcast=True)
+    setting_f = hold(client, setting, "feature-setting")
     keep = [setting_f]   # every intermediate future, held until the frames exist: a worker lost meanwhile
     #                      is recovered by recomputing what it held from what is still held
     lines = [client.submit(_prepare_part, part, i, setting_f) for i, part in enumerate(shop.line_parts)]
@@ -390,7 +390,7 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
     knots_s = tuple(int(k * DAY) for k in knots_days)
     window_s = int(window_days * DAY)
     tables = _global_tables(sums, grid, n, knots_s, window_s)
-    tables_f = client.scatter(tables, broadcast=True)
+    tables_f = hold(client, tables, "small-entity-tables")
     keep.append(tables_f)
 
     # pass 2: product shards (each line with its distance)

@@ -28,6 +28,7 @@ import warnings
 import lightgbm as lgb
 import numpy as np
 
+from returnrisk.cluster.exchange import hold
 from returnrisk.features.catalog import CATEGORICAL, FEATURE_INDEX, FEATURE_NAMES
 from returnrisk.model.estimator import ModelParams, ReturnRiskModel, _trimmed
 from returnrisk.taxonomy import RETURN_GROUPS
@@ -158,7 +159,7 @@ def early_stopping_round(losses: np.ndarray, stopping_rounds: int) -> int:
 
 
 def _best_rounds(client, booster: lgb.Booster, cal_parts: list, kind: str, stopping_rounds: int) -> int:
-    text = client.scatter(booster.model_to_string(), broadcast=True)
+    text = hold(client, booster.model_to_string(), f"{kind}-booster")
     results = client.gather([client.submit(_round_losses, p, text, kind) for p in cal_parts])
     total = sum(r[0] for r in results)
     n = sum(r[1] for r in results)
@@ -229,7 +230,7 @@ def fit_on_cluster(client, frames: list, fit: Slice, cal: Slice, params: ModelPa
     return_booster = _fit_booster(client, fit_parts, "return", params.return_model, params.max_rounds_return, params.seed)
     return_rounds = _best_rounds(client, return_booster, cal_parts, "return", params.early_stopping_rounds)
     return_booster = lgb.Booster(model_str=return_booster.model_to_string(num_iteration=return_rounds))
-    text = client.scatter(return_booster.model_to_string(), broadcast=True)
+    text = hold(client, return_booster.model_to_string(), "return-booster")
     margins = [client.submit(_margins, p, text) for p in cal_parts]
     platt = platt_newton(client, margins)
     del margins

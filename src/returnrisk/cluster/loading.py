@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.arrow_lookup import positions
-from returnrisk.cluster.exchange import concat_frames, exchange, shard_of, split_by, split_on
+from returnrisk.cluster.exchange import concat_frames, exchange, hold, shard_of, split_by, split_on
 from returnrisk.cluster.sources import TablePart, find_parts, is_local, read_part
 from returnrisk.data.checks import (
     check_order_lines_against_products,
@@ -502,9 +502,9 @@ def read_partitioned(client, data: str, *, quarantine_dir: str | Path | None = N
     workers = max(1, sum(client.nthreads().values()))
     shards = shards or max(2, 2 * workers)
     products = client.submit(_load_products, parts["products"], merchandise_flags, key="load-products").result()
-    catalogue = client.scatter(products.get("catalogue", pd.Index([])), broadcast=True)
-    other = client.scatter(pd.Index(products["other"]["product_id"]) if "other" in products else pd.Index([]),
-                           broadcast=True)
+    catalogue = hold(client, products.get("catalogue", pd.Index([])), "catalogue")
+    other = hold(client, pd.Index(products["other"]["product_id"]) if "other" in products else pd.Index([]),
+                 "not-merchandise")
     line_states = [client.submit(_check_part, p, catalogue, other, key=f"read-{p.table}-{p.index}-{p.label}")
                    for p in parts["order_lines"]]
     return_states = [client.submit(_check_part, p, None, None, key=f"read-{p.table}-{p.index}-{p.label}")
@@ -560,7 +560,7 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
     product_load = products["load"]
     product_load.quarantine_file = client.submit(_write_products_quarantine, products["raw"], products["rejections"],
                                                  read.quarantine, product_load).result()
-    prices = client.scatter(products["products"].set_index("product_id")["price"], broadcast=True)
+    prices = hold(client, products["products"].set_index("product_id")["price"], "prices")
     finished = {}
     for table in ("order_lines", "returns"):
         single = len(parts[table]) == 1 and "/" not in parts[table][0].label
@@ -589,7 +589,7 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
             .sum().reset_index() if pairs else None
         classifier = classifier_for_examples(*examples_from_counts(counts)) if counts is not None \
             else classifier_for_examples(np.array([], object), np.array([], object), np.array([], float))
-        classifier = client.scatter(classifier, broadcast=True)
+        classifier = hold(client, classifier, "reason-classifier")
         keep += return_parts + [classifier]
         return_parts = [client.submit(_fill, r, classifier) for r in return_parts]
 

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from returnrisk.cluster.exchange import hold
 from returnrisk.cluster.features import ShardFrame, build_cluster_features
 from returnrisk.cluster.fitting import Slice, fit_on_cluster
 from returnrisk.cluster.loading import read_partitioned, validate_partitioned
@@ -267,7 +268,7 @@ def _compare_with_champion(client, tracker: Tracker, champion, frames, vals, par
                        "after comparing the runs in MLflow"), {}
     seen_until = bundle.model.info.get("trained_through")
     seen_ns = pd.Timestamp(seen_until).value if seen_until else None
-    old = client.scatter(bundle.model, broadcast=True)
+    old = hold(client, bundle.model, "champion-model")
     scored = [client.submit(_champion_scores, f, v, old, seen_ns) for f, v in zip(frames, vals)]
     counts = client.gather([client.submit(lambda s: (s[2], s[3]), s) for s in scored])
     unseen, returned = sum(c[0] for c in counts), sum(c[1] for c in counts)
@@ -344,8 +345,8 @@ def run_cluster_training(data: str, *, client, params: TrainParams, tracker: Tra
             served = validation_model
 
     with clock.stage("evaluate"):
-        model_f = client.scatter(validation_model, broadcast=True)
-        first_sale = client.scatter(features.first_sale, broadcast=True)
+        model_f = hold(client, validation_model, "validation-model")
+        first_sale = hold(client, features.first_sale, "first-sale")
         truth = data if _has_truth(data) else None
         vals = [client.submit(_validate_shard, f, model_f, split_s, first_sale, truth) for f in frames]
         with_truth = truth is not None and all(client.gather([client.submit(lambda v: v.truth_p is not None, v)
