@@ -30,19 +30,10 @@ import pyarrow.parquet as pq
 
 from returnrisk.demo.catalogue import make_brands, make_products
 from returnrisk.demo.customers import make_customers
-from returnrisk.demo.generator import (
-    GENERATOR_VERSION,
-    DemoConfig,
-    _ids,
-    _recorded_reasons,
-    _size_labels,
-    _timestamps,
-    _truth_products,
-)
+from returnrisk.demo.generator import GENERATOR_VERSION, DemoConfig, _truth_products, outcome_tables, products_table
 from returnrisk.demo.orders import day_weights, make_lines
-from returnrisk.demo.outcomes import draw_returns, reason_hazards, refund_delays, return_delays
-from returnrisk.taxonomy import REASON_CODES, RETURN_GROUPS, group_of
-from returnrisk.timeutil import DAY, to_utc
+from returnrisk.demo.outcomes import reason_hazards
+from returnrisk.timeutil import to_utc
 
 __all__ = ["generate_demo_parts", "slices"]
 
@@ -83,23 +74,25 @@ def generate_demo_parts(out: str | Path, *, seed: int = 7, n_lines: int = 200_00
     for folder in ("order_lines", "returns", "truth"):
         (out / folder).mkdir(parents=True, exist_ok=True)
 
-    pq.write_table(_product_table(products), out / "products.parquet")
+    pq.write_table(products_table(products), out / "products.parquet")
     truth_writer = None
     written, orders, n_returns, p_sum = 0, 0, 0, 0.0
     for j, (first, end, n_part) in enumerate(slices(day_weights(naive_start, days), n_lines, parts)):
         part_rng = np.random.default_rng([seed, j + 1])
         lines = make_lines(part_rng, n_part, products, customers, naive_start, days, day_range=(first, end))
-        order_lines, returns, truth = _part_tables(part_rng, lines, products, customers, start, days, written, orders)
-        pq.write_table(order_lines, out / "order_lines" / f"part-{j:05d}.parquet")
-        pq.write_table(returns, out / "returns" / f"part-{j:05d}.parquet")
+        hazards = reason_hazards(lines, products, customers, naive_start)
+        tables = outcome_tables(part_rng, lines, products, customers, hazards, start, days, first_line=written,
+                                first_order=orders)
+        pq.write_table(tables.order_lines, out / "order_lines" / f"part-{j:05d}.parquet")
+        pq.write_table(tables.returns, out / "returns" / f"part-{j:05d}.parquet")
         if truth_writer is None:
-            truth_writer = pq.ParquetWriter(out / "truth" / "lines.parquet", truth.schema)
-        truth_writer.write_table(truth)
+            truth_writer = pq.ParquetWriter(out / "truth" / "lines.parquet", tables.truth.schema)
+        truth_writer.write_table(tables.truth)
         written += len(lines)
         orders += int(lines["order_index"].max()) + 1
-        n_returns += returns.num_rows
-        p_sum += float(pc.sum(truth.column("p_return")).as_py())
-        del lines, order_lines, returns, truth
+        n_returns += tables.returns.num_rows
+        p_sum += float(pc.sum(tables.truth.column("p_return")).as_py())
+        del lines, hazards, tables
     truth_writer.close()
     _truth_products(products).to_csv(out / "truth" / "products.csv", index=False)
     truth_customers = customers.drop(columns=["activity", "arrival_day"])
@@ -112,81 +105,3 @@ def generate_demo_parts(out: str | Path, *, seed: int = 7, n_lines: int = 200_00
     }
     (out / "truth" / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest
-
-
-def _product_table(products: pd.DataFrame) -> pa.Table:
-    return pa.table({
-        "product_id": pa.array(products["product_id"], type=pa.string()),
-        "category": pa.array(products["category"], type=pa.string()),
-        "brand": pa.array(products["brand"], type=pa.string()),
-        "price": pa.array(products["price"].to_numpy()),
-        "has_size_guide": pa.array(products["has_size_guide"].to_numpy(dtype=bool)),
-        "n_photos": pa.array(products["n_photos"].to_numpy(dtype=np.int64)),
-        "description": pa.array(products["description"], type=pa.string()),
-        "created_at": pa.array(products["created_at"]).cast(pa.timestamp("s")).cast(pa.timestamp("s", tz="UTC")),
-    })
-
-
-def _part_tables(rng, lines, products, customers, start, days, first_line: int, first_order: int):
-    """One part's order lines, returns and ground truth (as :func:`generate_demo_shop` builds them)."""
-    naive_start = start.tz_localize(None)
-    hazards = reason_hazards(lines, products, customers, naive_start)
-    p_return, would_return, reason_idx = draw_returns(rng, hazards)
-    reason_codes = np.array(REASON_CODES, dtype=object)
-    late = reason_idx == REASON_CODES.index("late_delivery")
-    delay_s = (return_delays(rng, len(lines), late) * DAY).astype(np.int64)
-    end_s = days * DAY
-    returned_s = lines["seconds"].to_numpy() + delay_s
-    observed = would_return & (returned_s < end_s)
-    n = len(lines)
-    line_ids = _ids("L", np.arange(first_line + 1, first_line + n + 1), 8)
-    order_lines = pa.table({
-        "line_id": line_ids,
-        "order_id": _ids("O", lines["order_index"].to_numpy() + first_order + 1, 8),
-        "customer_id": pa.array(customers["customer_id"].to_numpy()[lines["customer_index"].to_numpy()], type=pa.string()),
-        "product_id": pa.array(products["product_id"].to_numpy()[lines["product_index"].to_numpy()], type=pa.string()),
-        "size": _size_labels(lines["size_system"].to_numpy(), lines["size_ordinal"].to_numpy()),
-        "quantity": pa.array(lines["quantity"].to_numpy()),
-        "unit_price": pa.array(lines["unit_price"].to_numpy()),
-        "ordered_at": _timestamps(start, lines["seconds"].to_numpy()),
-    })
-    ridx = np.flatnonzero(observed)
-    returned_at = returned_s[ridx]
-    returned_month = (naive_start + pd.to_timedelta(returned_at, unit="s")).month.to_numpy()
-    refunded_s = returned_at + (refund_delays(rng, returned_month) * DAY).astype(np.int64)
-    refunded = np.where(refunded_s < end_s, refunded_s, -1)
-    code, text = _recorded_reasons(rng, reason_codes[reason_idx[ridx]])
-    category = products["category"].to_numpy()[lines["product_index"].to_numpy()[ridx]]
-    handling = np.where(np.isin(category, ["shoes", "bags"]), 3.8, 2.6)
-    cost = np.round(4.9 + handling + rng.gamma(2.0, 0.6, ridx.size), 2)
-    cost_known = rng.random(ridx.size) < 0.85
-    refund_ts = _timestamps(start, np.maximum(refunded, 0))
-    refund_ts = pc.if_else(pa.array(refunded >= 0), refund_ts, pa.scalar(None, refund_ts.type))
-    returns = pa.table({
-        "line_id": line_ids.take(pa.array(ridx)),
-        "returned_at": _timestamps(start, returned_at),
-        "reason_code": pa.array(code, type=pa.string()),
-        "reason_text": pa.array(text, type=pa.string()),
-        "refunded_at": refund_ts,
-        "return_cost": pa.array(np.where(cost_known, cost, np.nan), from_pandas=True),
-    })
-    share = hazards / hazards.sum(axis=1, keepdims=True)
-    group_of_code = np.array([RETURN_GROUPS.index(group_of(c)) for c in REASON_CODES])
-    truth = {"line_id": line_ids, "p_return": pa.array(p_return.astype(np.float32))}
-    for g, group in enumerate(RETURN_GROUPS):
-        truth[f"p_{group}"] = pa.array((p_return * share[:, group_of_code == g].sum(axis=1)).astype(np.float32))
-    fitting = np.where(lines["size_system"].to_numpy() == "unsized", np.nan,
-                       lines["size_ordinal"].to_numpy() - lines["fit_gap"].to_numpy())
-    truth.update({
-        "would_return": pa.array(would_return),
-        "returned": pa.array(observed),
-        "true_reason": pa.array(np.where(would_return, reason_codes[reason_idx], None), type=pa.string()),
-        "size_system": pa.array(lines["size_system"].to_numpy(), type=pa.string()),
-        "size_ordinal": pa.array(lines["size_ordinal"].to_numpy()),
-        "fit_gap": pa.array(lines["fit_gap"].to_numpy().astype(np.float32)),
-        "fitting_ordinal": pa.array(fitting.astype(np.float32)),
-        "bracketed": pa.array(lines["bracketed"].to_numpy()),
-        "read_size_guide": pa.array(lines["reads_guide"].to_numpy()),
-        "discount": pa.array(lines["discount"].to_numpy().astype(np.float32)),
-    })
-    return order_lines, returns, pa.table(truth)
