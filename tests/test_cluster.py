@@ -194,7 +194,7 @@ def test_partitioned_loading_of_one_file_per_table_is_the_loader_itself(dask_cli
     returns = pd.concat(dask_client.gather(shop.return_parts), ignore_index=True)
     _same_frames(reference.returns, returns)
     assert returns.set_index("line_id").loc["L2", ["quantity", "n_parts"]].tolist() == [2, 2]
-    assert shop.n_returns == len(reference.returns) and shop.default_as_of() == default_as_of(reference)
+    assert shop.n_returns == len(reference.returns) and default_as_of(shop.last_events()) == default_as_of(reference)
 
 
 def test_partitioned_loading_applies_the_loaders_rules_across_parts(dask_client, tmp_path):
@@ -260,7 +260,7 @@ def test_partitioned_loading_of_a_real_shops_export(dask_client, tmp_path):
     returns = pd.concat(dask_client.gather(shop.return_parts), ignore_index=True)
     _same_frames(reference.returns, returns[[c for c in returns.columns if c in reference.returns.columns]])
     assert [p.rule for p in shop.warnings] == [p.rule for p in reference.warnings]
-    assert shop.default_as_of() == default_as_of(reference)
+    assert default_as_of(shop.last_events()) == default_as_of(reference)
 
 
 def test_strict_partitioned_loading_writes_nothing(dask_client, tmp_path):

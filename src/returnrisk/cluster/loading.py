@@ -67,7 +67,6 @@ from returnrisk.data.merchandise import MerchandiseReport, non_merchandise_produ
 from returnrisk.data.problems import MAX_EXAMPLES, DataError, Problem
 from returnrisk.data.readers import RawTable
 from returnrisk.data.rejections import Rejections, example_values
-from returnrisk.timeutil import default_as_of
 
 __all__ = ["LoadedShop", "ReadShop", "read_partitioned", "validate_partitioned", "load_partitioned"]
 
@@ -105,13 +104,12 @@ class LoadedShop:
     def warnings(self) -> list[Problem]:
         return [p for t in self.tables.values() for p in t.warnings]
 
-    def default_as_of(self) -> pd.Timestamp:
-        """:func:`returnrisk.timeutil.default_as_of` of the shop: one second after its last order,
-        line return or refund (the same events one process sees in ``Shop.returns``)."""
-        ends = SimpleNamespace(order_lines=pd.DataFrame({"ordered_at": [self.last_order]}),
+    def last_events(self) -> SimpleNamespace:
+        """The last order, line return and refund, shaped as the shop :func:`returnrisk.timeutil.default_as_of`
+        reads (the events one process sees in ``Shop.order_lines`` and ``Shop.returns``)."""
+        return SimpleNamespace(order_lines=pd.DataFrame({"ordered_at": [self.last_order]}),
                                returns=pd.DataFrame({"returned_at": [self.last_return],
                                                      "refunded_at": [self.last_refund]}))
-        return default_as_of(ends)
 
 
 # ---- a shard's verdicts, replayed by the parts -------------------------------------------------

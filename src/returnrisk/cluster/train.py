@@ -44,7 +44,7 @@ from returnrisk.pipeline.train import (
     time_split,
 )
 from returnrisk.taxonomy import RETURN_GROUPS
-from returnrisk.timeutil import DAY, epoch_seconds, to_utc
+from returnrisk.timeutil import DAY, default_as_of, epoch_seconds, to_utc
 from returnrisk.tracking import Tracker
 
 __all__ = ["run_cluster_training", "ClusterStageClock", "ClusterStageRecord"]
@@ -315,7 +315,7 @@ def run_cluster_training(data: str, *, client, params: TrainParams, tracker: Tra
         shop = validate_partitioned(client, read, reason_filler=reason_filler)
         del read
         inputs = _fingerprint(client, shop)
-    as_of = shop.default_as_of() if as_of is None else to_utc(as_of)
+    as_of = default_as_of(shop.last_events()) if as_of is None else to_utc(as_of)
     if as_of <= shop.first_order:
         raise InputError(f"--as-of {as_of.isoformat()} is before the first order "
                          f"({shop.first_order.isoformat()}): nothing to learn from")
