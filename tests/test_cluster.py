@@ -77,6 +77,17 @@ def parts_shop(demo_small, tmp_path_factory) -> Path:
     return split_into_parts(demo_small, tmp_path_factory.mktemp("parts") / "shop", 3)
 
 
+@pytest.fixture(scope="module")
+def real_shop(tmp_path_factory) -> tuple[Path, Path]:
+    """A shop shaped like a real export (partial returns in several parts, postage lines, no sizes,
+    no reasons, wholesale lines): as one file per table, and as 3 parts."""
+    from returnrisk.demo.realshop import build_real_shop
+
+    root = tmp_path_factory.mktemp("real")
+    build_real_shop(root / "single", n_lines=4000, seed=1)
+    return root / "single", split_into_parts(root / "single", root / "parts", 3)
+
+
 # ---- the --cluster value ----------------------------------------------------------------------------
 def test_cluster_spec_is_parsed_and_bad_values_are_explained():
     from returnrisk.cluster.connect import parse_cluster_spec
@@ -159,6 +170,14 @@ def _hostile_shop(folder: Path, cuts: tuple[int, int] | None) -> Path:
     return folder
 
 
+def counts(problems) -> dict:
+    """Rows concerned per (table, rule, column), over every file the problems name."""
+    out: dict = {}
+    for p in problems:
+        out[(p.table, p.rule, p.column)] = out.get((p.table, p.rule, p.column), 0) + p.count
+    return out
+
+
 def _same_frames(a: pd.DataFrame, b: pd.DataFrame, key: str = "line_id") -> None:
     a = a.sort_values(key, kind="stable").reset_index(drop=True)
     b = b.sort_values(key, kind="stable").reset_index(drop=True)[list(a.columns)]
@@ -206,12 +225,6 @@ def test_partitioned_loading_applies_the_loaders_rules_across_parts(dask_client,
     parted = _hostile_shop(tmp_path / "parted", (5, 4))
     shop = load_partitioned(dask_client, str(parted), reason_filler=False, shards=2)
 
-    def counts(problems):
-        out: dict = {}
-        for p in problems:
-            out[(p.table, p.rule, p.column)] = out.get((p.table, p.rule, p.column), 0) + p.count
-        return out
-
     assert counts(shop.problems) == counts(reference.problems)
     assert counts(shop.warnings) == counts(reference.warnings)
     # each problem names its part and quotes that part's own rows and values
@@ -245,21 +258,20 @@ def test_partitioned_loading_applies_the_loaders_rules_across_parts(dask_client,
     _same_frames(reference.returns, pd.concat(dask_client.gather(shop.return_parts), ignore_index=True))
 
 
-def test_partitioned_loading_of_a_real_shops_export(dask_client, tmp_path):
+def test_partitioned_loading_of_a_real_shops_export(dask_client, real_shop):
     """A real shop's traits (partial returns in several parts, postage lines, unsized, no reasons)."""
     from returnrisk.cluster.loading import load_partitioned
     from returnrisk.data.loader import load_shop
-    from returnrisk.demo.realshop import build_real_shop
 
-    build_real_shop(tmp_path / "single", n_lines=3000, seed=0)
-    reference = load_shop(tmp_path / "single")
+    single, parts = real_shop
+    reference = load_shop(single, quarantine_dir=single.parent / "q")
     assert reference.return_events is not None and (reference.returns["n_parts"] > 1).any()
-    shop = load_partitioned(dask_client, str(split_into_parts(tmp_path / "single", tmp_path / "parts", 3)))
+    shop = load_partitioned(dask_client, str(parts), quarantine_dir=parts.parent / "q-parts")
     assert shop.merchandise.to_dict() == reference.merchandise.to_dict() and shop.merchandise.lines > 1000
     _same_frames(reference.order_lines, pd.concat(dask_client.gather(shop.line_parts), ignore_index=True))
     returns = pd.concat(dask_client.gather(shop.return_parts), ignore_index=True)
     _same_frames(reference.returns, returns[[c for c in returns.columns if c in reference.returns.columns]])
-    assert [p.rule for p in shop.warnings] == [p.rule for p in reference.warnings]
+    assert counts(shop.warnings) == counts(reference.warnings) and counts(shop.problems) == counts(reference.problems)
     assert default_as_of(shop.last_events()) == default_as_of(reference)
 
 
@@ -286,7 +298,9 @@ def test_a_missing_table_is_reported_like_the_single_process_loader(dask_client,
 
 
 # ---- features ---------------------------------------------------------------------------------------
-def test_features_on_the_cluster_equal_the_single_process_ones(dask_client, demo_small, parts_shop):
+def _assert_cluster_features_equal(client, single: Path, parts: Path, shards: int, window_days: int = 30) -> None:
+    """Features, outcomes and the serving snapshot of the shop in ``parts`` computed on the cluster
+    equal the single-process ones of the same shop in ``single``."""
     from returnrisk.cluster.features import build_cluster_features
     from returnrisk.cluster.loading import load_partitioned
     from returnrisk.data.loader import load_shop
@@ -295,17 +309,19 @@ def test_features_on_the_cluster_equal_the_single_process_ones(dask_client, demo
     from returnrisk.features.snapshot import Snapshot
     from returnrisk.reasons.fill import default_reason_filler
 
-    shop = load_partitioned(dask_client, str(parts_shop), shards=5)
-    as_of = max(shop.last_order, shop.last_return) + pd.Timedelta(seconds=1)
+    shop = load_partitioned(client, str(parts), shards=shards)
+    reference_shop = load_shop(single, reason_filler=default_reason_filler())
+    as_of = default_as_of(shop.last_events())
+    assert as_of == default_as_of(reference_shop)
     validation_start = as_of - pd.Timedelta(days=120)
-    features = build_cluster_features(dask_client, shop, as_of, validation_start, window_days=30,
+    features = build_cluster_features(client, shop, as_of, validation_start, window_days=window_days,
                                       smoothing=Smoothing())
-    frames = dask_client.gather(features.frames)
-    reference = build_training_frame(load_shop(demo_small, reason_filler=default_reason_filler()), as_of)
+    frames = client.gather(features.frames)
+    reference = build_training_frame(reference_shop, as_of, window_days=window_days)
     ids = np.concatenate([f.line_id for f in frames])
     row = pd.Index(reference.lines["line_id"].astype(str)).get_indexer(ids)
     assert (row >= 0).all() and len(ids) == len(reference.X) == features.n_lines
-    assert len({f.shard for f in frames}) == 5
+    assert len({f.shard for f in frames}) == shards
     X, R = np.vstack([f.X for f in frames]), reference.X[row]
     same = (X == R) | (np.isnan(X) & np.isnan(R))
     assert same.mean() > 0.999            # almost every value bit for bit
@@ -316,7 +332,8 @@ def test_features_on_the_cluster_equal_the_single_process_ones(dask_client, demo
     np.testing.assert_array_equal(np.concatenate([f.outcome_validation for f in frames]),
                                   outcomes_at(reference, validation_start)[row])
 
-    expected = Snapshot.from_history(reference.history, reference.attrs, reference.vocabulary, Smoothing(), 30)
+    expected = Snapshot.from_history(reference.history, reference.attrs, reference.vocabulary, Smoothing(),
+                                     window_days)
     got = features.snapshot
     for entity, table in expected.states.items():
         mine = got.states[entity]
@@ -328,6 +345,15 @@ def test_features_on_the_cluster_equal_the_single_process_ones(dask_client, demo
         np.testing.assert_allclose(mine.loc[table.index].to_numpy(), table.to_numpy(), rtol=1e-7, atol=1e-7)
     pd.testing.assert_frame_equal(got.product_sizes, expected.product_sizes)
     pd.testing.assert_frame_equal(got.products, expected.products)
+
+
+def test_features_on_the_cluster_equal_the_single_process_ones(dask_client, demo_small, parts_shop):
+    _assert_cluster_features_equal(dask_client, demo_small, parts_shop, shards=5)
+
+
+def test_features_of_a_real_shops_export_equal_the_single_process_ones(dask_client, real_shop):
+    """Partial returns in several parts, postage lines set aside, no sizes, no reasons, wholesale lines."""
+    _assert_cluster_features_equal(dask_client, *real_shop, shards=3)
 
 
 # ---- exact metrics ------------------------------------------------------------------------------------

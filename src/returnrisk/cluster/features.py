@@ -79,6 +79,8 @@ class GlobalTables:
     def lookup(self, table: np.ndarray, codes: np.ndarray, cutoffs: np.ndarray) -> np.ndarray:
         codes = np.asarray(codes, dtype=np.int64)
         index = self.at(np.asarray(cutoffs, dtype=np.int64))
+        if table.shape[0] == 0:   # no such entity in the shop (e.g. a catalogue without brands)
+            return np.zeros((codes.size,) + table.shape[2:], dtype=table.dtype)
         out = table[np.maximum(codes, 0), index]
         out[codes < 0] = 0.0
         return out
