@@ -9,12 +9,15 @@ single-process path never imports Dask.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +102,22 @@ def test_cluster_spec_is_parsed_and_bad_values_are_explained():
     for bad in ("locale", "local:x", "10.0.0.5:8786", "local:0", ""):
         with pytest.raises(InputError, match="use local|at least one worker"):
             parse_cluster_spec(bad)
+
+
+def test_worker_memory_is_checked_and_applies_to_local_clusters_only(tmp_path):
+    from returnrisk.cluster.connect import parse_cluster_spec
+
+    assert parse_cluster_spec("local:2", memory_limit="3GiB").memory_limit == "3GiB"
+    assert parse_cluster_spec("local").memory_limit is None
+    with pytest.raises(InputError, match="applies to a local cluster"):
+        parse_cluster_spec("tcp://10.0.0.5:8786", memory_limit="3GiB")
+    for bad in ("lots", "10", "100MiB", ""):
+        with pytest.raises(InputError, match="is not a memory size"):
+            parse_cluster_spec("local:2", memory_limit=bad)
+    env = {k: v for k, v in os.environ.items() if k != "RETURNRISK_DASK_SCHEDULER"}
+    r = subprocess.run([*CLI, "train", "--data", str(tmp_path), "--worker-memory", "3GiB"], capture_output=True,
+                       text=True, env=env, timeout=900)
+    assert r.returncode == 2 and "--worker-memory 3GiB applies to the workers of --cluster local" in r.stderr
 
 
 def test_the_flag_wins_over_the_environment(tmp_path):
@@ -388,9 +407,9 @@ def test_early_stopping_rule_and_platt_match_lightgbm_and_scikit_learn(dask_clie
 
 # ---- training, logging, serving -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def both_runs(dask_client, demo_train, tmp_path_factory):
-    """The same shop trained in one process and on the cluster (fast parameters, own MLflow stores)."""
-    from returnrisk.cluster.train import run_cluster_training
+def both_runs(demo_train, tmp_path_factory):
+    """The same shop trained in one process and with ``returnrisk train --cluster local:2 --json``
+    (fast parameters, own MLflow stores)."""
     from returnrisk.pipeline.params import load_params
     from returnrisk.pipeline.train import run_training
     from returnrisk.reasons.fill import default_reason_filler
@@ -399,24 +418,44 @@ def both_runs(dask_client, demo_train, tmp_path_factory):
     params = load_params(FAST)
     root = tmp_path_factory.mktemp("cluster_runs")
     single_uri, cluster_uri = f"sqlite:///{root}/single/mlflow.db", f"sqlite:///{root}/cluster/mlflow.db"
+    (root / "cluster").mkdir()
     single = run_training(demo_train, params=params, tracker=Tracker(single_uri), reason_filler=default_reason_filler())
-    on_cluster = run_cluster_training(str(demo_train), client=dask_client, params=params,
-                                      tracker=Tracker(cluster_uri))
+    env = {**{k: v for k, v in os.environ.items() if k != "RETURNRISK_DASK_SCHEDULER"}, "COLUMNS": "200"}
+    r = subprocess.run([*CLI, "train", "--data", str(demo_train), "--cluster", "local:2", "--worker-memory", "2GiB",
+                        "--params", str(FAST), "--tracking-uri", cluster_uri, "--json"], capture_output=True, text=True,
+                       env=env,
+                       cwd=root / "cluster", timeout=1800)
+    assert r.returncode == 0, r.stderr[-4000:]
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1, r.stdout[:2000]     # the JSON line alone on stdout (workers print to stderr)
+
+    def no_constant(name):
+        raise ValueError(f"{name} in --json output")
+
+    on_cluster = json.loads(lines[0], parse_constant=no_constant)
+    # progress: the cluster with its memory limit per worker, the dashboard, the stages with the workers' memory
+    assert "local cluster of 2 worker processes of 2.0 GiB each" in r.stderr and "Dask dashboard: http://" in r.stderr
+    assert "point-in-time features" in r.stderr and "MiB, workers" in r.stderr
     return single, single_uri, on_cluster, cluster_uri
 
 
 def test_cluster_model_is_as_good_as_the_single_process_one(both_runs):
     single, _, on_cluster, _ = both_runs
-    m, s = on_cluster.metrics, single.metrics
+    m, s = on_cluster["metrics"], single.metrics
     assert abs(m["val_auc"] - s["val_auc"]) <= 0.005
     # the same validation rows, labels and baselines: only the model differs
     for key in ("val_rows", "val_return_rate", "train_rows", "calibration_rows", "immature_rows",
                 "val_cold_start_rows", "baseline_product_rate_auc", "baseline_global_rate_log_loss", "ceiling_auc"):
         assert m[key] == pytest.approx(s[key], rel=1e-9, abs=1e-9), key
     assert m["val_ece"] < 0.05 and m["val_auc_too_small"] > 0.72
+    stages = {s["name"]: s for s in on_cluster["stages"]}
+    assert list(stages) == ["load", "validate", "features", "fit", "evaluate", "snapshot", "log"]
+    assert all(len(stages[name]["workers_peak_mb"]) == 2 for name in ("load", "features", "fit"))
 
 
-def test_cluster_run_logs_the_same_mlflow_artefacts_and_is_served(both_runs):
+def test_cluster_run_logs_the_same_mlflow_artefacts_and_is_served(both_runs, tmp_path):
+    """``returnrisk serve`` serves the model trained with --cluster as any other: same registry entry,
+    same bundle kind, the same answers as the app built in this process."""
     from fastapi.testclient import TestClient
 
     from returnrisk.serving import Settings, create_app
@@ -424,22 +463,64 @@ def test_cluster_run_logs_the_same_mlflow_artefacts_and_is_served(both_runs):
 
     single, single_uri, on_cluster, cluster_uri = both_runs
     a, b = Tracker(single_uri), Tracker(cluster_uri)
-    run_a, run_b = a.client.get_run(single.run_id), b.client.get_run(on_cluster.run_id)
+    run_a, run_b = a.client.get_run(single.run_id), b.client.get_run(on_cluster["run_id"])
     assert set(run_b.data.params) >= set(run_a.data.params)
     assert set(run_b.data.metrics) >= set(run_a.data.metrics)
     paths_a = {f.path for f in a.client.list_artifacts(single.run_id)}
-    assert paths_a == {f.path for f in b.client.list_artifacts(on_cluster.run_id)}
-    assert on_cluster.promoted and on_cluster.model_version == "1" and b.champion().version == "1"
+    assert paths_a == {f.path for f in b.client.list_artifacts(on_cluster["run_id"])}
+    assert on_cluster["promoted"] and on_cluster["model_version"] == "1" and b.champion().version == "1"
     bundle, _ = b.load_bundle("models:/returnrisk@champion")
     assert bundle.model.info["trained_on"] == "dask" and bundle.snapshot.states["customer"].shape[0] > 1000
     reference, _ = a.load_bundle("models:/returnrisk@champion")
     assert set(bundle.meta) == set(reference.meta)
-    # served exactly as a single-process model is
+    pairs = bundle.snapshot.product_sizes
+    queries = [tuple(pairs.iloc[i][["product_id", "size"]]) for i in (0, len(pairs) // 2, len(pairs) - 1)]
     with TestClient(create_app(Settings(tracking_uri=cluster_uri))) as client:
-        pairs = bundle.snapshot.product_sizes
-        product, size = pairs.iloc[len(pairs) // 2][["product_id", "size"]]
-        body = client.get(f"/v1/products/{product}/risk", params={"size": size}).json()
-        assert 0 < body["p_return"] < 1 and body["model_version"] == "1"
+        expected = [client.get(f"/v1/products/{p}/risk", params={"size": s}).json() for p, s in queries]
+    # the real server, started by the command a user runs
+    port = _free_port()
+    env = {**os.environ, "RETURNRISK_DATABASE_URL": f"sqlite:///{tmp_path}/service.db"}
+    log = open(tmp_path / "serve.log", "w")   # noqa: SIM115 (closed below)
+    server = subprocess.Popen([*CLI, "serve", "--tracking-uri", cluster_uri, "--port", str(port), "--log-level",
+                               "warning"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = _wait_ready(server, port, tmp_path / "serve.log")
+        for (product, size), want in zip(queries, expected):
+            with urllib.request.urlopen(f"{base}/v1/products/{product}/risk?size={urllib.parse.quote(str(size))}",
+                                        timeout=30) as answer:
+                body = json.loads(answer.read())
+            assert 0 < body["p_return"] < 1 and body["model_version"] == "1"
+            assert body["p_return"] == want["p_return"] and body == want
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ready(server: subprocess.Popen, port: int, log: Path) -> str:
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"returnrisk serve stopped: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return base
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail("returnrisk serve did not become ready in 300 s")
 
 
 def test_a_worker_killed_during_the_features_is_recovered(dask_client, parts_shop, tmp_path):

@@ -35,6 +35,11 @@ def explain_cluster_failure(exc: BaseException) -> ReturnRiskError:
         "memory or use more of them, and run the command again")
 
 
+def _memory_note(client) -> str:
+    limits = {w["memory_limit"] for w in client.scheduler_info()["workers"].values()}
+    return f" of {max(limits) / 2**30:.1f} GiB each" if len(limits) == 1 and max(limits) else ""
+
+
 @contextmanager
 def _stdout_to_stderr(active: bool):
     """With ``--json`` stdout must hold the JSON line alone: what the local workers and LightGBM's
@@ -54,15 +59,16 @@ def _stdout_to_stderr(active: bool):
 
 
 def train_on_cluster(data: str, cluster: str, *, out, params, tracker, as_of, quarantine, start, end,
-                     json_mode: bool = False):
-    """Train on the cluster named by ``cluster`` (``local[:N]`` or ``tcp://HOST:PORT``)."""
+                     json_mode: bool = False, worker_memory: str | None = None):
+    """Train on the cluster named by ``cluster`` (``local[:N]`` or ``tcp://HOST:PORT``); ``worker_memory``
+    is the memory limit of each worker of a local cluster (e.g. ``"4GiB"``)."""
+    spec = parse_cluster_spec(cluster, memory_limit=worker_memory)
     with _stdout_to_stderr(json_mode):
-        return _train(data, cluster, out=out, params=params, tracker=tracker, as_of=as_of, quarantine=quarantine,
+        return _train(data, spec, out=out, params=params, tracker=tracker, as_of=as_of, quarantine=quarantine,
                       start=start, end=end)
 
 
-def _train(data, cluster, *, out, params, tracker, as_of, quarantine, start, end):
-    spec = parse_cluster_spec(cluster)
+def _train(data, spec, *, out, params, tracker, as_of, quarantine, start, end):
     require_dask()
     for noisy in ("distributed", "tornado", "bokeh"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -70,7 +76,8 @@ def _train(data, cluster, *, out, params, tracker, as_of, quarantine, start, end
 
     with connect(spec) as client:
         workers = client.nthreads()
-        where = f"a local cluster of {len(workers)} worker processes" if spec.is_local else f"the cluster at {spec.address}"
+        where = (f"a local cluster of {len(workers)} worker processes" + _memory_note(client)
+                 if spec.is_local else f"the cluster at {spec.address}")
         out.print(f"training on {where} ({sum(workers.values())} threads) · Dask dashboard: {client.dashboard_link}")
         clock = ClusterStageClock(start, end, client=client)
         try:

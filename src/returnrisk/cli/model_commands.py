@@ -53,9 +53,17 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line: run_id, model_version, promoted, metrics."),
     cluster: str = typer.Option(None, "--cluster", help="Train on Dask: local (one worker per core), local:N or "
                                 "tcp://HOST:PORT (default: $RETURNRISK_DASK_SCHEDULER; none: one process)."),
+    worker_memory: str = typer.Option(None, "--worker-memory", help="With --cluster local[:N]: memory limit of "
+                                      "each worker process, e.g. 4GiB (Dask spills to disk past 60 % of it and "
+                                      "restarts a worker past 95 %; default: the machine's memory shared equally)."),
 ) -> None:
     """Train, evaluate on the future, log to MLflow, register, and promote if not worse."""
     cluster = cluster or os.environ.get("RETURNRISK_DASK_SCHEDULER") or None
+    if worker_memory and not cluster:
+        from returnrisk.errors import InputError
+
+        raise InputError(f"--worker-memory {worker_memory} applies to the workers of --cluster local[:N]; "
+                         "add --cluster local:2 (or drop --worker-memory to train in one process)")
     from returnrisk.pipeline.params import load_params
     from returnrisk.pipeline.stages import StageClock
     from returnrisk.pipeline.train import run_training
@@ -83,7 +91,8 @@ def train(
             from returnrisk.cli.cluster_train import train_on_cluster
 
             result = train_on_cluster(data, cluster, out=out, params=params, tracker=tracker, as_of=when,
-                                      quarantine=quarantine, start=start, end=end, json_mode=as_json)
+                                      quarantine=quarantine, start=start, end=end, json_mode=as_json,
+                                      worker_memory=worker_memory)
         else:
             result = run_training(Path(data), params=params, tracker=tracker, as_of=when, quarantine_dir=quarantine,
                                   reason_filler=default_reason_filler(), clock=StageClock(start, end))

@@ -44,6 +44,11 @@ def parse_cluster_spec(text: str, *, memory_limit: str | None = None,
     """``local`` (one worker per core), ``local:N`` or ``tcp://HOST:PORT``; anything else is an error."""
     value = (text or "").strip()
     local = _LOCAL.match(value)
+    if memory_limit is not None:
+        if not local:
+            raise InputError(f"--worker-memory {memory_limit} applies to a local cluster (local[:N]); the workers of "
+                             f"{value or 'a remote cluster'} have their own limit (dask worker --memory-limit)")
+        memory_limit = _checked_memory(memory_limit)
     if local:
         workers = int(local.group(1)) if local.group(1) else (os.cpu_count() or 1)
         if workers < 1:
@@ -55,6 +60,19 @@ def parse_cluster_spec(text: str, *, memory_limit: str | None = None,
         f"--cluster {text!r} is not a cluster: use local (one worker per core), local:N (N worker "
         f"processes on this machine) or the scheduler's address, e.g. tcp://10.0.0.5:8786 "
         f"(also read from ${SCHEDULER_ENV})")
+
+
+def _checked_memory(text: str) -> str:
+    from dask.utils import parse_bytes
+
+    try:
+        size = parse_bytes(text.strip())
+    except (ValueError, TypeError):
+        size = None
+    if not size or size < 2**28:
+        raise InputError(f"--worker-memory {text!r} is not a memory size a worker can run in: use e.g. 4GiB or "
+                         "9GB (at least 256MiB)")
+    return text.strip()
 
 
 def require_dask() -> None:

@@ -58,12 +58,28 @@ _SHAP_ROWS = 1_000
 @dataclass
 class ClusterStageRecord(StageRecord):
     workers_peak_mb: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds each worker process spent during the stage (core-seconds, whatever the machine's load)
+    workers_cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 def _worker_rss_mb() -> float:
     import psutil
 
     return psutil.Process().memory_info().rss / 2**20
+
+
+def _worker_cpu_s() -> float:
+    import psutil
+
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def _cpu_by_worker(client) -> dict[str, float]:
+    try:
+        return client.run(_worker_cpu_s)
+    except Exception:  # noqa: BLE001 (a worker being replaced: its time since then counts from zero)
+        return {}
 
 
 @dataclass
@@ -89,12 +105,18 @@ class ClusterStageClock(StageClock):
 
         sampler = threading.Thread(target=sample, daemon=True)
         outer_end = self.on_end
+        cpu_before = _cpu_by_worker(self.client)
 
         def end(record: StageRecord) -> None:
             stop.set()
             sampler.join()
-            extended = ClusterStageRecord(record.name, record.seconds, record.peak_rss_mb, dict(peaks))
+            cpu_after = _cpu_by_worker(self.client)
+            cpu = {w: round(v - cpu_before.get(w, 0.0), 3) for w, v in cpu_after.items()}
+            extended = ClusterStageRecord(record.name, record.seconds, record.peak_rss_mb, record.cpu_seconds,
+                                          workers_peak_mb=dict(peaks), workers_cpu_s=cpu)
             self.records[-1] = extended
+            log.debug("stage %s on the workers: peak %s MiB, cpu %s s", record.name,
+                      " / ".join(f"{v:.0f}" for v in peaks.values()), " / ".join(f"{v:.1f}" for v in cpu.values()))
             if outer_end:
                 outer_end(extended)
 

@@ -106,8 +106,11 @@ class TrainResult:
             "metrics": self.metrics,
             "comparison": self.comparison,
             "stages": [{"name": s.name, "seconds": round(s.seconds, 2), "peak_rss_mb": round(s.peak_rss_mb),
+                        "cpu_s": round(s.cpu_seconds, 2),
                         **({"workers_peak_mb": {w: round(v) for w, v in s.workers_peak_mb.items()}}
-                           if getattr(s, "workers_peak_mb", None) else {})}
+                           if getattr(s, "workers_peak_mb", None) else {}),
+                        **({"workers_cpu_s": {w: round(v, 2) for w, v in s.workers_cpu_s.items()}}
+                           if getattr(s, "workers_cpu_s", None) else {})}
                        for s in self.stages],
         }
 
