@@ -106,9 +106,11 @@ def fixes_page(report, *, category: str | None, brand: str | None, lever: str | 
     fixes = sorted(fixes, key=lambda f: (f.get(key) is None, f.get(key) or 0), reverse=key != "flagged_since")
     categories = sorted({f["category"] for f in report.fixes if f.get("category")})
     brands = sorted({f["brand"] for f in report.fixes if f.get("brand")})
+    capture = getattr(report, "reason_capture", None)
     return {"fixes": fixes[:limit], "matching": len(fixes), "categories": categories, "brands": brands,
             "levers": list(LEVERS), "total_savings": sum(f["expected_savings_per_month"] for f in fixes),
-            "total_returns": sum(f["expected_returns_avoided_per_month"] for f in fixes)}
+            "total_returns": sum(f["expected_returns_avoided_per_month"] for f in fixes),
+            "reason_note": capture.message if capture is not None else None}
 
 
 def _rate(row: np.ndarray, column: str) -> float:

@@ -32,6 +32,7 @@ FORMATS = (".json", ".csv", ".html")
 _LEVER_COLOURS = {
     "add_size_guide": "#2563eb", "runs_small": "#7c3aed", "runs_large": "#9333ea", "improve_photos": "#0891b2",
     "improve_description": "#0d9488", "quality_review": "#dc2626", "packaging_review": "#ea580c",
+    "investigate_returns": "#475569",
 }
 
 
