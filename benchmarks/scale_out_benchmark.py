@@ -236,6 +236,7 @@ def main() -> None:
                         help="train this parts shop (made by demo-data --parts) instead of generating one")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-memory", default=None, help="per worker, e.g. 9GiB (default: Dask's share)")
+    parser.add_argument("--shards", type=int, default=None, help="train --shards (default: twice the workers)")
     parser.add_argument("--scheduler-processes", action="store_true",
                         help="a scheduler and workers as separate processes (tcp://…) instead of --cluster local:N")
     parser.add_argument("--single", action="store_true", help="also train the same shop in one process")
@@ -253,6 +254,7 @@ def main() -> None:
     print(f"machine: {machine()}; {mode}, {args.workers} workers × 1 thread, memory limit "
           f"{args.worker_memory or 'Dask default'} each; params {args.params or 'default'}", flush=True)
     extra = ["--params", str(Path(args.params).resolve())] if args.params else []   # the runs' cwd is elsewhere
+    sharding = ["--shards", str(args.shards)] if args.shards else []
     sizes = [None] if args.shop else args.lines
     for n in sizes:
         work = Path(tempfile.mkdtemp(prefix="rr-scale-out-"))
@@ -275,12 +277,12 @@ def main() -> None:
             if args.scheduler_processes:
                 procs, address = start_cluster(work, args.workers, args.worker_memory)
                 try:
-                    cluster = ["--cluster", address]
+                    cluster = ["--cluster", address, *sharding]
                     r = measure_limited([*train, *cluster], float("inf"), work, "cluster")
                 finally:
                     stop_cluster(procs)
             else:
-                cluster = ["--cluster", f"local:{args.workers}"]
+                cluster = ["--cluster", f"local:{args.workers}", *sharding]
                 cluster += ["--worker-memory", args.worker_memory] if args.worker_memory else []
                 print(f"running: returnrisk {' '.join(train[2:] + cluster)} (log: {work}/cluster.stderr)", flush=True)
                 r = measure_limited([*train, *cluster], float("inf"), work, "cluster")

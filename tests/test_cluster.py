@@ -118,6 +118,9 @@ def test_worker_memory_is_checked_and_applies_to_local_clusters_only(tmp_path):
     r = subprocess.run([*CLI, "train", "--data", str(tmp_path), "--worker-memory", "3GiB"], capture_output=True,
                        text=True, env=env, timeout=900)
     assert r.returncode == 2 and "--worker-memory 3GiB applies to the workers of --cluster local" in r.stderr
+    r = subprocess.run([*CLI, "train", "--data", str(tmp_path), "--shards", "16"], capture_output=True,
+                       text=True, env=env, timeout=900)
+    assert r.returncode == 2 and "--shards 16 applies to the workers of --cluster" in r.stderr
 
 
 def test_the_flag_wins_over_the_environment(tmp_path):

@@ -59,16 +59,16 @@ def _stdout_to_stderr(active: bool):
 
 
 def train_on_cluster(data: str, cluster: str, *, out, params, tracker, as_of, quarantine, start, end,
-                     json_mode: bool = False, worker_memory: str | None = None):
+                     json_mode: bool = False, worker_memory: str | None = None, shards: int | None = None):
     """Train on the cluster named by ``cluster`` (``local[:N]`` or ``tcp://HOST:PORT``); ``worker_memory``
     is the memory limit of each worker of a local cluster (e.g. ``"4GiB"``)."""
     spec = parse_cluster_spec(cluster, memory_limit=worker_memory)
     with _stdout_to_stderr(json_mode):
         return _train(data, spec, out=out, params=params, tracker=tracker, as_of=as_of, quarantine=quarantine,
-                      start=start, end=end)
+                      start=start, end=end, shards=shards)
 
 
-def _train(data, spec, *, out, params, tracker, as_of, quarantine, start, end):
+def _train(data, spec, *, out, params, tracker, as_of, quarantine, start, end, shards=None):
     require_dask()
     for noisy in ("distributed", "tornado", "bokeh"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -82,7 +82,7 @@ def _train(data, spec, *, out, params, tracker, as_of, quarantine, start, end):
         clock = ClusterStageClock(start, end, client=client)
         try:
             return run_cluster_training(data, client=client, params=params, tracker=tracker, as_of=as_of,
-                                        quarantine_dir=quarantine, clock=clock)
+                                        quarantine_dir=quarantine, clock=clock, shards=shards)
         except (ReturnRiskError, DataError):
             raise
         except Exception as exc:  # noqa: BLE001 (any failure of the cluster becomes one clear message)

@@ -56,14 +56,19 @@ def train(
     worker_memory: str = typer.Option(None, "--worker-memory", help="With --cluster local[:N]: memory limit of "
                                       "each worker process, e.g. 4GiB (Dask spills to disk past 60 % of it and "
                                       "restarts a worker past 95 %; default: the machine's memory shared equally)."),
+    shards: int = typer.Option(None, "--shards", min=1, help="With --cluster: hash shards of the lines, customers "
+                               "and products (default: twice the workers' threads); more shards, smaller tasks "
+                               "(keep 1–2M lines per shard)."),
 ) -> None:
     """Train, evaluate on the future, log to MLflow, register, and promote if not worse."""
     cluster = cluster or os.environ.get("RETURNRISK_DASK_SCHEDULER") or None
-    if worker_memory and not cluster:
+    if (worker_memory or shards) and not cluster:
         from returnrisk.errors import InputError
 
-        raise InputError(f"--worker-memory {worker_memory} applies to the workers of --cluster local[:N]; "
-                         "add --cluster local:2 (or drop --worker-memory to train in one process)")
+        option, where = ((f"--worker-memory {worker_memory}", "--cluster local[:N]") if worker_memory
+                         else (f"--shards {shards}", "--cluster local[:N] or tcp://HOST:PORT"))
+        raise InputError(f"{option} applies to the workers of {where}; add --cluster local:2 (or drop "
+                         f"{option.split()[0]} to train in one process)")
     from returnrisk.pipeline.params import load_params
     from returnrisk.pipeline.stages import StageClock
     from returnrisk.pipeline.train import run_training
@@ -92,7 +97,7 @@ def train(
 
             result = train_on_cluster(data, cluster, out=out, params=params, tracker=tracker, as_of=when,
                                       quarantine=quarantine, start=start, end=end, json_mode=as_json,
-                                      worker_memory=worker_memory)
+                                      worker_memory=worker_memory, shards=shards)
         else:
             result = run_training(Path(data), params=params, tracker=tracker, as_of=when, quarantine_dir=quarantine,
                                   reason_filler=default_reason_filler(), clock=StageClock(start, end))
