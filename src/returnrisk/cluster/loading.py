@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -481,6 +482,9 @@ class ReadShop:
     shards: int
     catalogue: object = None
     other: object = None
+    #: this run's token in the task keys: two runs on one cluster (or the same folder read again
+    #: after its files changed) never share a result
+    run: str = ""
 
 
 def read_partitioned(client, data: str, *, quarantine_dir: str | Path | None = None,
@@ -499,13 +503,15 @@ def read_partitioned(client, data: str, *, quarantine_dir: str | Path | None = N
                                  "pass --quarantine PATH to a folder every worker can write", structural=True)])
     workers = max(1, sum(client.nthreads().values()))
     shards = shards or max(2, 2 * workers)
-    products = client.submit(_load_products, parts["products"], merchandise_flags, key="load-products").result()
+    run = uuid.uuid4().hex[:12]
+    products = client.submit(_load_products, parts["products"], merchandise_flags,
+                             key=f"load-products-{run}").result()
     catalogue = hold(client, products.get("catalogue", pd.Index([])), "catalogue")
     other = hold(client, pd.Index(products["other"]["product_id"]) if "other" in products else pd.Index([]),
                  "not-merchandise")
-    line_states = [client.submit(_check_part, p, catalogue, other, key=f"read-{p.table}-{p.index}-{p.label}")
+    line_states = [client.submit(_check_part, p, catalogue, other, key=f"read-{p.table}-{p.index}-{p.label}-{run}")
                    for p in parts["order_lines"]]
-    return_states = [client.submit(_check_part, p, None, None, key=f"read-{p.table}-{p.index}-{p.label}")
+    return_states = [client.submit(_check_part, p, None, None, key=f"read-{p.table}-{p.index}-{p.label}-{run}")
                      for p in parts["returns"]]
     summaries = client.gather([client.submit(_read_summary, s) for s in line_states + return_states])
     structural = list(products["structural"]) + [p for ps, _ in summaries for p in ps]
@@ -514,7 +520,7 @@ def read_partitioned(client, data: str, *, quarantine_dir: str | Path | None = N
     rows_read = {"order_lines": sum(n for _, n in summaries[:len(line_states)]),
                  "returns": sum(n for _, n in summaries[len(line_states):])}
     return ReadShop(str(data), parts, products, line_states, return_states, rows_read, quarantine, shards,
-                    catalogue, other)
+                    catalogue, other, run)
 
 
 def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason_filler: bool = True) -> LoadedShop:
@@ -565,7 +571,7 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
         finished[table] = [
             client.submit(_finish_part, part, *arguments(table), found[table][i], read.quarantine, single,
                           prices if table == "order_lines" else None, shards,
-                          key=f"clean-{table}-{part.index}-{part.label}")
+                          key=f"clean-{table}-{part.index}-{part.label}-{read.run}")
             for i, part in enumerate(parts[table])]
     line_parts = [client.submit(operator.getitem, f, 0) for f in finished["order_lines"]]
     events = [client.submit(operator.getitem, f, 0) for f in finished["returns"]]
