@@ -392,7 +392,8 @@ def run_cluster_training(data: str, *, client, params: TrainParams, tracker: Tra
     del frames, features
     return register_and_promote(tracker, bundle, data_label=data, params=params, inputs=inputs, metrics=metrics,
                                 comparison=comparison, figures=figures, decision=decision, promote=promote,
-                                champion=champion, as_of=as_of, clock=clock)
+                                champion=champion, as_of=as_of, clock=clock,
+                                rows={"immature_rows": int(totals["immature"])})
 
 
 def _refit_through(frame: ShardFrame, split_s: dict) -> int | None:

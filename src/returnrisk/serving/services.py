@@ -23,6 +23,8 @@ part                 what it holds
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``monitor``          the served model's last monitoring report, cached, and its ``/metrics`` gauges
+                     (:mod:`~returnrisk.serving.monitor_gauges`; registered on ``metrics.registry``)
 ===================  ==============================================================================
 """
 
@@ -40,6 +42,7 @@ from returnrisk.operations.store import ReturnStore
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
+from returnrisk.serving.monitor_gauges import MonitorGauges, tracker_reader
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
@@ -72,6 +75,7 @@ class Services:
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
+    monitor: MonitorGauges
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -84,12 +88,16 @@ class Services:
         shop = ServiceShop(settings, holder)
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
+        metrics = Metrics()
+        monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
+                                tracker_reader(settings.tracking_uri))
+        metrics.registry.register(monitor)
         return cls(
-            settings=settings, holder=holder, metrics=Metrics(), keys=keys,
+            settings=settings, holder=holder, metrics=metrics, keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
             slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons),
+            returns=ReturnsDesk(store, shop, reasons), monitor=monitor,
         )
 
     # ---- lifespan -------------------------------------------------------------------------------
