@@ -96,8 +96,8 @@ LAYERS = (
     {"features"},
     {"model"},
     {"scoring"},
-    {"tracking", "fixes", "operations", "monitoring", "cluster"},
-    {"pipeline", "dashboard"},
+    {"tracking", "fixes", "operations", "monitoring"},
+    {"pipeline", "dashboard", "cluster"},   # cluster: a training run on Dask (shares pipeline's log and gate)
     {"serving"},
     {"cli", "__main__"},   # __main__: `python -m returnrisk` runs the CLI
 )
