@@ -47,9 +47,13 @@ class RiskResponse(BaseModel):
     p_return: float = Field(ge=0, le=1, description="Calibrated probability that the line comes back.")
     reasons: dict[str, float] = Field(description="P(return for this reason group); they sum to p_return.")
     risk_band: Literal["low", "medium", "high"] = Field(description="Relative to the product's category.")
-    base_log_odds: float = Field(description="base_log_odds + sum of all contributions = logit(p_return).")
-    drivers: list[Driver]
-    reason_drivers: dict[str, list[Driver]]
+    base_log_odds: float | None = Field(None, description="base_log_odds + sum of all contributions = "
+                                        "logit(p_return). Like the drivers: always for a visitor, for a known "
+                                        "customer and in /v1/score only with explain=true (absent otherwise).")
+    drivers: list[Driver] | None = Field(None, description="The five largest exact TreeSHAP contributions "
+                                         "(present as base_log_odds is).")
+    reason_drivers: dict[str, list[Driver]] | None = Field(None, description="The three largest per reason group "
+                                                           "(present as base_log_odds is).")
     message: str | None = Field(description="Shopper-facing sentence, only when the evidence supports it.")
     model_version: str | None
 

@@ -17,6 +17,9 @@ part                 what it holds
 ``keys``             who may call what (:class:`~returnrisk.serving.security.KeyChecker`)
 ``sessions``         dashboard session tokens
 ``slots``            first-come-first-served limit on model computations
+``storefront``       the storefront's answers: who the shopper is (customer tokens, Shopify App
+                     Proxy, merchant keys), visitor answers with their HTTP caching, customers'
+                     answers computed (:class:`~returnrisk.serving.storefront.Storefront`)
 ``shop``             the shop history: one resolver, one cache (:class:`~returnrisk.serving.shops.ServiceShop`)
 ``store``            the returns table of the service database
 ``reasons``          the reason inferrer of text-only returns
@@ -46,6 +49,7 @@ from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.serving.slots import ModelSlots
 from returnrisk.serving.state import LoadedModel, ModelHolder, ModelLoader
+from returnrisk.serving.storefront import Storefront
 
 __all__ = ["Services", "ReloadFailed"]
 
@@ -66,6 +70,7 @@ class Services:
     keys: KeyChecker
     sessions: SessionSigner
     slots: ModelSlots
+    storefront: Storefront
     shop: ServiceShop
     store: ReturnStore
     reasons: ReasonInferrer
@@ -84,10 +89,11 @@ class Services:
         shop = ServiceShop(settings, holder)
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
+        slots = ModelSlots(settings.model_slots)
         return cls(
             settings=settings, holder=holder, metrics=Metrics(), keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
-            slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
+            slots=slots, storefront=Storefront(settings, keys, slots), shop=shop, store=store, reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
             returns=ReturnsDesk(store, shop, reasons),
         )
