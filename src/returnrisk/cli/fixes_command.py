@@ -93,6 +93,9 @@ def fixes(
                                model_info={"version": ref.version, "alias": ref.alias, "uri": ref.uri})
     write_report(report, output)
     summary = report.summary()
+    capture = report.reason_capture.message if report.reason_capture is not None else None
+    if capture:
+        out.print(capture["en"], style="bold yellow", markup=False, highlight=False)
     table = Table(title=f"fix suggestions — {summary['suggestions']:,} on {summary['products_flagged']:,} of "
                         f"{summary['products_analysed']:,} products (history to {report.as_of:%Y-%m-%d})",
                   title_justify="left")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.dashboard import charts
+from returnrisk import charts
 from returnrisk.features.history import STATE_COLUMNS
 from returnrisk.fixes.levers import LEVERS
 from returnrisk.scoring.size_advice import size_advice
@@ -106,9 +106,11 @@ def fixes_page(report, *, category: str | None, brand: str | None, lever: str | 
     fixes = sorted(fixes, key=lambda f: (f.get(key) is None, f.get(key) or 0), reverse=key != "flagged_since")
     categories = sorted({f["category"] for f in report.fixes if f.get("category")})
     brands = sorted({f["brand"] for f in report.fixes if f.get("brand")})
+    capture = getattr(report, "reason_capture", None)
     return {"fixes": fixes[:limit], "matching": len(fixes), "categories": categories, "brands": brands,
             "levers": list(LEVERS), "total_savings": sum(f["expected_savings_per_month"] for f in fixes),
-            "total_returns": sum(f["expected_returns_avoided_per_month"] for f in fixes)}
+            "total_returns": sum(f["expected_returns_avoided_per_month"] for f in fixes),
+            "reason_note": capture.message if capture is not None else None}
 
 
 def _rate(row: np.ndarray, column: str) -> float:

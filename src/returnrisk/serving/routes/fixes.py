@@ -22,7 +22,7 @@ from returnrisk.serving.deps import FixReportsDep, ModelDep, merchant
 from returnrisk.serving.errors import ApiError
 from returnrisk.serving.schemas import error_responses
 
-__all__ = ["router", "Fix", "FixesResponse", "ProductFixesResponse"]
+__all__ = ["router", "Fix", "FixesResponse", "ProductFixesResponse", "ReasonCaptureOut"]
 
 router = APIRouter(tags=["fixes"], dependencies=[Depends(merchant)])
 ERRORS = error_responses(401, 403, 422, 503)
@@ -36,9 +36,25 @@ class Fix(FixSuggestion):
     :class:`returnrisk.fixes.FixSuggestion` (parts that do not apply to a lever are left out)."""
 
 
+class ReasonCaptureOut(BaseModel):
+    """Whether the shop records why customers return (without reasons, only investigate_returns is possible)."""
+
+    returns: int = Field(description="Returns in the history analysed.")
+    with_reason: int = Field(description="Of which with a reason (given, or read from the customer's words).")
+    share_with_reason: float | None
+    reasons_known: bool = Field(description="Enough reasons for the reason levers (validate's reason_levers).")
+    message: Bilingual | None = Field(description="What to say first when reasons are missing (null otherwise).")
+
+
+def _capture(report) -> ReasonCaptureOut | None:
+    return ReasonCaptureOut(**report.reason_capture.to_dict()) if report.reason_capture is not None else None
+
+
 class FixesResponse(BaseModel):
     model_version: str | None
     as_of: str = Field(description="End of the shop history analysed.")
+    reason_capture: ReasonCaptureOut | None = Field(description="Return reasons in the data; its message is what "
+                                                                "to show at the top of the list when they are missing.")
     generated_at: str
     total: int = Field(description="Suggestions matching the filters (before the limit).")
     count: int
@@ -68,7 +84,7 @@ async def list_fixes(
     report = await run_in_threadpool(reports.get, model)
     matching = report.select(category=category, brand=brand, lever=lever)
     chosen = matching[:limit]
-    return FixesResponse(model_version=model.version, as_of=report.as_of.isoformat(),
+    return FixesResponse(model_version=model.version, as_of=report.as_of.isoformat(), reason_capture=_capture(report),
                          generated_at=report.generated_at.isoformat(), total=len(matching), count=len(chosen),
                          note=report.note, fixes=chosen)
 
