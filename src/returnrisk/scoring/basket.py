@@ -12,16 +12,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from returnrisk.features.lines import basket_context
+from returnrisk.features.snapshot import Snapshot
+from returnrisk.scoring.rows import FeatureRows
 from returnrisk.timeutil import DAY
-
-if TYPE_CHECKING:   # the scorer imports this module
-    from returnrisk.scoring.explained import ExplainedScorer
 
 __all__ = ["BasketLine", "basket_features", "lines_frame"]
 
@@ -40,6 +39,15 @@ class BasketLine:
     unit_price: float | None = None
     ordered_at: datetime | None = None
     product: dict = field(default_factory=dict)
+
+
+class _Scorer(Protocol):
+    """What :func:`basket_features` needs of an :class:`~returnrisk.scoring.explained.ExplainedScorer`
+    (which imports this module, so it is not imported here)."""
+
+    pairs: Any          # .index: {(product_id, size or ""): row of the visitor table}
+    rows: FeatureRows
+    snapshot: Snapshot
 
 
 def _cutoff(when: datetime | None, now: pd.Timestamp) -> int:
@@ -69,7 +77,7 @@ def lines_frame(lines: list[BasketLine], now: pd.Timestamp) -> pd.DataFrame:
     return frame
 
 
-def basket_features(scorer: ExplainedScorer, lines: list[BasketLine], now: pd.Timestamp) -> np.ndarray:
+def basket_features(scorer: _Scorer, lines: list[BasketLine], now: pd.Timestamp) -> np.ndarray:
     """The feature matrix of ``lines``, as :meth:`Snapshot.features` computes it."""
     index = scorer.pairs.index
     pairs = [index.get((line.product_id, line.size or "")) for line in lines]
