@@ -13,7 +13,11 @@ from returnrisk.features.attributes import size_position
 from returnrisk.timeutil import DAY, epoch_seconds
 
 __all__ = ["Vocabulary", "order_context", "basket_context", "line_inputs", "line_terms",
-           "PRODUCT_ATTRIBUTE_COLUMNS"]
+           "PRODUCT_ATTRIBUTE_COLUMNS", "ORDER_CONTEXT_FEATURES"]
+
+#: The features a line takes from its order (not from its product, size or customer). A product page
+#: has no order yet: its explanations leave them out (docs/serving.md, "Explanations on a product page").
+ORDER_CONTEXT_FEATURES = ("order_lines", "order_same_product", "order_sizes_same_product")
 
 #: Product attributes a line may carry for a product the model has never seen.
 PRODUCT_ATTRIBUTE_COLUMNS = ("category", "brand", "price", "has_size_guide", "n_photos", "description", "created_at")

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnrisk.features.catalog import FEATURE_INDEX
 from returnrisk.features.derive import derive_features
 from returnrisk.features.history import LineHistory
-from returnrisk.features.lines import line_inputs
+from returnrisk.features.lines import ORDER_CONTEXT_FEATURES, line_inputs
 from returnrisk.features.snapshot import SEP
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.model.row_predictor import RowPredictor
@@ -51,6 +52,10 @@ class SizeNotOffered(LookupError):
     def __init__(self, product_id: str, size: str | None, offered: list[str]):
         super().__init__(product_id)
         self.product_id, self.size, self.offered = product_id, size, offered
+
+
+#: Positions of the order-context features, left out of a product page's drivers.
+_ORDER_POSITIONS = frozenset(FEATURE_INDEX[name] for name in ORDER_CONTEXT_FEATURES)
 
 
 def _sigmoid(x):
@@ -172,7 +177,9 @@ class ExplainedScorer:
             out["return_contrib"], out["reason_contrib"] = explanation.return_contrib, explanation.reason_contrib
         return out
 
-    def _body(self, e: dict[str, np.ndarray], i: int, product_id: str, lang: str) -> dict:
+    def _body(self, e: dict[str, np.ndarray], i: int, product_id: str, lang: str, product_page: bool = False) -> dict:
+        """One answer; ``product_page``: no order exists yet, so the order context (scored as the item
+        bought alone) is left out of the drivers and its contribution reported apart."""
         p = float(e["p_return"][i])
         body = {
             "p_return": round(p, 6),
@@ -181,10 +188,13 @@ class ExplainedScorer:
         }
         if "return_contrib" in e:
             vocabulary = self.snapshot.vocabulary
+            leave_out = _ORDER_POSITIONS if product_page else frozenset()
             body["base_log_odds"] = round(float(e["return_contrib"][i, -1]), 5)
-            body["drivers"] = top_drivers(e["return_contrib"][i], e["X"][i], vocabulary, lang, self.top)
+            if product_page:
+                body["order_context_log_odds"] = round(float(e["return_contrib"][i, list(leave_out)].sum()), 5)
+            body["drivers"] = top_drivers(e["return_contrib"][i], e["X"][i], vocabulary, lang, self.top, leave_out)
             body["reason_drivers"] = {
-                g: top_drivers(e["reason_contrib"][i, k], e["X"][i], vocabulary, lang, self.reason_top)
+                g: top_drivers(e["reason_contrib"][i, k], e["X"][i], vocabulary, lang, self.reason_top, leave_out)
                 for k, g in enumerate(RETURN_GROUPS)
             }
         body["message"] = self.fit(product_id)[1][lang] if self.has_product(product_id) else None
@@ -192,10 +202,11 @@ class ExplainedScorer:
         return body
 
     def explain_rows(self, X: np.ndarray, product_ids: list[str], langs: list[str], *,
-                     explain: bool = True) -> list[dict]:
-        """Probabilities, band, drivers (with ``explain``) and message of each feature row."""
+                     explain: bool = True, product_page: bool = False) -> list[dict]:
+        """Probabilities, band, drivers (with ``explain``) and message of each feature row;
+        ``product_page``: rows of a product page (no order yet, see :meth:`_body`)."""
         e = self.scores(X, product_ids, explain=explain)
-        return [self._body(e, i, pid, lang) for i, (pid, lang) in enumerate(zip(product_ids, langs))]
+        return [self._body(e, i, pid, lang, product_page) for i, (pid, lang) in enumerate(zip(product_ids, langs))]
 
     def anonymous(self) -> dict[tuple[str, str, str], bytes]:
         """JSON bodies of every (product, size, language) for a visitor without history."""
@@ -211,7 +222,7 @@ class ExplainedScorer:
                 pid, size = ids[start + j], sizes[start + j]
                 head = {"product_id": pid, "size": size or None, "customer_id": None, "customer_known": False}
                 for lang in LANGUAGES:
-                    body = {**head, **self._body(e, j, pid, lang)}
+                    body = {**head, **self._body(e, j, pid, lang, product_page=True)}
                     out[(pid, size, lang)] = json.dumps(body, separators=(",", ":")).encode()
         return out
 
@@ -228,7 +239,7 @@ class ExplainedScorer:
         """A known (or unknown: scored as new) customer's answer; drivers only with ``explain``."""
         pid, key = self.check(product_id, size)
         X, known = self.customer_row(pid, key, customer_id)
-        body = self.explain_rows(X, [pid], [lang], explain=explain)[0]
+        body = self.explain_rows(X, [pid], [lang], explain=explain, product_page=True)[0]
         return {"product_id": pid, "size": key or None, "customer_id": customer_id, "customer_known": known, **body}
 
     def score_lines(self, lines: list[BasketLine], lang: str, now: pd.Timestamp | None = None, *,

@@ -77,8 +77,14 @@ class RiskResponse(BaseModel):
     base_log_odds: float | None = Field(None, description="base_log_odds + sum of all contributions = "
                                         "logit(p_return). Like the drivers: always for a visitor, for a known "
                                         "customer and in /v1/score only with explain=true (absent otherwise).")
+    order_context_log_odds: float | None = Field(None, description="On a product page (this endpoint) there is no "
+                                                 "order yet: the line is scored as bought alone and the contribution "
+                                                 "of that order context (items in the order, same item several "
+                                                 "times, several sizes) is this sum, left out of the drivers. "
+                                                 "base_log_odds + this + the other contributions = logit(p_return).")
     drivers: list[Driver] | None = Field(None, description="The five largest exact TreeSHAP contributions "
-                                         "(present as base_log_odds is).")
+                                         "(present as base_log_odds is; on a product page without the order "
+                                         "context).")
     reason_drivers: dict[str, list[Driver]] | None = Field(None, description="The three largest per reason group "
                                                            "(present as base_log_odds is).")
     message: str | None = Field(description="Shopper-facing sentence, only when the evidence supports it.")
