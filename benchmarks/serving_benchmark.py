@@ -172,6 +172,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rr-serve-bench-"))
     env = {**os.environ, "RETURNRISK_TRACKING_URI": args.tracking_uri, "MLFLOW_TRACKING_URI": args.tracking_uri,
            "RETURNRISK_CUSTOMER_TOKEN_SECRET": secret, "RETURNRISK_MERCHANT_API_KEYS": key,
+           "RETURNRISK_DATABASE_URL": f"sqlite:///{work}/service.db",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # `mlflow models serve` runs `uvicorn`
     scripts = {
         "a": lua_paths([f"/v1/products/{p}/risk?size={s}" for p, s in pairs], work, "a"),

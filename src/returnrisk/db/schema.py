@@ -14,7 +14,8 @@ from datetime import timezone
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING"]
+__all__ = ["metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING",
+           "widget_events_table", "WIDGET_EVENTS_TABLE"]
 
 #: Names of the constraints SQLAlchemy generates (checks and primary keys are left unnamed or
 #: named explicitly, as in the first schema, so that databases created before the migrations match).
@@ -78,4 +79,24 @@ returns_table = sa.Table(
     sa.PrimaryKeyConstraint("line_id", "return_id", name="pk_returnrisk_returns"),
     sa.CheckConstraint("return_cost IS NULL OR return_cost >= 0", name="return_cost_not_negative"),
     sa.CheckConstraint("quantity IS NULL OR quantity >= 1", name="return_quantity_positive"),
+)
+
+
+# ---- issue 15 (s15): storefront widget events (revision 0005) ----------------------------------
+WIDGET_EVENTS_TABLE = "returnrisk_widget_events"
+
+#: What shoppers did with the size advice (``POST /v1/events``): a count per product, size and
+#: event (``shown``: the advice was displayed, ``size_selected``: the shopper picked that size
+#: afterwards). ``size`` is ``""`` when the event has none (advice shown for a visitor).
+widget_events_table = sa.Table(
+    WIDGET_EVENTS_TABLE,
+    metadata,
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("size", sa.String(50), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+    sa.Column("first_at", UTCDateTime(), nullable=False),
+    sa.Column("last_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("product_id", "size", "event", name="pk_returnrisk_widget_events"),
+    sa.CheckConstraint("count >= 0", name="widget_event_count_not_negative"),
 )

@@ -21,6 +21,7 @@ from returnrisk.serving.fastpath import VisitorFastPath
 from returnrisk.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from returnrisk.serving.routes import (
     dashboard,
+    events,
     fixes,
     health,
     model,
@@ -39,7 +40,7 @@ from returnrisk.serving.state import ModelLoader
 __all__ = ["create_app", "mlflow_loader", "ROUTERS"]
 
 #: The routers of the app, in order.
-ROUTERS = (health.router, risk.router, score.router, model.router, size_advice.router, widget.router, fixes.router,
+ROUTERS = (health.router, risk.router, score.router, model.router, size_advice.router, widget.router, events.router, fixes.router,
            returns.router, operations.router, dashboard.router)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.customers import Shopper
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
@@ -28,7 +29,7 @@ from returnrisk.serving.storefront import Storefront
 __all__ = [
     "get_services", "current_model", "merchant", "admin", "storefront", "customer_token", "shopper",
     "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep", "FiguresDep",
-    "StorefrontDep", "CustomerTokenDep", "ShopperDep",
+    "StorefrontDep", "CustomerTokenDep", "ShopperDep", "EventsDep",
 ]
 
 
@@ -119,3 +120,10 @@ async def shopper(
 
 
 ShopperDep = Annotated[Shopper, Depends(shopper)]
+
+
+async def _events(services: ServicesDep) -> WidgetEvents:
+    return services.events
+
+
+EventsDep = Annotated[WidgetEvents, Depends(_events)]

@@ -22,6 +22,7 @@ part                 what it holds
                      answers computed (:class:`~returnrisk.serving.storefront.Storefront`)
 ``shop``             the shop history: one resolver, one cache (:class:`~returnrisk.serving.shops.ServiceShop`)
 ``store``            the returns table of the service database
+``events``           the widget's event counts (``POST /v1/events``), same database
 ``reasons``          the reason inferrer of text-only returns
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
@@ -40,6 +41,7 @@ from returnrisk.dashboard.sessions import SessionSigner
 from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
@@ -73,6 +75,7 @@ class Services:
     storefront: Storefront
     shop: ServiceShop
     store: ReturnStore
+    events: WidgetEvents
     reasons: ReasonInferrer
     fix_reports: FixReports
     figures: ReturnsFigures
@@ -93,7 +96,8 @@ class Services:
         return cls(
             settings=settings, holder=holder, metrics=Metrics(), keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
-            slots=slots, storefront=Storefront(settings, keys, slots), shop=shop, store=store, reasons=reasons,
+            slots=slots, storefront=Storefront(settings, keys, slots), shop=shop, store=store,
+            events=WidgetEvents(store.engine), reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
             returns=ReturnsDesk(store, shop, reasons),
         )

@@ -8,8 +8,9 @@
  * or answers an error. No dependency, no cookie, no storage; fetches never delay the page's load
  * event. Attributes: product-id (required), lang (en|fr; default: the page's), customer-token
  * (an HS256 JWT signed by the shop's backend), api-base (default: where this script came from),
- * timeout (ms, at most 800), size-select (CSS selector of the shop's size picker: its changes are
- * counted), events="off" (no counts). Theme it with CSS custom properties (--returnrisk-*).
+ * timeout (ms, at most 800), size-select (CSS selector of the shop's size picker: the size then
+ * picked is counted), events="off" (count nothing). Counts go to POST /v1/events (product, size,
+ * event; nothing about the shopper). Theme it with CSS custom properties (--returnrisk-*).
  */
 (function () {
   "use strict";
@@ -114,6 +115,7 @@
 
   SizeAdvice.prototype._render = function (advice, t) {
     var box = this._box, frag = document.createDocumentFragment();
+    this._sizes = advice.sizes.map(function (o) { return o.size; });
     frag.appendChild(node("p", "title", t.title));
     if (advice.recommended_size) {
       var rec = node("p", "rec", t.forYou + " ");
@@ -152,15 +154,16 @@
   };
 
   SizeAdvice.prototype._watch = function (product) {
-    var selector = this.getAttribute("size-select"), self = this;
+    var selector = this.getAttribute("size-select"), self = this, picker = null;
     if (!selector || this._watching === selector) return;
-    var picker = null;
     try { picker = document.querySelector(selector); } catch (e) { return; }
     if (!picker) return;
     this._watching = selector;
     picker.addEventListener("change", function (e) {
       var value = e.target && e.target.value;
-      if (value && self.getAttribute("product-id") === product) self._report("size_selected", String(value));
+      if (value && self.getAttribute("product-id") === product && self._sizes && self._sizes.indexOf(value) >= 0) {
+        self._report("size_selected", String(value));
+      }
     });
   };
 
