@@ -131,19 +131,15 @@ def test_a_token_in_score_lines_names_their_customer(client, product, customer):
     assert explained["drivers"] and explained["p_return"] == anonymous["p_return"]
 
 
-def test_token_secret_must_be_long_and_is_required_to_read_tokens(tiny_bundle, product, customer):
-    from returnrisk.errors import InputError
-    from returnrisk.serving.settings import Settings as S
+def test_token_secret_must_be_long_and_is_required_to_read_tokens(tiny_bundle, product, customer, monkeypatch):
     from returnrisk.config import read_settings
+    from returnrisk.errors import InputError
 
-    import os
-    os.environ["RETURNRISK_CUSTOMER_TOKEN_SECRET"] = "short-secret"
-    try:
-        with pytest.raises(InputError) as caught:
-            read_settings(S)
-        assert "too short" in str(caught.value) and "short-secret" not in str(caught.value)
-    finally:
-        del os.environ["RETURNRISK_CUSTOMER_TOKEN_SECRET"]
+    monkeypatch.setenv("RETURNRISK_CUSTOMER_TOKEN_SECRET", "short-secret")
+    with pytest.raises(InputError) as caught:
+        read_settings(Settings)
+    assert "too short" in str(caught.value) and "short-secret" not in str(caught.value)   # never echoed
+    monkeypatch.delenv("RETURNRISK_CUSTOMER_TOKEN_SECRET")
     with TestClient(create_app(Settings(), loader=_loader(tiny_bundle))) as c:
         r = c.get(f"/v1/products/{product}/size-advice", params={"customer_token": token(customer)})
         assert r.status_code == 403 and "RETURNRISK_CUSTOMER_TOKEN_SECRET" in r.json()["detail"]

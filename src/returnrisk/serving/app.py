@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import returnrisk
-from returnrisk.serving.errors import install_error_handlers
 from returnrisk.serving.customers import TOKEN_HEADER
+from returnrisk.serving.errors import install_error_handlers
 from returnrisk.serving.fastpath import VisitorFastPath
 from returnrisk.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from returnrisk.serving.routes import (
