@@ -27,6 +27,8 @@ part                 what it holds
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``monitor``          the served model's last monitoring report, cached, and its ``/metrics`` gauges
+                     (:mod:`~returnrisk.serving.monitor_gauges`; registered on ``metrics.registry``)
 ===================  ==============================================================================
 """
 
@@ -45,6 +47,7 @@ from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
+from returnrisk.serving.monitor_gauges import MonitorGauges, tracker_reader
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
@@ -80,6 +83,7 @@ class Services:
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
+    monitor: MonitorGauges
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -93,13 +97,17 @@ class Services:
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
         slots = ModelSlots(settings.model_slots)
+        metrics = Metrics()
+        monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
+                                tracker_reader(settings.tracking_uri))
+        metrics.registry.register(monitor)
         return cls(
-            settings=settings, holder=holder, metrics=Metrics(), keys=keys,
+            settings=settings, holder=holder, metrics=metrics, keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
             slots=slots, storefront=Storefront(settings, keys, slots), shop=shop, store=store,
             events=WidgetEvents(store.engine), reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons),
+            returns=ReturnsDesk(store, shop, reasons), monitor=monitor,
         )
 
     # ---- lifespan -------------------------------------------------------------------------------

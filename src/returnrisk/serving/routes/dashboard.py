@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from returnrisk.dashboard.i18n import translator
+from returnrisk.dashboard.model_health import monitoring_panel
 from returnrisk.dashboard.pages import fixes_page, model_page, overview_page, product_page
 from returnrisk.dashboard.sessions import COOKIE
 from returnrisk.serving.deps import ServicesDep
@@ -170,6 +171,8 @@ async def model_info(request: Request, services: ServicesDep):
         model = services.model()
         versions = await run_in_threadpool(services.model_versions)
         data = model_page(model.describe(), versions, t, _lang(request))
+        report = await run_in_threadpool(services.monitor.report)
     except Exception as exc:  # noqa: BLE001
         return _problem(request, exc, t("model"))
-    return _render(request, "model.html", nav="model", page_title=t("model"), **data)
+    return _render(request, "model.html", nav="model", page_title=t("model"),
+                   monitoring=monitoring_panel(report, t, _lang(request)), **data)
