@@ -17,7 +17,7 @@ import sqlalchemy as sa
 __all__ = ["metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING",
            "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE",
            "SESSIONS_TABLE", "sessions_table", "LOGIN_FAILURES_TABLE", "login_failures_table", "FORGOTTEN_TABLE",
-           "forgotten_table"]
+           "forgotten_table", "widget_events_table", "WIDGET_EVENTS_TABLE"]
 
 #: Names of the constraints SQLAlchemy generates (checks and primary keys are left unnamed or
 #: named explicitly, as in the first schema, so that databases created before the migrations match).
@@ -151,4 +151,24 @@ forgotten_table = sa.Table(
     sa.Column("customer_hash", sa.String(64), primary_key=True),
     sa.Column("forgotten_at", UTCDateTime(), nullable=False),
     sa.Column("returns_erased", sa.Integer(), nullable=False),
+)
+
+
+# ---- issue 15 (s15): storefront widget events (revision 0005) ----------------------------------
+WIDGET_EVENTS_TABLE = "returnrisk_widget_events"
+
+#: What shoppers did with the size advice (``POST /v1/events``): a count per product, size and
+#: event (``shown``: the advice was displayed, ``size_selected``: the shopper picked that size
+#: afterwards). ``size`` is ``""`` when the event has none (advice shown for a visitor).
+widget_events_table = sa.Table(
+    WIDGET_EVENTS_TABLE,
+    metadata,
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("size", sa.String(50), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+    sa.Column("first_at", UTCDateTime(), nullable=False),
+    sa.Column("last_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("product_id", "size", "event", name="pk_returnrisk_widget_events"),
+    sa.CheckConstraint("count >= 0", name="widget_event_count_not_negative"),
 )

@@ -19,8 +19,12 @@ part                 what it holds
 ``login_throttle``   failed dashboard logins per address and in all (429 beyond)
 ``watch``            the registry alias watch: a new champion reaches every worker
 ``slots``            first-come-first-served limit on model computations
+``storefront``       the storefront's answers: who the shopper is (customer tokens, Shopify App
+                     Proxy, merchant keys), visitor answers with their HTTP caching, customers'
+                     answers computed (:class:`~returnrisk.serving.storefront.Storefront`)
 ``shop``             the shop history: one resolver, one cache (:class:`~returnrisk.serving.shops.ServiceShop`)
 ``store``            the returns table of the service database
+``events``           the widget's event counts (``POST /v1/events``), same database
 ``reasons``          the reason inferrer of text-only returns
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
@@ -45,6 +49,7 @@ from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.shopify_webhooks import ShopifyWebhooks
 from returnrisk.operations.store import ReturnStore
 from returnrisk.operations.webhook_orders import WebhookOrderStore
+from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.login_throttle import LoginThrottle
@@ -57,6 +62,7 @@ from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.serving.slots import ModelSlots
 from returnrisk.serving.state import LoadedModel, ModelHolder, ModelLoader
+from returnrisk.serving.storefront import Storefront
 
 __all__ = ["Services", "ReloadFailed"]
 
@@ -77,8 +83,10 @@ class Services:
     keys: KeyChecker
     sessions: SessionStore
     slots: ModelSlots
+    storefront: Storefront
     shop: ServiceShop
     store: ReturnStore
+    events: WidgetEvents
     reasons: ReasonInferrer
     fix_reports: FixReports
     figures: ReturnsFigures
@@ -105,6 +113,7 @@ class Services:
         orders = WebhookOrderStore(store.engine)
         returns = ReturnsDesk(store, shop, reasons, orders)
         metrics = Metrics()
+        slots = ModelSlots(settings.model_slots, metrics)
         monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
                                 tracker_reader(settings.tracking_uri))
         metrics.add_collector(monitor)
@@ -112,7 +121,8 @@ class Services:
             settings=settings, holder=holder, metrics=metrics, keys=keys,
             sessions=SessionStore(store.engine, settings.session_secret, keys.merchant,
                                   lifetime_s=settings.session_hours * 3600),
-            slots=ModelSlots(settings.model_slots, metrics), shop=shop, store=store, reasons=reasons,
+            slots=slots, storefront=Storefront(settings, keys, slots, metrics), shop=shop, store=store,
+            events=WidgetEvents(store.engine), reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
             returns=returns, orders=orders, monitor=monitor,
             webhooks=ShopifyWebhooks(settings.shopify_webhook_secret, orders, returns),
