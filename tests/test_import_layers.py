@@ -96,8 +96,8 @@ LAYERS = (
     {"features"},
     {"model"},
     {"scoring"},
-    {"tracking", "fixes", "operations", "capture", "monitoring", "cluster"},
-    {"pipeline", "dashboard", "portal"},
+    {"tracking", "fixes", "operations", "capture", "monitoring"},
+    {"pipeline", "dashboard", "portal", "cluster"},   # cluster: a training run on Dask (shares pipeline's log and gate)
     {"serving"},
     {"cli", "__main__"},   # __main__: `python -m returnrisk` runs the CLI
 )

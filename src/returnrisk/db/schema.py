@@ -15,9 +15,10 @@ from datetime import timezone
 import sqlalchemy as sa
 
 __all__ = ["metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING",
+           "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE",
            "SESSIONS_TABLE", "sessions_table", "LOGIN_FAILURES_TABLE", "login_failures_table", "FORGOTTEN_TABLE",
-           "forgotten_table", "customer_returns_table", "return_photos_table", "inbox_messages_table",
-           "review_returns_table"]
+           "forgotten_table", "widget_events_table", "WIDGET_EVENTS_TABLE",
+           "customer_returns_table", "return_photos_table", "inbox_messages_table", "review_returns_table"]
 
 #: Names of the constraints SQLAlchemy generates (checks and primary keys are left unnamed or
 #: named explicitly, as in the first schema, so that databases created before the migrations match).
@@ -81,6 +82,37 @@ returns_table = sa.Table(
     sa.PrimaryKeyConstraint("line_id", "return_id", name="pk_returnrisk_returns"),
     sa.CheckConstraint("return_cost IS NULL OR return_cost >= 0", name="return_cost_not_negative"),
     sa.CheckConstraint("quantity IS NULL OR quantity >= 1", name="return_quantity_positive"),
+)
+
+
+# ---- issue 14: order lines received by the Shopify webhook (revision 0007) ------------------------
+WEBHOOK_ORDER_LINES_TABLE = "returnrisk_webhook_order_lines"
+
+#: Order lines the shop's platform sent by webhook (``POST /v1/webhooks/shopify``, ``orders/create``
+#: and ``orders/updated``), in the contract's ``order_lines`` columns plus what an export needs to
+#: create the product of a line whose product is not in the shop's files (``title``, ``brand``).
+#: An order's rows are replaced as a whole by a newer version of the order (``order_updated_at``).
+webhook_order_lines_table = sa.Table(
+    WEBHOOK_ORDER_LINES_TABLE,
+    metadata,
+    sa.Column("line_id", sa.String(200), nullable=False),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("size", sa.String(100), nullable=True),
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("unit_price", sa.Float(), nullable=True),
+    sa.Column("ordered_at", UTCDateTime(), nullable=False),
+    sa.Column("order_number", sa.String(100), nullable=True),
+    sa.Column("currency", sa.String(10), nullable=True),
+    sa.Column("title", sa.Text(), nullable=True),
+    sa.Column("brand", sa.String(200), nullable=True),
+    sa.Column("platform", sa.String(20), nullable=False),
+    sa.Column("order_updated_at", UTCDateTime(), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("line_id", name="pk_returnrisk_webhook_order_lines"),
+    sa.CheckConstraint("quantity >= 1", name="webhook_line_quantity_positive"),
+    sa.Index("ix_returnrisk_webhook_order_lines_order_id", "order_id"),
 )
 
 
@@ -200,4 +232,24 @@ forgotten_table = sa.Table(
     sa.Column("customer_hash", sa.String(64), primary_key=True),
     sa.Column("forgotten_at", UTCDateTime(), nullable=False),
     sa.Column("returns_erased", sa.Integer(), nullable=False),
+)
+
+
+# ---- issue 15 (s15): storefront widget events (revision 0005) ----------------------------------
+WIDGET_EVENTS_TABLE = "returnrisk_widget_events"
+
+#: What shoppers did with the size advice (``POST /v1/events``): a count per product, size and
+#: event (``shown``: the advice was displayed, ``size_selected``: the shopper picked that size
+#: afterwards). ``size`` is ``""`` when the event has none (advice shown for a visitor).
+widget_events_table = sa.Table(
+    WIDGET_EVENTS_TABLE,
+    metadata,
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("size", sa.String(50), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+    sa.Column("first_at", UTCDateTime(), nullable=False),
+    sa.Column("last_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("product_id", "size", "event", name="pk_returnrisk_widget_events"),
+    sa.CheckConstraint("count >= 0", name="widget_event_count_not_negative"),
 )

@@ -2,7 +2,7 @@
 
 A request's path: the metrics middleware → the response headers (security headers, request id:
 :mod:`~returnrisk.serving.headers`) → the body limit → CORS (if configured) → the visitor
-fast path (a visitor's risk answered from precomputed bytes, :mod:`~returnrisk.serving.fastpath`)
+fast path (a visitor's risk and size advice answered from precomputed bytes, :mod:`~returnrisk.serving.fastpath`)
 → FastAPI's routing → a route of :mod:`returnrisk.serving.routes`, which takes the parts of
 :class:`~returnrisk.serving.services.Services` it needs through :mod:`~returnrisk.serving.deps`.
 Expected failures (``ReturnRiskError``) become JSON errors in one handler (:mod:`~returnrisk.serving.errors`).
@@ -19,8 +19,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import returnrisk
 from returnrisk.errors import ReturnRiskError
+from returnrisk.serving.customers import TOKEN_HEADER
 from returnrisk.serving.errors import install_error_handlers
-from returnrisk.serving.fastpath import VisitorRiskFastPath
+from returnrisk.serving.fastpath import VisitorFastPath
 from returnrisk.serving.headers import ResponseHeadersMiddleware
 from returnrisk.serving.middleware import BodyLimitMiddleware, MetricsMiddleware
 from returnrisk.serving.model_watch import VersionResolver
@@ -28,6 +29,7 @@ from returnrisk.serving.openapi import install_openapi, operation_id
 from returnrisk.serving.routes import (
     assets,
     dashboard,
+    events,
     fixes,
     health,
     model,
@@ -36,7 +38,10 @@ from returnrisk.serving.routes import (
     returns,
     review,
     risk,
+    score,
     size_advice,
+    webhooks,
+    widget,
 )
 from returnrisk.serving.schemas import ErrorResponse
 from returnrisk.serving.services import Services
@@ -48,8 +53,9 @@ __all__ = ["create_app", "mlflow_loader", "mlflow_resolver", "ROUTERS"]
 log = logging.getLogger(__name__)
 
 #: The routers of the app, in order.
-ROUTERS = (health.router, risk.router, model.router, size_advice.router, fixes.router, review.router, returns.router,
-           operations.router, dashboard.router, assets.router, portal.router)
+ROUTERS = (health.router, risk.router, score.router, model.router, size_advice.router, widget.router, events.router,
+           fixes.router, review.router, returns.router, operations.router, dashboard.router, assets.router,
+           webhooks.router, portal.router)
 
 
 def mlflow_loader(settings: Settings) -> ModelLoader:
@@ -125,12 +131,13 @@ def create_app(settings: Settings, *, loader: ModelLoader | None = None, resolve
     for router in ROUTERS:
         app.include_router(router)
     install_openapi(app)
-    # innermost: a visitor's risk is answered from precomputed bytes before routing (CORS and
-    # metrics still apply); with a required storefront key the route checks it instead
-    app.add_middleware(VisitorRiskFastPath, holder=services.holder, enabled=not settings.require_public_key)
-    if settings.cors_origins:
+    # innermost: a visitor's risk and size advice are answered from precomputed bytes before routing
+    # (CORS and metrics still apply); with a required storefront key the route checks it instead
+    app.add_middleware(VisitorFastPath, holder=services.holder, enabled=not settings.require_public_key,
+                       max_age=settings.visitor_cache_max_age)
+    if settings.cors_origins:   # the shops' origins: the widget calls the API from their pages
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
-                           allow_headers=["Authorization", "Content-Type"])
+                           allow_headers=["Authorization", "Content-Type", TOKEN_HEADER], max_age=3600)
     # the portal's form carries photos: its own limit (the photos allowed + 1 MiB of fields)
     portal_limit = settings.portal.portal_photo_max_bytes * settings.portal.portal_max_photos + (1 << 20)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.capture_desk import CaptureDesk
+from returnrisk.serving.customers import Shopper
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.portal_desk import PortalDesk
@@ -25,11 +27,12 @@ from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.serving.state import LoadedModel
+from returnrisk.serving.storefront import Storefront
 
 __all__ = [
-    "get_services", "current_model", "merchant", "admin", "storefront",
+    "get_services", "current_model", "merchant", "admin", "storefront", "customer_token", "shopper",
     "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep", "FiguresDep",
-    "PortalDep", "CapturedDep",
+    "StorefrontDep", "CustomerTokenDep", "ShopperDep", "EventsDep", "PortalDep", "CapturedDep",
 ]
 
 
@@ -107,3 +110,41 @@ FixReportsDep = Annotated[FixReports, Depends(_fix_reports)]
 FiguresDep = Annotated[ReturnsFigures, Depends(_figures)]
 PortalDep = Annotated[PortalDesk, Depends(_portal)]
 CapturedDep = Annotated[CaptureDesk, Depends(_captured)]
+
+
+async def _storefront(services: ServicesDep) -> Storefront:
+    return services.storefront
+
+
+async def customer_token(
+    customer_token: Annotated[str | None, Query(
+        max_length=4096, description="The shopper's customer token: an HS256 JWT the shop's backend signs with "
+                                     "RETURNRISK_CUSTOMER_TOKEN_SECRET (sub = customer id, exp ≤ 24 h).")] = None,
+    x_customer_token: Annotated[str | None, Header(
+        max_length=4096, description="The customer token, as a header (keeps it out of URLs and logs).")] = None,
+) -> str | None:
+    return customer_token or x_customer_token
+
+
+StorefrontDep = Annotated[Storefront, Depends(_storefront)]
+CustomerTokenDep = Annotated[str | None, Depends(customer_token)]
+
+
+async def shopper(
+    request: Request, services: ServicesDep, token: CustomerTokenDep,
+    customer_id: Annotated[str | None, Query(
+        max_length=200, description="A raw customer id: only with a merchant key (server to server).")] = None,
+) -> Shopper:
+    """Who is shopping (:mod:`returnrisk.serving.customers`): a visitor, or a customer vouched for by a
+    token, a Shopify App Proxy signature or a merchant key; 401 otherwise."""
+    return services.storefront.shopper(request, customer_id, token)
+
+
+ShopperDep = Annotated[Shopper, Depends(shopper)]
+
+
+async def _events(services: ServicesDep) -> WidgetEvents:
+    return services.events
+
+
+EventsDep = Annotated[WidgetEvents, Depends(_events)]

@@ -19,12 +19,18 @@ part                 what it holds
 ``login_throttle``   failed dashboard logins per address and in all (429 beyond)
 ``watch``            the registry alias watch: a new champion reaches every worker
 ``slots``            first-come-first-served limit on model computations
+``storefront``       the storefront's answers: who the shopper is (customer tokens, Shopify App
+                     Proxy, merchant keys), visitor answers with their HTTP caching, customers'
+                     answers computed (:class:`~returnrisk.serving.storefront.Storefront`)
 ``shop``             the shop history: one resolver, one cache (:class:`~returnrisk.serving.shops.ServiceShop`)
 ``store``            the returns table of the service database
+``events``           the widget's event counts (``POST /v1/events``), same database
 ``reasons``          the reason inferrer of text-only returns
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``orders``           the order lines received by webhook (service database)
+``webhooks``         ``POST /v1/webhooks/shopify`` (signature, orders, returns, refunds)
 ``capture``          the capture tables (portal and e-mail returns, photos, inbox, review list)
 ``portal``           the return portal behind ``/returns`` (links, form, exchange offer)
 ``captured``         customer returns, review list and channel figures for the merchant
@@ -44,7 +50,10 @@ from returnrisk.capture.records import CaptureRecords
 from returnrisk.dashboard.sessions import SessionStore
 from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
+from returnrisk.operations.shopify_webhooks import ShopifyWebhooks
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.webhook_orders import WebhookOrderStore
+from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.capture_desk import CaptureDesk
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_reports import FixReports
@@ -59,6 +68,7 @@ from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.serving.slots import ModelSlots
 from returnrisk.serving.state import LoadedModel, ModelHolder, ModelLoader
+from returnrisk.serving.storefront import Storefront
 
 __all__ = ["Services", "ReloadFailed"]
 
@@ -79,12 +89,16 @@ class Services:
     keys: KeyChecker
     sessions: SessionStore
     slots: ModelSlots
+    storefront: Storefront
     shop: ServiceShop
     store: ReturnStore
+    events: WidgetEvents
     reasons: ReasonInferrer
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
+    orders: WebhookOrderStore
+    webhooks: ShopifyWebhooks
     capture: CaptureRecords
     portal: PortalDesk
     captured: CaptureDesk
@@ -105,6 +119,8 @@ class Services:
         shop = ServiceShop(settings, holder)
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
+        orders = WebhookOrderStore(store.engine)
+        returns = ReturnsDesk(store, shop, reasons, orders)
         capture = CaptureRecords(store.engine)
         try:
             portal = PortalDesk(settings.portal, settings.economics, settings.database_url, store, capture, shop,
@@ -112,6 +128,7 @@ class Services:
         except ValueError as exc:
             raise InputError(f"RETURNRISK_PORTAL_RATE_LIMIT: {exc}") from None
         metrics = Metrics()
+        slots = ModelSlots(settings.model_slots, metrics)
         monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
                                 tracker_reader(settings.tracking_uri))
         metrics.add_collector(monitor)
@@ -119,9 +136,11 @@ class Services:
             settings=settings, holder=holder, metrics=metrics, keys=keys,
             sessions=SessionStore(store.engine, settings.session_secret, keys.merchant,
                                   lifetime_s=settings.session_hours * 3600),
-            slots=ModelSlots(settings.model_slots, metrics), shop=shop, store=store, reasons=reasons,
+            slots=slots, storefront=Storefront(settings, keys, slots, metrics), shop=shop, store=store,
+            events=WidgetEvents(store.engine), reasons=reasons,
             fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons), monitor=monitor,
+            returns=returns, orders=orders, monitor=monitor,
+            webhooks=ShopifyWebhooks(settings.shopify_webhook_secret, orders, returns),
             login_throttle=LoginThrottle(store.engine, max_per_client=settings.login_max_failures,
                                          max_global=settings.login_max_failures_global,
                                          window_s=settings.login_window_seconds),

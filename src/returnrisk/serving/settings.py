@@ -42,6 +42,17 @@ class Settings(BaseSettings):
                               "by POST /v1/returns, …): any SQLAlchemy URL.")
     returns_db_url: str | None = Field(None, description="Old name of database_url (RETURNRISK_RETURNS_DB_URL), read "
                                                          "when RETURNRISK_DATABASE_URL is not set; mirrors it after.")
+    shopify_webhook_secret: str | None = Field(None, description="Secret Shopify signs its webhooks with "
+                                               "(X-Shopify-Hmac-Sha256); POST /v1/webhooks/shopify answers 404 "
+                                               "until it is set.")
+    customer_token_secret: str | None = Field(None, description="Secret of the shop's customer tokens (HS256 JWTs: "
+                                              "sub = customer id, exp at most 24 h ahead), at least 32 characters.")
+    shopify_app_secret: str | None = Field(None, description="Shared secret of the Shopify app whose App Proxy "
+                                           "forwards storefront calls (its `signature` parameter is checked).")
+    allow_raw_customer_ids: bool = Field(False, description="Accept a raw customer_id without a merchant key (the "
+                                         "behaviour before customer tokens; anyone who knows an id sees its answer).")
+    visitor_cache_max_age: int = Field(300, ge=0, description="Seconds browsers and shared caches may keep a "
+                                       "visitor's answer (Cache-Control: public, max-age=…).")
     session_secret: str | None = Field(None, description="Secret signing dashboard sessions (random if unset).")
     secure_cookies: bool = Field(True, description="Mark the dashboard session cookie Secure (https only).")
     # ---- production (issue 18): several workers, logs, login ------------------------------------
@@ -85,6 +96,16 @@ class Settings(BaseSettings):
             self.database_url = self.returns_db_url   # the new name wins wherever both are set
         self.returns_db_url = self.database_url
         return self
+
+    @field_validator("customer_token_secret", "shopify_app_secret", mode="after")
+    @classmethod
+    def _secret(cls, value, info):
+        if value is None or not value.strip():
+            return None
+        if info.field_name == "customer_token_secret" and len(value) < 32:   # Shopify chooses its own
+            raise ValueError(f"a secret of {len(value)} characters is too short: use at least 32 random characters "
+                             "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        return value
 
     @field_validator("merchant_api_keys", "admin_api_keys", "public_api_keys", "cors_origins", mode="before")
     @classmethod

@@ -1,7 +1,7 @@
 """Return capture where customers are (issue 16): portal and e-mail returns, photos, inbox, review list.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 
 Tables for what the returns table does not hold: the exchange offered and chosen with the size
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
