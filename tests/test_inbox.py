@@ -288,6 +288,8 @@ def test_the_review_list_in_the_api_and_the_dashboard(tiny_bundle, shop, db, cap
         assert len(whole["return_ids"]) == 2 and whole["order_number"] == "#1003"
         listed = client.get("/v1/returns?channel=email", headers=key).json()
         assert listed["count"] == 8 and {r["channel"] for r in listed["returns"]} == {"email"}
+        anonymous = client.get("/dashboard/review", follow_redirects=False)    # the review list is the merchant's
+        assert anonymous.status_code in (302, 303) and "/dashboard/login" in anonymous.headers["location"]
         page = client.get("/dashboard/review", headers=key)
         assert page.status_code == 200
         assert page.text.count('data-why="') == 4 and "Return a shirt" in page.text

@@ -144,7 +144,7 @@ async def overview(request: Request, services: ServicesDep) -> Response:
 
 @router.get("/dashboard/review")
 async def review(request: Request, services: ServicesDep):
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     t = translator(_lang(request))
     try:
