@@ -524,7 +524,18 @@ def test_repeating_a_return_id_records_it_once(client, orders):
     assert len(svc.capture.returns_of_request("t-once")) == 1
 
 
-def test_the_overview_shows_channels_reason_share_and_exchanges(client):
+def test_the_overview_shows_channels_reason_share_and_exchanges(client, orders):
+    # its own data (the test does not rely on the returns other tests recorded): one portal return with
+    # a reason, for which the exchange offered is taken
+    rows, position, offer = sized_with_offer(client, orders, +1)
+    order_id = rows.loc[0, "order_id"]
+    answer = submit(client, order_id, form(open_order(client, order_id),
+                                           **{f"qty-{position}": "1", f"reason-{position}": "too_small"}))
+    assert f'value="exchange:{offer.recommended}"' in answer.text
+    step = {"form_id": hidden(answer.text, "form_id"), "csrf": hidden(answer.text, "csrf"), "lang": "en",
+            "step": "offer", "state": hidden(answer.text, "state"),
+            f"choice-{position}": f"exchange:{offer.recommended}"}
+    assert submit(client, order_id, step).status_code == 303
     page = client.get("/dashboard", headers=KEY)
     assert page.status_code == 200
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
@@ -533,5 +544,9 @@ def test_the_overview_shows_channels_reason_share_and_exchanges(client):
     assert "Exchanges vs refunds (size offer)" in text and "Sales kept" in text
     figures = services(client).captured.figures()
     portal_row = re.search(r'data-channel="portal"><td>Return portal</td><td class="num">([\d,]+)<', page.text)
-    assert portal_row and int(portal_row.group(1).replace(",", "")) == figures["by_channel"]["portal"] > 0
+    assert portal_row and int(portal_row.group(1).replace(",", "")) == figures["by_channel"]["portal"] >= 1
     assert figures["reason_share"]["after"] == 1.0 and figures["reason_share"]["before"] < 1.0
+    exchanges = figures["exchanges"]
+    assert exchanges["exchanges"] >= 1 and exchanges["offered"] >= 1
+    assert f"{exchanges['exchanges']} exchanges, {exchanges['refunds']} refunds of {exchanges['offered']} offered" in text
+    assert exchanges["units_kept"] >= 1 and f"Sales kept: {exchanges['units_kept']} unit(s)" in text
