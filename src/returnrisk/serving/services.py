@@ -60,8 +60,8 @@ from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.login_throttle import LoginThrottle
 from returnrisk.serving.metrics import Metrics
 from returnrisk.serving.model_watch import AliasWatch, VersionResolver
-from returnrisk.serving.portal_desk import PortalDesk
 from returnrisk.serving.monitor_gauges import MonitorGauges, tracker_reader
+from returnrisk.serving.portal_desk import PortalDesk
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings

@@ -28,8 +28,8 @@ def list_returns(
     captured: CapturedDep,
     exchange: Annotated[bool | None, Query(description="true: exchanges only; false: every other return.")] = None,
     channel: Annotated[Literal["portal", "email"] | None, Query(description="Only this channel.")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many items (1 to 1000).")] = 100,
+    offset: Annotated[int, Query(ge=0, description="Skip this many items first (paging).")] = 0,
 ) -> dict:
     return captured.returns(exchange=exchange, channel=channel, limit=limit, offset=offset)
 
@@ -39,7 +39,7 @@ def list_returns(
 def review_returns(
     captured: CapturedDep,
     status: Annotated[Literal["open", "resolved", "all"], Query(description="Which items.")] = "open",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many items (1 to 1000).")] = 100,
+    offset: Annotated[int, Query(ge=0, description="Skip this many items first (paging).")] = 0,
 ) -> dict:
     return captured.review(status=None if status == "all" else status, limit=limit, offset=offset)
