@@ -94,8 +94,9 @@ def test_an_empty_database_upgrades_to_exactly_the_schema_the_code_uses(url, tmp
     if url.startswith("postgresql"):
         engine = sa.create_engine(url)
         with engine.begin() as conn:
-            for table in (RETURNS_TABLE, VERSION_TABLE):
-                conn.execute(sa.text(f"drop table if exists {table}"))
+            for table in reversed(metadata.sorted_tables):
+                conn.execute(sa.text(f"drop table if exists {table.name}"))
+            conn.execute(sa.text(f"drop table if exists {VERSION_TABLE}"))
         engine.dispose()
 
 
@@ -140,6 +141,8 @@ def test_a_database_at_an_unknown_revision_is_refused(tmp_path):
 
 def test_new_revision_writes_the_migration_of_a_table_added_to_the_schema(tmp_path, monkeypatch):
     """The recipe of returnrisk.db's docstring: declare the table, generate its migration, upgrade."""
+    head = head_revision()
+    following = f"{int(head) + 1:04d}"
     copy = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(migrate, "MIGRATIONS", copy)
@@ -148,17 +151,18 @@ def test_new_revision_writes_the_migration_of_a_table_added_to_the_schema(tmp_pa
                      sa.Column("status", sa.String(20), nullable=False))
     try:
         path = migrate.new_revision("test statuses")
-        assert path.parent == copy / "versions" and path.name == "0002_test_statuses.py"
+        assert path.parent == copy / "versions" and path.name == f"{following}_test_statuses.py"
         text = path.read_text()
-        assert "op.create_table('returnrisk_test_statuses'" in text and "down_revision = '0001'" in text
+        assert "op.create_table('returnrisk_test_statuses'" in text and f"down_revision = '{head}'" in text
         url = f"sqlite:///{tmp_path / 'next.db'}"
-        assert upgrade(url).after == "0002"
+        assert upgrade(url).after == following
         assert differences(url) == []
     finally:
         metadata.remove(table)
         monkeypatch.undo()
         migrate._scripts.cache_clear()
-    assert head_revision() == "0001" and not (migrate.MIGRATIONS / "versions" / "0002_test_statuses.py").exists()
+    assert head_revision() == head
+    assert not (migrate.MIGRATIONS / "versions" / f"{following}_test_statuses.py").exists()
 
 
 # ---- a database made before migrations --------------------------------------------------------------

@@ -16,16 +16,19 @@ from fastapi import Depends, Request
 
 from returnrisk.operations.store import ReturnStore
 from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.returns_desk import ReturnsDesk
+from returnrisk.serving.security import Identity
 from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.serving.state import LoadedModel
 
 __all__ = [
-    "get_services", "current_model", "merchant", "admin", "storefront",
+    "get_services", "current_model", "merchant", "merchant_identity", "admin", "storefront",
     "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep", "FiguresDep",
+    "LifecycleDep", "IdentityDep",
 ]
 
 
@@ -43,6 +46,11 @@ async def current_model(services: ServicesDep) -> LoadedModel:
 
 async def merchant(request: Request, services: ServicesDep) -> str:
     return services.keys.merchant_access(request)
+
+
+async def merchant_identity(request: Request, services: ServicesDep) -> Identity:
+    """A merchant (or admin) key's role and label: the author recorded for a change."""
+    return services.keys.merchant_identity(request)
 
 
 async def admin(request: Request, services: ServicesDep) -> str:
@@ -77,6 +85,10 @@ async def _figures(services: ServicesDep) -> ReturnsFigures:
     return services.figures
 
 
+async def _lifecycle(services: ServicesDep) -> FixLifecycle:
+    return services.lifecycle
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ModelDep = Annotated[LoadedModel, Depends(current_model)]
 #: The shop history (one resolver, one cache); ``.get(model)`` loads on first use (blocking).
@@ -85,3 +97,6 @@ StoreDep = Annotated[ReturnStore, Depends(_store)]
 ReturnsDep = Annotated[ReturnsDesk, Depends(_returns)]
 FixReportsDep = Annotated[FixReports, Depends(_fix_reports)]
 FiguresDep = Annotated[ReturnsFigures, Depends(_figures)]
+#: Fix statuses, measured effects and alerts.
+LifecycleDep = Annotated[FixLifecycle, Depends(_lifecycle)]
+IdentityDep = Annotated[Identity, Depends(merchant_identity)]

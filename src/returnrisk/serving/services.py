@@ -23,6 +23,7 @@ part                 what it holds
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``lifecycle``        fix statuses, measured effects and alerts (:class:`~returnrisk.serving.fix_lifecycle.FixLifecycle`)
 ===================  ==============================================================================
 """
 
@@ -38,6 +39,7 @@ from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.store import ReturnStore
 from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
 from returnrisk.serving.returns_desk import ReturnsDesk
@@ -72,6 +74,7 @@ class Services:
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
+    lifecycle: FixLifecycle
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -84,12 +87,14 @@ class Services:
         shop = ServiceShop(settings, holder)
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
+        fix_reports = FixReports(settings, shop)
         return cls(
             settings=settings, holder=holder, metrics=Metrics(), keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
             slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
-            fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
+            fix_reports=fix_reports, figures=ReturnsFigures(settings, holder, shop),
             returns=ReturnsDesk(store, shop, reasons),
+            lifecycle=FixLifecycle(settings, store.engine, fix_reports, shop),
         )
 
     # ---- lifespan -------------------------------------------------------------------------------
