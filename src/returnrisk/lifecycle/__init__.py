@@ -35,6 +35,7 @@ from returnrisk.lifecycle.listing import (
     FixPage,
     FixQuery,
     FixRow,
+    build_rows,
     select,
 )
 from returnrisk.lifecycle.statuses import FixStatusStore, StoredStatus
@@ -51,6 +52,7 @@ __all__ = [
     "FixRow",
     "FixStatusStore",
     "StoredStatus",
+    "build_rows",
     "effective",
     "select",
     "set_status",

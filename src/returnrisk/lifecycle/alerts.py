@@ -8,7 +8,8 @@ once per destination (:mod:`returnrisk.lifecycle.outbox`), and a repeated delive
 same id.
 
 * ``newly_flagged`` — a product whose first flag (``flagged_since``, the earliest of its open
-  suggestions) is at most ``new_flag_days`` before the end of the data; one alert per product.
+  suggestions) is at most ``new_flag_days`` before the end of the data, and whose suggestions
+  would save more than ``min_savings`` a month; one alert per product.
 * ``recurrence`` — a done fix whose product shows the lever's excess again on the sales since
   its live date (:mod:`returnrisk.lifecycle.recurrence`).
 * ``no_effect`` — a done fix whose effect is measured (an informative interval) and did not
@@ -25,7 +26,7 @@ import pandas as pd
 
 from returnrisk.lifecycle.labels import lever_name
 from returnrisk.lifecycle.listing import FixRow
-from returnrisk.lifecycle.money import money, percent
+from returnrisk.lifecycle.money import money, percent, points
 from returnrisk.lifecycle.recurrence import recurrence
 
 __all__ = ["ALERT_KINDS", "Alert", "alert_id", "detect_alerts"]
@@ -65,7 +66,7 @@ def _name(row: FixRow) -> str:
     return f"{row.title} ({row.product_id})" if row.title else row.product_id
 
 
-def _newly_flagged(rows: list[FixRow], as_of: pd.Timestamp, days: int) -> list[Alert]:
+def _newly_flagged(rows: list[FixRow], as_of: pd.Timestamp, days: int, min_savings: float) -> list[Alert]:
     since = (as_of - pd.Timedelta(days=days)).strftime("%Y-%m-%d")
     by_product: dict[str, list[FixRow]] = {}
     for row in rows:
@@ -77,6 +78,8 @@ def _newly_flagged(rows: list[FixRow], as_of: pd.Timestamp, days: int) -> list[A
         if first < since:
             continue
         savings = sum(float(r.fix.get("expected_savings_per_month") or 0) for r in group)
+        if savings <= min_savings:
+            continue
         currency = group[0].currency or "EUR"
         levers = {lang: ", ".join(lever_name(r.lever, lang) for r in group) for lang in ("en", "fr")}
         message = group[0].fix.get("message") or {}
@@ -105,10 +108,10 @@ def _recurrence(row: FixRow, detection) -> Alert | None:
     texts = {
         "en": f"Problem back: {_name(row)} — {lever_name(row.lever, 'en')}, done since {live_at} (by {who}): "
               f"{percent(check.rate, 'en')} of its sales since then came back for its reasons, against "
-              f"{percent(check.reference_rate, 'en')} for comparable products (P = {check.p_worse:.2f}).",
+              f"{percent(check.reference_rate, 'en')} for its reference (P(worse) = {check.p_worse:.2f}).",
         "fr": f"Problème revenu : {_name(row)} — {lever_name(row.lever, 'fr')}, fait depuis le {live_at} (par {who}) : "
               f"{percent(check.rate, 'fr')} de ses ventes depuis sont revenues pour ces motifs, contre "
-              f"{percent(check.reference_rate, 'fr')} pour les produits comparables (P = {check.p_worse:.2f}).",
+              f"{percent(check.reference_rate, 'fr')} pour sa référence (P(pire) = {check.p_worse:.2f}).",
     }
     return Alert(alert_id("recurrence", row.fix_id, live_at), "recurrence", row.product_id, row.fix_id, texts,
                  {"live_at": live_at, "lever": row.lever, **check.to_dict()})
@@ -123,12 +126,12 @@ def _no_effect(row: FixRow) -> Alert | None:
     word = {"en": "did not reduce", "fr": "n'a pas réduit"}
     texts = {
         "en": f"No measurable effect: {_name(row)} — {lever_name(row.lever, 'en')}, live since {live_at}, "
-              f"{word['en']} the rate of its reasons: {percent(change, 'en', signed=True)} "
-              f"({percent(low, 'en', signed=True)} to {percent(high, 'en', signed=True)}) against comparable "
+              f"{word['en']} the rate of its reasons: {points(change, 'en')} "
+              f"({points(low, 'en')} to {points(high, 'en')}) against comparable "
               f"products, over {effect.get('sales_after')} sales.",
         "fr": f"Pas d’effet mesurable : {_name(row)} — {lever_name(row.lever, 'fr')}, en ligne depuis le {live_at}, "
-              f"{word['fr']} le taux de ses motifs : {percent(change, 'fr', signed=True)} "
-              f"({percent(low, 'fr', signed=True)} à {percent(high, 'fr', signed=True)}) face aux produits "
+              f"{word['fr']} le taux de ses motifs : {points(change, 'fr')} "
+              f"({points(low, 'fr')} à {points(high, 'fr')}) face aux produits "
               f"comparables, sur {effect.get('sales_after')} ventes.",
     }
     return Alert(alert_id("no_effect", row.fix_id, live_at), "no_effect", row.product_id, row.fix_id, texts,
@@ -136,9 +139,10 @@ def _no_effect(row: FixRow) -> Alert | None:
                   "low": low, "high": high, "level": effect.get("level"), "sales_after": effect.get("sales_after")})
 
 
-def detect_alerts(rows: list[FixRow], detection, *, as_of: pd.Timestamp, new_flag_days: int) -> list[Alert]:
+def detect_alerts(rows: list[FixRow], detection, *, as_of: pd.Timestamp, new_flag_days: int,
+                  min_savings: float = 0.0) -> list[Alert]:
     """Every alert that holds now (see the module docstring); the same ids every time they hold."""
-    alerts = _newly_flagged(rows, as_of, new_flag_days)
+    alerts = _newly_flagged(rows, as_of, new_flag_days, min_savings)
     for row in rows:
         if row.status != "done":
             continue

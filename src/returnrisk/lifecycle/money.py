@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from babel import Locale
 from babel.numbers import format_currency, format_decimal, format_percent
 
-__all__ = ["LOCALES", "money", "money_totals", "number", "percent"]
+__all__ = ["LOCALES", "money", "money_totals", "number", "percent", "points"]
 
 #: The locale of each language of the dashboard.
 LOCALES: dict[str, str] = {"en": "en_GB", "fr": "fr_FR"}
@@ -61,3 +61,12 @@ def percent(value: float | None, lang: str = "en", digits: int = 1, *, signed: b
     if signed:
         text = ("+" if value > 0 else "−" if value < 0 else "±") + text
     return text
+
+
+def points(value: float | None, lang: str = "en", digits: int = 1) -> str:
+    """A change of a rate in percentage points, signed: "−11.9 pts" / "−11,9 pts"."""
+    if value is None:
+        return "—"
+    amount = format_decimal(abs(float(value)) * 100, format="#,##0." + "0" * digits, locale=_locale(lang))
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    return f"{sign}{amount}\u00a0pts" if lang == "fr" else f"{sign}{amount} pts"

@@ -28,9 +28,15 @@ class AlertSettings(BaseSettings):
     new_flag_days: int = Field(
         28, ge=1, description="A product is 'newly flagged' when its first flag is at most this many days before "
                               "the end of the data (no alert flood on a first start).")
+    min_savings: float = Field(
+        0.0, ge=0, description="A newly flagged product is alerted only if its fixes would save more than this a "
+                               "month (model estimate, the shop's currency).")
     retry_base_seconds: float = Field(10.0, gt=0, description="First retry after a failed delivery (then doubling).")
     retry_max_seconds: float = Field(3600.0, gt=0, description="Longest wait between two delivery attempts.")
     timeout_seconds: float = Field(10.0, gt=0, description="Time-out of one webhook call.")
+    lease_seconds: float = Field(
+        120.0, gt=0, description="A delivery taken by a worker that died is tried again after this long (more than "
+                                 "the time-out).")
 
     @field_validator("webhook_urls", mode="before")
     @classmethod

@@ -51,7 +51,6 @@ class WorkerConfig:
     alerts: AlertSettings
     detect_every_seconds: float = 3600.0
     poll_seconds: float = 5.0
-    lease_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,8 @@ class Worker:
         report, shop = self._fix_report()
         state = self.board.state(report, shop)
         found = detect_alerts(state.rows, report.detection, as_of=report.as_of,
-                              new_flag_days=self.config.alerts.new_flag_days)
+                              new_flag_days=self.config.alerts.new_flag_days,
+                              min_savings=self.config.alerts.min_savings)
         new = self.outbox.enqueue(found, list(self._urls), now=self.clock(), lang=self.config.alerts.lang,
                                   dashboard_url=self.config.alerts.dashboard_url)
         done = [r for r in state.rows if r.status == "done"]
@@ -132,7 +132,7 @@ class Worker:
         self.outbox.add_destinations(keys, since=now - pd.Timedelta(days=7), now=now)
         sent = failed = 0
         while True:
-            claimed = self.outbox.claim(keys, now=self.clock(), lease_seconds=self.config.lease_seconds)
+            claimed = self.outbox.claim(keys, now=self.clock(), lease_seconds=settings.lease_seconds)
             if not claimed:
                 return Delivered(sent, failed)
             for item in claimed:
