@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from returnrisk.dashboard.fix_words import FIX_TEXT
+
 __all__ = ["TEXT", "translator"]
 
 TEXT: dict[str, dict[str, str]] = {
@@ -91,6 +93,9 @@ TEXT: dict[str, dict[str, str]] = {
     "unavailable": {"en": "Not available: {why}", "fr": "Indisponible : {why}"},
     "page_not_found": {"en": "Product not found", "fr": "Produit introuvable"},
 }
+
+
+TEXT.update(FIX_TEXT)   # the fix lifecycle's words (issue 17)
 
 
 def translator(lang: str):

@@ -65,6 +65,8 @@ def effect_summary(effect: FixEffect | None) -> dict[str, Any] | None:
             "low": None if lever is None else lever["low"], "high": None if lever is None else lever["high"],
             "rate_before": None if lever is None else lever["before"],
             "rate_after": None if lever is None else lever["after"],
+            "comparison_before": None if lever is None else lever["comparison_before"],
+            "comparison_after": None if lever is None else lever["comparison_after"],
             "returns_avoided_per_month": data["returns_avoided_per_month"],
             "savings_per_month": data["savings_per_month"], "expected": data["expected"]}
 

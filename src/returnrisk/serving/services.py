@@ -23,6 +23,7 @@ part                 what it holds
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``csrf``             CSRF tokens of the dashboard's forms (:class:`~returnrisk.serving.csrf.CsrfGuard`)
 ``lifecycle``        fix statuses, measured effects and alerts (:class:`~returnrisk.serving.fix_lifecycle.FixLifecycle`)
 ===================  ==============================================================================
 """
@@ -39,6 +40,7 @@ from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.store import ReturnStore
 from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.csrf import CsrfGuard
 from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
@@ -75,6 +77,7 @@ class Services:
     figures: ReturnsFigures
     returns: ReturnsDesk
     lifecycle: FixLifecycle
+    csrf: CsrfGuard
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -95,6 +98,8 @@ class Services:
             fix_reports=fix_reports, figures=ReturnsFigures(settings, holder, shop),
             returns=ReturnsDesk(store, shop, reasons),
             lifecycle=FixLifecycle(settings, store.engine, fix_reports, shop),
+            csrf=CsrfGuard(settings.session_secret or "\n".join(sorted(keys.merchant)) or "no-keys",
+                           purpose="dashboard", path="/dashboard"),
         )
 
     # ---- lifespan -------------------------------------------------------------------------------

@@ -1,0 +1,102 @@
+"""The fix list in the dashboard (server side): status buttons behind CSRF-protected forms, the
+session remembering the key's label, search, paging, CSV of exactly the rows shown, money per
+language, titles and shop links from the catalogue."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from returnrisk.serving import Settings, create_app
+
+
+@pytest.fixture(scope="module")
+def shop_with_titles(trained, tmp_path_factory):
+    """The trained shop with titles, pages and images in its catalogue, and some lines sold in CHF."""
+    folder = tmp_path_factory.mktemp("titled") / "shop"
+    shutil.copytree(trained.data, folder)
+    products = pd.read_csv(folder / "products.csv", dtype=str, keep_default_na=False)
+    products["title"] = [f"Item {i} {c}" for i, c in enumerate(products["category"])]
+    products["url"] = [f"https://shop.example/p/{p}" for p in products["product_id"]]
+    products["image_url"] = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
+    products.to_csv(folder / "products.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser_client(trained, shop_with_titles, tmp_path_factory):
+    db = tmp_path_factory.mktemp("dash") / "service.db"
+    settings = Settings(_env_file=None, merchant_api_keys="anna:key-anna", database_url=f"sqlite:///{db}",
+                        data_dir=str(shop_with_titles), secure_cookies=False)
+    app = create_app(settings, loader=lambda: (trained.bundle(), {"version": "1"}))
+    with TestClient(app, base_url="http://testserver") as client:
+        answer = client.post("/dashboard/login", data={"key": "key-anna", "next": "/dashboard/fixes"},
+                             follow_redirects=False)
+        assert answer.status_code == 303
+        yield client
+
+
+def _token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<tr data-lever="[^"]+" data-fix="([0-9a-f]{12})"', html)
+
+
+def test_the_list_shows_titles_labels_money_and_evidence_not_codes(browser_client):
+    page = browser_client.get("/dashboard/fixes?lang=fr")
+    assert page.status_code == 200
+    html = page.text
+    assert "Ventes derrière le constat" in html and "Confiance" not in html
+    assert "Item " in html and "https://shop.example/p/" in html and 'class="thumb"' in html
+    assert re.search(r'<span class="pill">(Taille petit|Ajouter un guide des tailles|Améliorer les photos|'
+                     r'Améliorer la description|Revoir la qualité|Revoir l&#39;emballage|Taille grand)</span>', html)
+    assert not re.search(r'<span class="pill">[a-z]+_[a-z_]+</span>', html)      # no lever codes
+    assert re.search(r"\d+,\d\d\xa0€", html)                                       # French money (Babel)
+    english = browser_client.get("/dashboard/fixes?lang=en").text
+    assert re.search(r"€\d[\d,]*\.\d\d", english)
+
+
+def test_search_paging_and_the_csv_of_exactly_the_rows_shown(browser_client):
+    first = browser_client.get("/dashboard/fixes?limit=5&lang=en").text
+    shown = _rows(first)
+    assert len(shown) == 5 and "Next →" in first
+    second = browser_client.get("/dashboard/fixes?limit=5&offset=5&lang=en").text
+    assert not set(_rows(second)) & set(shown)
+    exported = browser_client.get("/dashboard/fixes.csv?limit=5&offset=5&lang=en")
+    assert exported.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [r["fix id"] for r in table] == _rows(second)
+    # search by title
+    title = re.search(r'class="product-link" href="[^"]+">(Item \d+ [a-z]+)</a>', first).group(1)
+    found = browser_client.get("/dashboard/fixes", params={"q": title.lower(), "lang": "en"}).text
+    assert _rows(found) and all(title in row for row in re.findall(r'class="product-link"[^>]*>([^<]+)<', found))
+
+
+def test_marking_a_fix_done_needs_the_forms_token_and_records_the_sessions_label(browser_client):
+    page = browser_client.get("/dashboard/fixes?lang=en").text
+    fix_id = _rows(page)[0]
+    form = {"status": "done", "live_at": "2026-02-01", "note": "guide added", "next": "/dashboard/fixes"}
+    forged = browser_client.post(f"/dashboard/fixes/{fix_id}/status", data=form, follow_redirects=False)
+    assert forged.status_code == 403 and "security token" in forged.text
+    other_site = browser_client.post(f"/dashboard/fixes/{fix_id}/status", data={**form, "csrf_token": _token(page)},
+                                     headers={"Origin": "https://evil.example"}, follow_redirects=False)
+    assert other_site.status_code == 403 and "another site" in other_site.text
+    done = browser_client.post(f"/dashboard/fixes/{fix_id}/status", data={**form, "csrf_token": _token(page)},
+                               follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/dashboard/fixes"
+    assert fix_id not in _rows(browser_client.get("/dashboard/fixes").text)      # left the to-do list
+    listed = browser_client.get("/dashboard/fixes?status=done&lang=en").text
+    assert _rows(listed) == [fix_id] and "Done by anna on" in listed
+    impossible = browser_client.post(f"/dashboard/fixes/{fix_id}/status", follow_redirects=False, data={
+        "status": "dismissed", "dismiss_reason": "wrong", "csrf_token": _token(listed), "next": "/dashboard/fixes"})
+    assert impossible.status_code == 409 and "cannot become dismissed" in impossible.text
+    api = browser_client.get(f"/v1/fixes/{fix_id}", headers={"Authorization": "Bearer key-anna"}).json()
+    assert [(h["status"], h["changed_by"], h["note"]) for h in api["history"]] == [("done", "anna", "guide added")]
