@@ -20,6 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "returnrisk"
 
 #: The environment variable names in use before Economics existed: a contract, they must keep working.
 ENV_NAMES = {
+    "RETURNRISK_RETURN_COST_PER_RETURN": ("return_cost_per_return", "9.5", 9.5),
     "RETURNRISK_RETURN_COST_PER_UNIT": ("return_cost_per_unit", "7.5", 7.5),
     "RETURNRISK_MARGIN_LOSS_RATE": ("margin_loss_rate", "0.25", 0.25),
     "RETURNRISK_REFUND_TARGET_DAYS": ("refund_target_days", "3", 3.0),
@@ -41,10 +42,10 @@ def clean_env(monkeypatch, tmp_path):
 
 def test_defaults():
     e = Economics.model_construct()
-    assert (e.return_cost_per_unit, e.margin_loss_rate, e.refund_target_days, e.handling_minutes_per_return,
-            e.flag_threshold, e.currency) == (12.0, 0.15, 5.0, 12.0, 0.95, "EUR")
+    assert (e.return_cost_per_return, e.return_cost_per_unit, e.margin_loss_rate, e.refund_target_days,
+            e.handling_minutes_per_return, e.flag_threshold, e.currency) == (12.0, 0.0, 0.15, 5.0, 12.0, 0.95, "EUR")
     assert DEFAULT_ECONOMICS == e
-    # the library's own defaults are those of Economics, not copies
+    # the library's own defaults are those of Economics, not copies (a fix's cost: one return, a parcel)
     assert (FixParams().flag_threshold, FixParams().return_cost_per_unit, FixParams().margin_loss_rate) == \
         (0.95, 12.0, 0.15)
 
@@ -122,7 +123,7 @@ def test_cli_economics_do_not_come_from_the_server():
     assert "serving" not in fixes
     # the one serving setting the CLI reads is the service database of export-returns
     ops = (SRC / "cli" / "ops_commands.py").read_text()
-    assert ops.count("returnrisk.serving.settings") == 1 and "read_settings(Settings).returns_db_url" in ops
+    assert ops.count("returnrisk.serving.settings") == 1 and "read_settings(Settings).database_url" in ops
 
 
 def test_library_code_never_reads_the_environment():
@@ -140,7 +141,7 @@ def test_library_code_never_reads_the_environment():
 
 
 def test_fix_params_come_from_economics_with_options_on_top():
-    economics = Economics(flag_threshold=0.9, return_cost_per_unit=7.5, margin_loss_rate=0.2)
+    economics = Economics(flag_threshold=0.9, return_cost_per_return=7.5, margin_loss_rate=0.2)
     params = FixParams.from_economics(economics, return_cost_per_unit=None, margin_loss_rate=0.1)
     assert (params.flag_threshold, params.return_cost_per_unit, params.margin_loss_rate) == (0.9, 7.5, 0.1)
     with pytest.raises(ValueError, match="flag_threshold 1.2"):
@@ -156,5 +157,6 @@ def test_kpi_and_forecast_defaults_are_the_economics_defaults():
     kpis = inspect.signature(compute_kpis).parameters
     assert kpis["refund_target_days"].default == DEFAULT_ECONOMICS.refund_target_days
     assert kpis["return_cost_per_unit"].default == DEFAULT_ECONOMICS.return_cost_per_unit
+    assert kpis["return_cost_per_return"].default == DEFAULT_ECONOMICS.return_cost_per_return
     minutes = inspect.signature(forecast_returns).parameters["handling_minutes_per_return"].default
     assert minutes == DEFAULT_ECONOMICS.handling_minutes_per_return

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from returnrisk.errors import InputError, ReturnRiskError
+from returnrisk.errors import ConflictError, InputError, ReturnRiskError
 from returnrisk.fixes.ids import fix_id, fix_ids, is_fix_id
 from returnrisk.fixes.status import (
     STATUSES,
@@ -89,7 +89,7 @@ def test_impossible_transitions_raise_invalid_transition(current, target):
     with pytest.raises(InvalidTransition) as error:
         apply_change("f1", state, change(target, **kwargs), by="bob", at=NOW)
     assert isinstance(error.value, ReturnRiskError)
-    assert error.value.code == "invalid_transition" and error.value.status_code == 409
+    assert isinstance(error.value, ConflictError) and error.value.code == "invalid_transition"  # API: 409
     assert f"fix f1 is {current}: it cannot become {target}" in str(error.value)
 
 

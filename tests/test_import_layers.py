@@ -85,3 +85,56 @@ def test_no_import_cycle(graph):
         if name not in done:
             walk([name])
     assert cycles == []
+
+
+#: The layers, lowest first (docs/architecture.md). A package may import its own layer and the
+#: layers below, never one above — lazy imports inside functions included.
+LAYERS = (
+    {"returnrisk", "taxonomy", "sizes", "evidence", "errors", "timeutil", "config", "arrow_lookup", "strict_json",
+     "io_files", "charts"},
+    {"data", "db", "reasons", "demo", "importers"},
+    {"features"},
+    {"model"},
+    {"scoring"},
+    {"tracking", "fixes", "operations", "monitoring", "cluster"},
+    {"pipeline", "dashboard", "lifecycle"},
+    {"serving"},
+    {"cli", "__main__"},   # __main__: `python -m returnrisk` runs the CLI
+)
+_LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _all_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("returnrisk"))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("returnrisk"):
+            found.add(node.module)
+            if node.module == "returnrisk":
+                found.update(f"returnrisk.{a.name}" for a in node.names)
+    return found
+
+
+def test_every_package_has_a_layer():
+    packages = {_package(_module_name(p)) for p in ROOT.rglob("*.py")}
+    missing = sorted(packages - set(_LEVEL))
+    assert not missing, f"packages {missing} have no layer: add them to LAYERS here and to docs/architecture.md"
+
+
+def test_dependencies_point_down_the_layers():
+    """The one rule of dependency direction: nothing imports a layer above its own."""
+    upward = []
+    for path in ROOT.rglob("*.py"):
+        source = _package(_module_name(path))
+        for target in {_package(m) for m in _all_imports(path)}:
+            if target in _LEVEL and source in _LEVEL and _LEVEL[target] > _LEVEL[source]:
+                upward.append(f"{path.relative_to(ROOT).as_posix()} ({source}, layer {_LEVEL[source]}) imports "
+                              f"{target} (layer {_LEVEL[target]})")
+    assert not upward, "\n".join(sorted(upward))

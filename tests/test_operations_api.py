@@ -132,8 +132,8 @@ def test_text_only_returns_get_an_inferred_code_with_confidence(served, train_li
     ({"returned_at": "yesterday"}, "returned_at", "'yesterday' is not an ISO 8601 timestamp"),
     ({"returned_at": 1_760_000_000}, "returned_at", "is not an ISO 8601 timestamp"),
     ({"reason_code": "too_tight"}, "reason_code", "'too_tight' is not in the taxonomy"),
-    ({"reason_code": None}, "body", "no reason"),
-    ({"channel": "fax"}, "channel", "Input should be 'form', 'portal', 'email' or 'other'"),
+    ({"channel": "fax"}, "channel", "Input should be 'portal', 'email', 'api', 'import', 'webhook', 'form' or 'other'"),
+    ({"returned_at": "9999-12-31T00:00:00Z"}, "returned_at", "returned_at 9999-12-31 is outside the dates"),
     ({"refunded_at": "2026-09-19T00:00:00Z"}, "body", "refunded_at 2026-09-19T00:00:00Z is before returned_at"),
     ({"return_cost": -3}, "return_cost", "greater than or equal to 0"),
     ({"reason": "too_small"}, "reason", "Extra inputs are not permitted"),
@@ -197,7 +197,7 @@ def test_a_database_failure_is_503_and_acknowledges_nothing(served, train_lines,
     line = train_lines.loc[30, "line_id"]
     store = served.app.state.services.store
 
-    def fail(event):
+    def fail(event, **kwargs):
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
     monkeypatch.setattr(store, "record", fail)

@@ -84,9 +84,9 @@ def validate(
 
 
 def _cost_per_return() -> float:
-    from returnrisk.serving.settings import Settings
+    from returnrisk.config import Economics, read_settings
 
-    return Settings().return_cost_per_return
+    return read_settings(Economics).return_cost_per_return
 
 
 def load(data: Path, quarantine: Path | None, strict: bool, reason_filler=None):

@@ -101,6 +101,9 @@ def fixes(
         report, statuses = _with_status(report, shop, status, db)
     write_report(report, output)
     summary = report.summary()
+    capture = report.reason_capture.message if report.reason_capture is not None else None
+    if capture:
+        out.print(capture["en"], style="bold yellow", markup=False, highlight=False)
     table = Table(title=f"fix suggestions — {summary['suggestions']:,} on {summary['products_flagged']:,} of "
                         f"{summary['products_analysed']:,} products (history to {report.as_of:%Y-%m-%d})",
                   title_justify="left")

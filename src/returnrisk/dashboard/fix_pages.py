@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from returnrisk.dashboard import charts
+from returnrisk import charts
 from returnrisk.fixes.status import DISMISS_REASONS, TRANSITIONS
 from returnrisk.lifecycle import FixPage, FixQuery, FixRow
 from returnrisk.lifecycle.effects import WeeklyComparison
@@ -141,7 +141,9 @@ def fix_list_page(state, page: FixPage, query: FixQuery, status_text: str, lang:
     fixes = state.report.fixes
     end = page.offset + len(rows)
     levers = sorted({r.lever for r in state.rows})
+    capture = getattr(state.report, "reason_capture", None)
     return {
+        "reason_note": capture.message if capture is not None else None,
         "rows": rows, "total": page.total, "first": page.offset + 1 if rows else 0, "last": end,
         "prev_page_url": page_url(max(page.offset - page.limit, 0)) if page.offset > 0 else None,
         "next_page_url": page_url(end) if end < page.total else None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from returnrisk.dashboard import charts
+from returnrisk import charts
 from returnrisk.features.history import STATE_COLUMNS
 from returnrisk.scoring.size_advice import size_advice
 from returnrisk.taxonomy import GROUP_LABELS, REASON_LABELS, RETURN_GROUPS

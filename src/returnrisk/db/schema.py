@@ -60,11 +60,15 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
-#: Returns recorded as they happen (``POST /v1/returns``): one row per returned line.
+#: Returns recorded as they happen (``POST /v1/returns``, webhooks, the portal): one row per return
+#: event of a line — a line may come back in several parts, each its own ``return_id`` (revision
+#: 0002; before it, ``line_id`` alone was the key). ``quantity`` NULL means the whole line.
 returns_table = sa.Table(
     RETURNS_TABLE,
     metadata,
-    sa.Column("line_id", sa.String(200), primary_key=True),
+    sa.Column("line_id", sa.String(200), nullable=False),
+    sa.Column("return_id", sa.String(255), nullable=False),
+    sa.Column("quantity", sa.Integer(), nullable=True),
     sa.Column("returned_at", UTCDateTime(), nullable=False),
     sa.Column("reason_code", sa.String(40), nullable=True),
     sa.Column("reason_text", sa.Text(), nullable=True),
@@ -76,7 +80,9 @@ returns_table = sa.Table(
     sa.Column("return_cost", sa.Float(), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("line_id", "return_id", name="pk_returnrisk_returns"),
     sa.CheckConstraint("return_cost IS NULL OR return_cost >= 0", name="return_cost_not_negative"),
+    sa.CheckConstraint("quantity IS NULL OR quantity >= 1", name="return_quantity_positive"),
 )
 
 

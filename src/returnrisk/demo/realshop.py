@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from dateutil.easter import easter
 
+from returnrisk.timeutil import DAY
+
 __all__ = ["RealShopConfig", "build_real_shop", "french_holidays", "CANCELLED_GIANT_QUANTITY"]
 
 #: The cancelled wholesale line recorded as a return, as seen in a real shop's history.
@@ -136,7 +138,7 @@ def build_real_shop(out: str | Path, *, n_lines: int = 3000, seed: int = 0, days
     day_weight = day_weight * np.linspace(0.8, 1.2, config.days)
     order_day = rng.choice(config.days, n_orders, p=day_weight / day_weight.sum())
     order_day.sort()
-    order_seconds = order_day * 86_400 + rng.integers(7 * 3600, 23 * 3600, n_orders)
+    order_seconds = order_day * DAY + rng.integers(7 * 3600, 23 * 3600, n_orders)
     n_customers = max(50, int(n_orders * (1 - config.guest_share) / 3))
     registered = rng.random(n_orders) >= config.guest_share
     customer = np.where(registered, np.char.add("C", rng.integers(0, n_customers, n_orders).astype(str)),
@@ -216,7 +218,7 @@ def build_real_shop(out: str | Path, *, n_lines: int = 3000, seed: int = 0, days
     k = parts[event_line]
     base = units[event_line] // k
     event_units = base + (part_no < units[event_line] - base * k)
-    arrival_days = (ordered_s[merch_idx][event_line] / 86_400.0 + delay[event_line]
+    arrival_days = (ordered_s[merch_idx][event_line] / float(DAY) + delay[event_line]
                     + part_no * rng.uniform(2, 12, event_line.size))
 
     # the return desk's calendar: Monday to Friday, closed on public holidays
@@ -228,7 +230,7 @@ def build_real_shop(out: str | Path, *, n_lines: int = 3000, seed: int = 0, days
     registered_day = _next_open_day(arrival_day, open_days)
     moved = registered_day != arrival_day
     hour = np.where(moved, rng.uniform(8, 12, event_line.size), np.clip((arrival_days % 1) * 24, 8, 17))
-    registered_s = registered_day * 86_400 + np.round(hour * 3600)
+    registered_s = registered_day * DAY + np.round(hour * 3600)
     registered_s = np.maximum(registered_s, ordered_s[merch_idx][event_line] + 600)
     keep = registered_day < config.days      # the data ends with the last order day
     event_line, event_units, registered_s = event_line[keep], event_units[keep], registered_s[keep]
@@ -261,7 +263,7 @@ def build_real_shop(out: str | Path, *, n_lines: int = 3000, seed: int = 0, days
         "giant_line_id": str(line_ids[int(np.flatnonzero(arrange == giant)[0])]),
         "first_order": ordered_at.min().isoformat(), "last_order": ordered_at.max().isoformat(),
         "holidays": [f"{h:%Y-%m-%d}" for h in holidays],
-        "returns_on_closed_days": int((~open_days[(registered_s // 86_400).astype(np.int64)]).sum()),
+        "returns_on_closed_days": int((~open_days[(registered_s // DAY).astype(np.int64)]).sum()),
     }
     (out / "truth" / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest

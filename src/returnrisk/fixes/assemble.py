@@ -20,7 +20,14 @@ from returnrisk.fixes.counts import CODES, ReasonHistory
 from returnrisk.fixes.detect import Detection
 from returnrisk.fixes.ids import fix_id
 from returnrisk.fixes.impact import ESTIMATE_NOTE, LineScores, value_per_return
-from returnrisk.fixes.levers import ATTRIBUTE_LEVERS, FIT_LEVERS, LEVER_LABELS, LEVER_REASONS, LEVERS
+from returnrisk.fixes.levers import (
+    ATTRIBUTE_LEVERS,
+    FIT_LEVERS,
+    INVESTIGATE,
+    LEVER_LABELS,
+    LEVER_REASONS,
+    LEVERS,
+)
 from returnrisk.fixes.messages import message
 from returnrisk.fixes.params import FixParams
 from returnrisk.fixes.suggestion import (
@@ -32,7 +39,7 @@ from returnrisk.fixes.suggestion import (
     ReasonEvidence,
     SizeEvidence,
 )
-from returnrisk.taxonomy import REASON_LABELS
+from returnrisk.taxonomy import NO_REASON, REASON_LABELS
 
 __all__ = ["Pricing", "evidence", "impact", "product_profile", "size_tables", "suggestion"]
 
@@ -85,7 +92,8 @@ def impact(c: Candidate, pricing: Pricing, excess: float, line_value: float,
                   "category's typical value (product's own return history set aside)")
     else:
         per_sale = excess
-        method = "posterior-mean excess of the reason rate over its reference"
+        method = ("posterior-mean excess of the return rate over its reference (cause unknown)" if c.lever == INVESTIGATE
+                  else "posterior-mean excess of the reason rate over its reference")
     cost, source = pricing.costs.get(pid, (None, None))
     return_cost, margin_loss = value_per_return(cost, line_value, params)
     rescored = c.lever in ATTRIBUTE_LEVERS
@@ -156,6 +164,8 @@ def _facts(c: Candidate, pricing: Pricing, category: str, avoided: float, refere
         facts.update({"kept_shift": float(fit.offset[c.product, -1] - fit.reference[c.product, -1]),
                       "kept_lines": float(fit.count[c.product, -1]),
                       "kept_only": c.size is None and c.p_worse < params.flag_threshold})
+    if c.lever == INVESTIGATE:
+        facts["unknown_share"] = c.codes.get(NO_REASON, 0.0) / c.k if c.k > 0 else None
     if c.lever in ATTRIBUTE_LEVERS:
         product = det.products.iloc[c.product]
         typical = pricing.typical

@@ -16,8 +16,9 @@ from scipy.stats import beta as beta_dist
 from returnrisk.evidence import excess_probability
 from returnrisk.fixes.counts import ReasonHistory
 from returnrisk.fixes.detect import SHARE_ODDS, Detection
-from returnrisk.fixes.levers import LEVER_REASONS
+from returnrisk.fixes.levers import INVESTIGATE, LEVER_REASONS
 from returnrisk.fixes.params import FixParams
+from returnrisk.taxonomy import NO_REASON
 
 __all__ = ["Candidate", "lever_candidates", "prior_strength", "size_candidates"]
 
@@ -159,6 +160,8 @@ def lever_candidates(det: Detection, replaced: set) -> list[Candidate]:
             if (row, lever) in replaced:
                 continue
             codes = {code: float(panel.k((code,))[row, -1]) for code in LEVER_REASONS[lever]}
+            if lever == INVESTIGATE:  # every reason counts: show the ones the product has (and "unknown")
+                codes = {code: k for code, k in codes.items() if k > 0 or code == NO_REASON}
             candidates.append(Candidate(int(row), lever, None, float(ev.k[row, -1]), float(ev.exposure[row, -1]),
                                         float(panel.n[row, -1]), float(ev.reference[row, -1]),
                                         float(ev.p_worse[row, -1]), float(ev.confidence[row, -1]),

@@ -13,7 +13,12 @@ For every product (and product × size) at a cut-off ``c``:
 ``returns[code]``
     returns registered before ``c``, per reason code of the taxonomy (``poor_quality`` and
     ``damaged`` separately) plus ``unknown`` for returns whose reason is neither given nor
-    inferable;
+    inferable — **weighed by units**: each return counts the share of its line's units it
+    brought back, at the time it was registered (a partial return of 3 units of a 12-unit line
+    counts 0.25, the rest of the line coming back a week later 0.75 then). A line counts at most
+    one return, however many units it holds: the evidence is about customers' decisions, and a
+    500-unit wholesale line is one of them, not 500 (see ``docs/fixes.md``). Whole-line returns
+    count 1, as before partial returns existed;
 ``kept_sum``, ``kept_count``
     for products: how far from their usual size (in size steps) the customers who kept the
     product ordered — positive when they took a larger size than usual (the product runs small).
@@ -65,6 +70,42 @@ class Panel:
         return pd.to_datetime(self.cutoffs, unit="s", utc=True)
 
 
+@dataclass
+class _ReturnParts:
+    """The return events known at the as-of date, aligned with the history's lines.
+
+    ``share`` is the part of its line's units each event brought back (1 for a whole-line return);
+    ``code`` the line's reason code (a column of :data:`CODES`): a line's reason is decided once
+    (the loader's first reason given among its parts, else inferred).
+    """
+
+    line: np.ndarray     # row of each event's line in the history
+    t: np.ndarray        # when it was registered (epoch seconds)
+    share: np.ndarray    # units returned / units ordered, in (0, 1]
+    code: np.ndarray
+
+    @classmethod
+    def of(cls, shop: Shop, rh: "ReasonHistory") -> "_ReturnParts":
+        events = shop.return_events
+        if events is None or events is shop.returns or "quantity" not in events.columns:
+            # one return per line: each is a whole line unless its quantity says otherwise
+            events = shop.returns
+        events = events[epoch_seconds(events["returned_at"], whole=True) < rh.index.as_of_s]
+        position = pd.Index(rh.lines["line_id"]).get_indexer(events["line_id"])
+        events = events.loc[position >= 0]
+        position = position[position >= 0]
+        ordered = pd.to_numeric(rh.lines["quantity"], errors="coerce").to_numpy(dtype=float)[position] \
+            if "quantity" in rh.lines.columns else np.ones(position.size)
+        units = pd.to_numeric(events["quantity"], errors="coerce").to_numpy(dtype=float) \
+            if "quantity" in events.columns else ordered
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(np.isfinite(units) & np.isfinite(ordered) & (ordered > 0),
+                             np.minimum(units / ordered, 1.0), 1.0)
+        line_code = np.full(len(rh.lines), _CODE[NO_REASON], dtype=np.int64)
+        line_code[rh.ret_line] = rh.ret_code
+        return cls(position, epoch_seconds(events["returned_at"], whole=True), share, line_code[position])
+
+
 class ReasonHistory:
     """Indexes a shop's history once; answers :class:`Panel` queries at any cut-offs.
 
@@ -97,6 +138,7 @@ class ReasonHistory:
         self.ret_code = codes.map(_CODE).fillna(_CODE["other"]).to_numpy(dtype=np.int64)
         self.return_cost = (pd.to_numeric(returns["return_cost"], errors="coerce").to_numpy(dtype=float)
                             if "return_cost" in returns.columns else np.full(len(returns), np.nan))
+        self._parts = _ReturnParts.of(shop, self)
         self._product_returns = self._code_counter(h.line_codes.product)
         self._size_returns = self._code_counter(h.line_codes.product_size)
         self._kept_sd: float | None = None
@@ -105,11 +147,13 @@ class ReasonHistory:
 
     # ---- counters -------------------------------------------------------------------------------
     def _code_counter(self, line_entity: np.ndarray) -> AsOfCounter:
-        keys = line_entity[self.ret_line]
+        """Returns per reason code and entity, each return weighing the share of its line's units."""
+        parts = self._parts
+        keys = line_entity[parts.line]
         values = np.zeros((keys.size, len(CODES)))
-        values[np.arange(keys.size), self.ret_code] = 1.0
+        values[np.arange(keys.size), parts.code] = parts.share
         keep = keys >= 0
-        return AsOfCounter(keys[keep], self.ret_t[keep], values[keep])
+        return AsOfCounter(keys[keep], parts.t[keep], values[keep])
 
     def cutoffs(self, step_days: int) -> np.ndarray:
         """Cut-offs every ``step_days`` back from ``as_of`` to the first order (increasing)."""

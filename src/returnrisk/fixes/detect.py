@@ -14,6 +14,11 @@ such returns out of an exposure ``e`` has the beta posterior of
 ``p_worse = P(rate > reference)``. A lever is suggested when its page condition holds and
 ``p_worse ≥ flag_threshold``; fit levers add a direction check and a second route, the
 sizes customers kept (see :func:`_fit_rule`).
+
+``investigate_returns`` weighs every return of the product against its category's return
+rate, where the cause is unknown: at that cut-off more than :data:`UNKNOWN_SHARE` of the
+product's returns carry no reason and no other lever passes; "well above" is
+``P(rate > INVESTIGATE_RATIO × reference) ≥ flag_threshold`` (see :func:`_investigate`).
 """
 
 from __future__ import annotations
@@ -27,11 +32,14 @@ from scipy.stats import norm
 
 from returnrisk.evidence import credible_interval, excess_probability
 from returnrisk.fixes.counts import CODES, Panel
-from returnrisk.fixes.levers import LEVER_REASONS, LEVERS
+from returnrisk.fixes.levers import INVESTIGATE, LEVER_REASONS, LEVERS
 from returnrisk.fixes.params import FixParams
+from returnrisk.taxonomy import NO_REASON
 
 __all__ = [
+    "INVESTIGATE_RATIO",
     "MIN_REFERENCE_EXPOSURE",
+    "UNKNOWN_SHARE",
     "Detection",
     "FitEvidence",
     "LeverEvidence",
@@ -51,6 +59,14 @@ SHARE_ODDS = 2.0
 #: rate must be ``material_ratio`` × the reference with probability ≥ threshold (a product sold to a
 #: fussier clientele is a little worse on everything; a quality problem is several times worse).
 MATERIAL_LEVERS = ("improve_photos", "improve_description", "quality_review", "packaging_review")
+#: ``investigate_returns``: the cause of a product's returns is unknown when more than this share
+#: of them carry no reason (given or read from the text).
+UNKNOWN_SHARE = 0.5
+#: ``investigate_returns``: "well above comparable products" — the product's return rate must be
+#: above this multiple of its reference with probability ≥ the flag threshold (every product
+#: differs a little; a product to look at differs a lot). Measured on the real-shop fixture
+#: (``tests/test_fixes_investigate.py``; docs/fixes.md).
+INVESTIGATE_RATIO = 1.25
 
 
 @dataclass
@@ -160,6 +176,7 @@ def page_conditions(products: pd.DataFrame, typical: pd.DataFrame, params: FixPa
         "improve_description": np.nan_to_num(short, nan=False).astype(bool) | vague,
         "quality_review": everyone,
         "packaging_review": everyone,
+        INVESTIGATE: everyone,   # decided per cut-off by the share of returns without reason
     }
 
 
@@ -339,6 +356,34 @@ def _fit_rule(ev: LeverEvidence, fit: FitEvidence, direction: int, params: FixPa
     ev.confidence = np.where(by_returns, ev.p_worse, np.where(by_kept, p_fit, np.minimum(ev.p_worse, p_fit)))
 
 
+def _investigate(panel: Panel, groups: np.ndarray, n_groups: int, levers: dict[str, LeverEvidence],
+                 params: FixParams) -> LeverEvidence:
+    """``investigate_returns``: every return against the category's return rate, where no cause is known.
+
+    At each cut-off the lever may pass only where more than :data:`UNKNOWN_SHARE` of the product's
+    returns have no reason and no other lever passes; it then needs ``p_worse ≥ threshold`` and,
+    for "well above", ``P(rate > INVESTIGATE_RATIO × reference) ≥ threshold`` (same posterior).
+    """
+    k = panel.k(LEVER_REASONS[INVESTIGATE])
+    e = panel.exposure
+    everyone = np.ones(k.shape[0], dtype=bool)
+    ev = _evidence(INVESTIGATE, k, e, _reference(k, e, groups, n_groups, everyone, everyone), everyone, params)
+    unknown = panel.k((NO_REASON,))
+    explained = np.any([other.passes for other in levers.values()], axis=0)
+    unknown_cause = (unknown > UNKNOWN_SHARE * k) & ~explained
+    need = ev.passes & unknown_cause
+    well_above = np.zeros_like(ev.p_worse)
+    if need.any():
+        ref = np.where(np.isfinite(ev.reference), ev.reference, 0.5)
+        a = k[need] + ev.strength[need] * ref[need]
+        b = np.maximum(e, k)[need] - k[need] + ev.strength[need] * (1 - ref[need])
+        well_above[need] = beta_dist.sf(np.clip(INVESTIGATE_RATIO * ref[need], 1e-6, 1 - 1e-6), a, b)
+    ev.passes = need & (well_above >= params.flag_threshold)
+    ev.confidence = np.where(need, well_above, ev.p_worse)
+    ev.eligible = unknown_cause[:, -1]
+    return ev
+
+
 def detect(panel: Panel, products: pd.DataFrame, params: FixParams, *, kept_sd: float = 0.6,
            typical: pd.DataFrame | None = None) -> Detection:
     """Evidence and decisions of every lever (see the module docstring).
@@ -357,7 +402,7 @@ def detect(panel: Panel, products: pd.DataFrame, params: FixParams, *, kept_sd: 
     e = panel.exposure
     levers: dict[str, LeverEvidence] = {}
     for lever in LEVERS:
-        if lever == "add_size_guide":
+        if lever in ("add_size_guide", INVESTIGATE):
             continue
         k = panel.k(LEVER_REASONS[lever])
         pool = sized if lever in ("runs_small", "runs_large") else everyone
@@ -373,6 +418,7 @@ def detect(panel: Panel, products: pd.DataFrame, params: FixParams, *, kept_sd: 
     pool = (sized & guide)[:, None] & ~fit_flagged
     ref = _reference(k, e, groups, n_groups, pool, everyone)
     levers["add_size_guide"] = _evidence("add_size_guide", k, e, ref, conditions["add_size_guide"], params)
+    levers[INVESTIGATE] = _investigate(panel, groups, n_groups, levers, params)
     ordered = {lever: levers[lever] for lever in LEVERS}
     return Detection(panel, products, ordered, fit, params, typical)
 

@@ -19,6 +19,7 @@ from returnrisk.arrow_lookup import first_seen, positions
 from returnrisk.data.loader import Shop
 from returnrisk.features.asof import AsOfCounter
 from returnrisk.fixes.levers import LEVER_REASONS
+from returnrisk.taxonomy import NO_REASON
 from returnrisk.timeutil import DAY, epoch_seconds
 
 __all__ = ["EffectInputs", "prepare_inputs"]
@@ -133,7 +134,7 @@ def prepare_inputs(shop: Shop, fixes: pd.DataFrame, as_of: pd.Timestamp, window_
     values[:, 0] = 1.0
     values[position, 1] = 1.0
     for j, lever in enumerate(levers):
-        values[position, 2 + j] = code.isin(LEVER_REASONS[lever]).to_numpy()
+        values[position, 2 + j] = code.where(code.notna(), NO_REASON).isin(LEVER_REASONS[lever]).to_numpy()
     matured = seconds < mature_end
     on_matured = matured[position]
     known_share = float(code.notna().to_numpy()[on_matured].mean()) if on_matured.any() else 0.0

@@ -10,7 +10,9 @@
 3. size-specific fit problems (product × size) (:mod:`returnrisk.fixes.candidates`);
 4. impact and SHAP evidence from the served model (:mod:`returnrisk.fixes.impact`);
 5. typed suggestions with their messages (:mod:`returnrisk.fixes.assemble`), ranked by
-   expected savings.
+   expected savings;
+6. whether the shop records return reasons (:mod:`returnrisk.fixes.reason_capture`): when it
+   does not, every output says so first.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from returnrisk.fixes.impact import (
 )
 from returnrisk.fixes.levers import ATTRIBUTE_LEVERS, FIT_LEVERS, LEVERS
 from returnrisk.fixes.params import FixParams
+from returnrisk.fixes.reason_capture import ReasonCapture, reason_capture
 from returnrisk.fixes.suggestion import FIX_FIELDS, FixSuggestion, suggestions_json
 from returnrisk.model.bundle import ServingBundle
 
@@ -68,6 +71,7 @@ class FixReport:
     products_analysed: int
     products_flagged: int
     note: dict = field(default_factory=lambda: dict(ESTIMATE_NOTE))
+    reason_capture: ReasonCapture | None = None   # how many returns have a reason (said at the top when too few)
     detection: Detection | None = field(default=None, repr=False)   # the weekly evidence (not serialised)
     reason_table: dict | None = field(default=None, repr=False)     # code -> rates of every product
     _json: list[dict] | None = field(default=None, repr=False, compare=False)
@@ -133,6 +137,7 @@ class FixReport:
             "flag_threshold": self.params.flag_threshold,
             "return_cost_per_unit": self.params.return_cost_per_unit,
             "margin_loss_rate": self.params.margin_loss_rate,
+            "reason_capture": self.reason_capture.to_dict() if self.reason_capture is not None else None,
             "note": self.note,
         }
 
@@ -189,7 +194,7 @@ def compute_fixes(shop: Shop, bundle: ServingBundle, params: FixParams | None = 
     info = {k: model_info.get(k) for k in ("version", "alias", "uri")} if model_info else {}
     info.setdefault("as_of", bundle.meta.get("as_of"))
     return FixReport(as_of, pd.Timestamp.now(tz="UTC"), info, params, fixes, profiles, len(panel.keys),
-                     len(flagged_ids), detection=det, reason_table=rates)
+                     len(flagged_ids), reason_capture=reason_capture(shop, as_of), detection=det, reason_table=rates)
 
 
 def _lines_with_values(lines: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:

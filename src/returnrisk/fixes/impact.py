@@ -13,6 +13,9 @@ Page levers (``add_size_guide``, ``improve_photos``, ``improve_description``)
 Reason levers (``runs_small``, ``runs_large``, ``quality_review``, ``packaging_review``)
     Returns avoided per sale = the posterior-mean excess of the lever's reason rate over its
     reference (what bringing the product back to its category would avoid).
+``investigate_returns``
+    The same with the product's whole return rate against its category's: what finding and
+    removing the unknown cause would avoid.
 
 Per month = per sale × the product's current sales per month (lines of the last
 ``recent_days``, over the days it was on sale in that period). Money per avoided return =
@@ -31,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES, feature_label
-from returnrisk.fixes.levers import LEVER_GROUP
+from returnrisk.fixes.levers import INVESTIGATE, LEVER_GROUP
 from returnrisk.fixes.suggestion import ShapEvidence
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.scoring.batch import ordered_line_features
@@ -69,6 +72,7 @@ EVIDENCE_FEATURES: dict[str, tuple[str, ...]] = {
                             "product_not_as_described_rate"),
     "quality_review": ("product_quality_rate",),
     "packaging_review": ("product_quality_rate",),
+    INVESTIGATE: ("product_rate", "product_other_rate"),
 }
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -11,15 +11,25 @@ lever                    reason codes in excess       page condition / attribute
 ``improve_description``  not_as_described             short or vague description
 ``quality_review``       poor_quality                 —
 ``packaging_review``     damaged                      —
+``investigate_returns``  every return (any reason or  most of the product's returns give
+                         none)                        no reason, and no other lever passes
 =======================  ===========================  ====================================
 
 ``poor_quality`` and ``damaged`` are separate codes here even though the model groups them:
 one calls for a supplier review, the other for packaging.
+
+``investigate_returns`` is the lever of returns without a known cause: a product whose returns
+are well above comparable products' while most of them carry no reason (a shop that records no
+reasons, or a product whose returns come through a channel that does not ask) — look at the
+product, and start capturing reasons to know what to fix.
 """
 
 from __future__ import annotations
 
+from returnrisk.taxonomy import NO_REASON, REASON_CODES
+
 __all__ = [
+    "INVESTIGATE",
     "ATTRIBUTE_LEVERS",
     "FIT_LEVERS",
     "LEVERS",
@@ -39,7 +49,11 @@ LEVERS: tuple[str, ...] = (
     "improve_description",
     "quality_review",
     "packaging_review",
+    "investigate_returns",
 )
+
+#: The lever of returns without a known cause.
+INVESTIGATE = "investigate_returns"
 
 #: Reason codes whose excess is the evidence of each lever (summed when several).
 LEVER_REASONS: dict[str, tuple[str, ...]] = {
@@ -50,6 +64,7 @@ LEVER_REASONS: dict[str, tuple[str, ...]] = {
     "improve_description": ("not_as_described",),
     "quality_review": ("poor_quality",),
     "packaging_review": ("damaged",),
+    INVESTIGATE: REASON_CODES + (NO_REASON,),   # every return, whatever its reason (or none)
 }
 
 #: Levers whose impact is estimated by re-scoring with page attributes changed.
@@ -57,7 +72,7 @@ ATTRIBUTE_LEVERS: tuple[str, ...] = ("add_size_guide", "improve_photos", "improv
 #: Levers about the fit of the product (evidence also from the sizes customers kept).
 FIT_LEVERS: tuple[str, ...] = ("runs_small", "runs_large")
 #: Levers whose impact comes from the excess rate of their reason.
-REASON_LEVERS: tuple[str, ...] = ("runs_small", "runs_large", "quality_review", "packaging_review")
+REASON_LEVERS: tuple[str, ...] = ("runs_small", "runs_large", "quality_review", "packaging_review", INVESTIGATE)
 
 #: Model features each attribute lever changes (and whose SHAP contribution is evidence).
 LEVER_ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -68,6 +83,7 @@ LEVER_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "runs_large": ("product_fit_offset",),
     "quality_review": (),
     "packaging_review": (),
+    INVESTIGATE: (),
 }
 
 #: The model's reason group each lever's reasons fall in (for reason-model contributions).
@@ -79,6 +95,7 @@ LEVER_GROUP: dict[str, str | None] = {
     "improve_description": "not_as_described",
     "quality_review": "quality",
     "packaging_review": "quality",
+    INVESTIGATE: "other",   # returns without a reason fall in the model's 'other' group
 }
 
 LEVER_LABELS: dict[str, dict[str, str]] = {
@@ -91,11 +108,15 @@ LEVER_LABELS: dict[str, dict[str, str]] = {
     "improve_description": {"en": "improve the description", "fr": "améliorer la description"},
     "quality_review": {"en": "review quality with the supplier", "fr": "revoir la qualité avec le fournisseur"},
     "packaging_review": {"en": "review the packaging", "fr": "revoir l'emballage"},
+    INVESTIGATE: {"en": "returns well above comparable products with no known cause: look at the product, "
+                        "start capturing reasons",
+                  "fr": "retours bien au-dessus des produits comparables sans cause connue : examinez le produit, "
+                        "commencez à recueillir les motifs"},
 }
 
 #: Short names for tables.
 LEVER_SHORT: dict[str, str] = {
     "add_size_guide": "size guide", "runs_small": "runs small", "runs_large": "runs large",
     "improve_photos": "photos", "improve_description": "description", "quality_review": "quality",
-    "packaging_review": "packaging",
+    "packaging_review": "packaging", INVESTIGATE: "investigate",
 }

@@ -47,7 +47,8 @@ def message(lever: str, facts: dict, lang: str) -> str:
     ``facts``: ``rate``, ``reference``, ``returns``, ``sales``, ``category``, ``avoided`` (per
     month), optional ``size``, ``kept_shift`` (size steps), ``kept_lines``, ``kept_only`` (the
     fit lever rests on the kept sizes), ``photos``, ``typical_photos``,
-    ``length``, ``typical_length``, ``reference_kind`` (``category``, ``guided`` or ``shop``).
+    ``length``, ``typical_length``, ``reference_kind`` (``category``, ``guided`` or ``shop``),
+    ``unknown_share`` (``investigate_returns``: the share of its returns without a reason).
     """
     fr = lang == "fr"
     rate, ref = percent(facts["rate"], lang), percent(facts["reference"], lang)
@@ -142,4 +143,13 @@ def message(lever: str, facts: dict, lang: str) -> str:
         return (f"{rate} des ventes de ce produit arrivent endommagées, {versus} ({counts}) : "
                 f"revoyez l'emballage — {tail}." if fr else
                 f"{rate} of this product's sales arrive damaged, {versus} ({counts}): review the packaging — {tail}.")
+    if lever == "investigate_returns":
+        share = facts.get("unknown_share")
+        if fr:
+            unknown = f", et {percent(share, lang)} de ses retours n'ont pas de motif" if share is not None else ""
+            return (f"{rate} des ventes de ce produit reviennent, {versus} ({counts}){unknown} : examinez le produit "
+                    f"(photos, description, taille, qualité) et recueillez les motifs de retour — {tail}.")
+        unknown = f", and {percent(share, lang)} of its returns give no reason" if share is not None else ""
+        return (f"{rate} of this product's sales come back, {versus} ({counts}){unknown}: look at the product "
+                f"(photos, description, sizing, quality) and start capturing return reasons — {tail}.")
     raise ValueError(f"unknown lever {lever!r}")

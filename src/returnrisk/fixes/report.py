@@ -6,7 +6,7 @@
 * ``.html`` — for a person: the ranked table, then per product its suggestions, a chart of its
   reason rates against its category and a chart of its model drivers. The page is the template
   ``fixes/templates/report.html``; the charts are the dashboard's
-  (:mod:`returnrisk.dashboard.charts`). Everything is inline (CSS and SVG, no script, no font,
+  (:mod:`returnrisk.charts`). Everything is inline (CSS and SVG, no script, no font,
   no CDN): the file opens offline.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from returnrisk.dashboard import charts
+from returnrisk import charts
 from returnrisk.fixes.engine import FixReport
 from returnrisk.fixes.levers import LEVER_SHORT
 from returnrisk.fixes.suggestion import FIX_FIELDS
@@ -32,6 +32,7 @@ FORMATS = (".json", ".csv", ".html")
 _LEVER_COLOURS = {
     "add_size_guide": "#2563eb", "runs_small": "#7c3aed", "runs_large": "#9333ea", "improve_photos": "#0891b2",
     "improve_description": "#0d9488", "quality_review": "#dc2626", "packaging_review": "#ea580c",
+    "investigate_returns": "#475569",
 }
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from returnrisk.timeutil import to_utc
+
 __all__ = ["parse_times"]
 
 _OFFSET = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
@@ -30,12 +32,10 @@ def parse_times(text: pd.Series, timezone: str = "UTC") -> pd.Series:
     if naive.any():
         parsed = pd.to_datetime(values[naive], format="ISO8601", errors="coerce")
         parsed = parsed.where(((parsed.dt.year > 1677) & (parsed.dt.year < 2262)).fillna(False))
-        if timezone.upper() != "UTC":
+        if timezone.upper() != "UTC":   # the shop's local time (naive = UTC is to_utc's own rule)
             parsed = parsed.dt.tz_localize(timezone, ambiguous=np.zeros(int(naive.sum()), dtype=bool),
                                            nonexistent="shift_forward")
-        else:
-            parsed = parsed.dt.tz_localize("UTC")
-        out[naive] = _ns(parsed.dt.tz_convert("UTC"))
+        out[naive] = _ns(to_utc(parsed))
     return out
 
 
@@ -43,4 +43,4 @@ def _ns(parsed: pd.Series) -> pd.Series:
     """Nanosecond UTC timestamps; dates outside pandas' nanosecond range (year 9999…) are missing."""
     years = parsed.dt.year
     inside = (years > 1677) & (years < 2262)
-    return parsed.where(inside.fillna(False)).dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return to_utc(parsed.where(inside.fillna(False))).astype("datetime64[ns, UTC]")

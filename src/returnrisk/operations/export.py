@@ -1,16 +1,21 @@
 """Writing the stored returns in the data contract, alone or merged with a shop's returns table.
 
 ``returns.csv`` has exactly the contract's columns (:data:`returnrisk.data.contract.RETURNS`):
-``line_id, returned_at, reason_code, reason_text, refunded_at, return_cost``; timestamps are
-ISO 8601 UTC. ``reason_code`` holds the code *given* by the customer or the merchant; a return
-recorded with text only keeps an empty ``reason_code`` and its ``reason_text``, so that loading
-infers the code again (with the classifier refined on the shop) and records it as inferred —
-exactly like a text-only row of the shop's own file.
+``line_id, returned_at, reason_code, reason_text, refunded_at, return_cost, quantity,
+return_id`` — one row per return event, so a line that came back in parts is several rows
+(``quantity`` empty: the whole line); timestamps are ISO 8601 UTC. ``reason_code`` holds the
+code *given* by the customer or the merchant; a return recorded with text only keeps an empty
+``reason_code`` and its ``reason_text``, so that loading infers the code again (with the
+classifier refined on the shop) and records it as inferred — exactly like a text-only row of
+the shop's own file.
 
 With ``merge_with=DIR`` the output is a complete shop: ``returns.csv`` = the shop's returns
-plus the stored ones (a stored return replaces the shop's row for the same ``line_id``), and the
-shop's products and order_lines files copied next to it — ``returnrisk train --data OUT``
-then trains on every return.
+plus the stored ones, and the shop's products and order_lines files copied next to it —
+``returnrisk train --data OUT`` then trains on every return. A stored return replaces the
+shop's row of the same ``(line_id, return_id)``, and the shop's rows *without* a
+``return_id`` of a line the store has returns for (the store is the record of that line's
+returns, as before partial returns: one return per line); the shop's rows with another
+``return_id`` are other parts of the line and are kept.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def _number_text(value) -> str | None:
 
 
 def stored_returns_table(store: ReturnStore) -> pd.DataFrame:
-    """The stored returns as contract rows (all values as text, empty = missing), by line_id."""
+    """The stored returns as contract rows (all values as text, empty = missing), by line, first returned first."""
     rows = [{
         "line_id": r.line_id,
         "returned_at": iso(r.returned_at),
@@ -72,6 +77,8 @@ def stored_returns_table(store: ReturnStore) -> pd.DataFrame:
         "reason_text": r.reason_text,
         "refunded_at": iso(r.refunded_at),
         "return_cost": _number_text(r.return_cost),
+        "quantity": None if r.quantity is None else str(int(r.quantity)),
+        "return_id": r.return_id,
     } for r in store.iter_all()]
     return pd.DataFrame(rows, columns=RETURN_COLUMNS).astype(object)
 
@@ -110,9 +117,16 @@ def _read_shop_returns(folder: Path, result: ExportResult) -> pd.DataFrame:
 
 
 def merge_returns(shop_returns: pd.DataFrame, stored: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Shop rows without a stored return for their line, then the stored rows; and how many were replaced."""
-    stored_ids = set(stored["line_id"].astype(str))
-    replaced = shop_returns["line_id"].astype(str).isin(stored_ids)
+    """The shop's rows the store does not replace (see the module docstring), then the stored rows;
+    and how many shop rows were replaced."""
+    lines = shop_returns["line_id"].astype(str)
+    stored_lines = set(stored["line_id"].astype(str))
+    shop_ids = shop_returns["return_id"] if "return_id" in shop_returns.columns else pd.Series(None, index=lines.index)
+    no_id = shop_ids.isna() | (shop_ids.astype(object).fillna("").astype(str).str.strip() == "")
+    pairs = set(zip(stored["line_id"].astype(str), stored["return_id"].astype(str)))
+    same_pair = pd.Series([(line, str(rid)) in pairs for line, rid in zip(lines, shop_ids)], index=lines.index,
+                          dtype=bool)
+    replaced = (lines.isin(stored_lines) & no_id) | same_pair
     merged = pd.concat([shop_returns[~replaced.to_numpy()], stored], ignore_index=True)
     return merged[RETURN_COLUMNS], int(replaced.sum())
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -67,10 +68,38 @@ class LoadedShop:
     signature: tuple
     loaded_at: pd.Timestamp
     ordered_at: pd.Series   # index line_id → ordered_at (UTC)
+    quantity: pd.Series | None = None   # index line_id → ordered units (aligned with ordered_at)
 
     def line_ordered_at(self, line_id: str) -> pd.Timestamp | None:
         position = self.ordered_at.index.get_indexer([line_id])[0]
         return None if position < 0 else self.ordered_at.iloc[position]
+
+    def line_quantity(self, line_id: str) -> int | None:
+        """The units ordered on the line (``None``: not a line of the shop)."""
+        if self.quantity is None:
+            return None
+        position = self.quantity.index.get_indexer([line_id])[0]
+        return None if position < 0 else int(self.quantity.iloc[position])
+
+    @cached_property
+    def _returns_with_id(self) -> dict[str, dict[str, int]]:
+        events = self.shop.return_events
+        if events is None or "return_id" not in events.columns or events.empty:
+            return {}
+        named = events[events["return_id"].notna()]
+        out: dict[str, dict[str, int]] = {}
+        for line_id, return_id, units in zip(named["line_id"].astype(str), named["return_id"].astype(str),
+                                             named["quantity"].to_numpy()):
+            out.setdefault(line_id, {})[return_id] = int(units)
+        return out
+
+    def shop_returns(self, line_id: str) -> dict[str, int]:
+        """The line's returns in the shop's own returns file that carry a ``return_id``: id → units.
+
+        (Rows without ``return_id`` are superseded by the returns the service records for the
+        line: see :func:`returnrisk.operations.export.merge_returns`.)
+        """
+        return dict(self._returns_with_id.get(line_id, {}))
 
     @property
     def n_lines(self) -> int:
@@ -120,9 +149,10 @@ class ShopSource:
             started = time.perf_counter()
             filler = self._filler_factory() if self._filler_factory else None
             shop = load_shop(self.folder, quarantine_dir=self.quarantine_dir, reason_filler=filler)
-            ordered_at = pd.Series(shop.order_lines["ordered_at"].to_numpy(),
-                                   index=pd.Index(shop.order_lines["line_id"].astype(str)), name="ordered_at")
-            self._loaded = LoadedShop(shop, self.folder, signature, pd.Timestamp.now(tz="UTC"), ordered_at)
+            index = pd.Index(shop.order_lines["line_id"].astype(str))
+            ordered_at = pd.Series(shop.order_lines["ordered_at"].to_numpy(), index=index, name="ordered_at")
+            quantity = pd.Series(shop.order_lines["quantity"].to_numpy(), index=index, name="quantity")
+            self._loaded = LoadedShop(shop, self.folder, signature, pd.Timestamp.now(tz="UTC"), ordered_at, quantity)
             log.info("shop %s loaded for operations: %d lines, %d returns (%.1f s)", self.folder,
                      len(shop.order_lines), len(shop.returns), time.perf_counter() - started)
             return self._loaded

@@ -1,24 +1,36 @@
-"""Durable storage of the returns recorded as they happen (``POST /v1/returns``).
+"""Durable storage of the returns recorded as they happen (``POST /v1/returns``, webhooks, the portal).
 
-One row per returned line (``line_id`` is the primary key: a line is returned at most once), in
-the service database (:mod:`returnrisk.db`: any database SQLAlchemy 2 reaches — a SQLite file by
-default, PostgreSQL in production — whose schema the migrations own).
+One row per return event, keyed by ``(line_id, return_id)``, in the service database
+(:mod:`returnrisk.db`: any database SQLAlchemy 2 reaches — a SQLite file by default, PostgreSQL in
+production — whose schema the migrations own). A line may come back in several returns (a
+partial return, then the rest); each has its ``return_id`` and ``quantity`` (``None``: the whole
+line). The events and errors are in :mod:`returnrisk.operations.return_events`.
 
 Idempotency
 -----------
-:meth:`ReturnStore.record` first tries to insert; if the line already has a return it compares
-the event with the stored one:
+The ``return_id`` is the idempotency key. :meth:`ReturnStore.record` first tries to insert; if
+the line already has a return with that id it compares the event with it:
 
-* the same return (same ``returned_at`` to the microsecond, ``reason_code`` and
-  ``reason_text``; the channel may differ) is **unchanged** — nothing is written, the stored
-  record (with the first channel) is answered;
-  a repeat that only *adds* refund information (``refunded_at`` / ``return_cost`` not stored
-  yet) fills it in (**updated**);
+* the same return (same ``returned_at`` to the microsecond, ``reason_code``, ``reason_text`` and
+  quantity; the channel may differ) is **unchanged** — nothing is written, the stored record
+  (with the first channel) is answered; a repeat that only *adds* refund information
+  (``refunded_at`` / ``return_cost`` not stored yet) fills it in (**updated**);
 * anything else is a :class:`ReturnConflict` listing every field that differs — the stored
   return is never overwritten by a POST.
 
-Because the insert comes first and the primary key decides, two identical events racing each
-other still give one row. A method returns only after its transaction has committed, so an
+An event without ``return_id`` is matched to the line's return when the line has exactly one
+(exactly the behaviour of the versions before partial returns), gets
+:func:`~returnrisk.operations.return_events.derived_return_id` when the line has none, and must
+match one of them exactly when the line has several (else a conflict that asks for the id).
+
+Over-returns
+------------
+Given the line's ordered quantity, the insert and the sum of the line's returned units are one
+transaction, serialised per line (SQLite: the insert takes the database's write lock before the
+sum is read; PostgreSQL: an advisory lock on the line), so two parts sent at once can never
+together exceed the line: the one that would is refused with :class:`OverReturn` and nothing is
+written. Because the insert comes first and the primary key decides, two identical events racing
+each other still give one row. A method returns only after its transaction has committed, so an
 answer given to the caller is an acknowledgement of durable storage.
 
 Timestamps are stored as naive UTC (microseconds) and always handed back as aware UTC.
@@ -26,9 +38,10 @@ Timestamps are stored as naive UTC (microseconds) and always handed back as awar
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict
 from datetime import datetime
 
 import pandas as pd
@@ -38,9 +51,24 @@ from sqlalchemy.exc import IntegrityError
 from returnrisk.db.engine import make_engine, shown_url
 from returnrisk.db.migrate import ensure_schema
 from returnrisk.db.schema import RETURNS_TABLE, returns_table
-from returnrisk.errors import ConflictError, InputError, NotFoundError
-from returnrisk.taxonomy import REASON_CODES
-from returnrisk.timeutil import iso, to_utc
+from returnrisk.operations.return_events import (
+    CHANNELS,
+    IDENTITY_FIELDS,
+    Difference,
+    InvalidReturn,
+    OverReturn,
+    RecordOutcome,
+    RefundBeforeReturn,
+    RefundEvent,
+    ReturnConflict,
+    ReturnEvent,
+    ReturnIdRequired,
+    ReturnNotRecorded,
+    StoredReturn,
+    derived_return_id,
+    utc_datetime,
+)
+from returnrisk.timeutil import iso
 
 __all__ = [
     "CHANNELS",
@@ -52,202 +80,24 @@ __all__ = [
     "RecordOutcome",
     "Difference",
     "InvalidReturn",
+    "OverReturn",
     "RefundBeforeReturn",
     "ReturnConflict",
+    "ReturnIdRequired",
     "ReturnNotRecorded",
     "ReturnStore",
+    "derived_return_id",
+    "identity_differences",
     "utc_datetime",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Where a return was declared.
-CHANNELS: tuple[str, ...] = ("form", "portal", "email", "other")
-
 #: The table of recorded returns (declared in :mod:`returnrisk.db.schema`).
 TABLE_NAME = RETURNS_TABLE
-
-#: What makes two events the same return. The channel is not part of it: the same return
-#: reported by the portal and then by email is still one return (the first channel is kept).
-IDENTITY_FIELDS: tuple[str, ...] = ("returned_at", "reason_code", "reason_text")
-
-
-class InvalidReturn(InputError, ValueError):
-    """A return or refund event breaks the rules of the returns file (the message lists each)."""
-
-    code = "invalid_return"
-
-
-class RefundBeforeReturn(InputError, ValueError):
-    """A refund dated before the return it refunds."""
-
-    code = "refunded_before_returned"
-
-
-def utc_datetime(value) -> datetime | None:
-    """An aware UTC :class:`datetime` truncated to microseconds (what the database keeps)."""
-    if value is None or (not isinstance(value, datetime) and pd.isna(value)):
-        return None
-    return to_utc(value).floor("us").to_pydatetime(warn=False)
-
-
-@dataclass(frozen=True)
-class ReturnEvent:
-    """A return as declared by a form, the returns portal, an email, or anything else.
-
-    ``reason_code_inferred``/``reason_confidence``/``reason_review`` are set by the caller when
-    only ``reason_text`` was given (see :mod:`returnrisk.operations.reasoning`).
-    """
-
-    line_id: str
-    returned_at: datetime
-    channel: str
-    reason_code: str | None = None
-    reason_text: str | None = None
-    refunded_at: datetime | None = None
-    return_cost: float | None = None
-    reason_code_inferred: str | None = None
-    reason_confidence: float | None = None
-    reason_review: bool = False
-
-    def __post_init__(self):
-        object.__setattr__(self, "returned_at", utc_datetime(self.returned_at))
-        object.__setattr__(self, "refunded_at", utc_datetime(self.refunded_at))
-        text = self.reason_text.strip() if isinstance(self.reason_text, str) else None
-        object.__setattr__(self, "reason_text", text or None)
-        code = self.reason_code.strip() if isinstance(self.reason_code, str) else None
-        object.__setattr__(self, "reason_code", code or None)
-        problems = self.problems()
-        if problems:
-            raise InvalidReturn("; ".join(problems))
-
-    def problems(self) -> list[str]:
-        """What makes this event unusable (the same rules as the returns file)."""
-        out = []
-        if not self.line_id or not str(self.line_id).strip():
-            out.append("line_id is empty: send the order line's line_id")
-        if self.returned_at is None:
-            out.append("returned_at is missing: send when the return happened (ISO 8601)")
-        if self.channel not in CHANNELS:
-            out.append(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
-        if self.reason_code is not None and self.reason_code not in REASON_CODES:
-            out.append(f"reason_code {self.reason_code!r} is not in the taxonomy: use one of "
-                       f"{', '.join(REASON_CODES)}, or send the customer's words in reason_text")
-        if self.reason_code is None and self.reason_text is None:
-            out.append("no reason: send reason_code (one of the taxonomy) and/or reason_text "
-                       "(the customer's words)")
-        if self.refunded_at is not None and self.returned_at is not None and self.refunded_at < self.returned_at:
-            out.append(f"refunded_at {iso(self.refunded_at)} is before returned_at {iso(self.returned_at)}: "
-                       "a refund follows the return")
-        if self.return_cost is not None and not (self.return_cost >= 0):
-            out.append(f"return_cost {self.return_cost} is negative: send the cost as a number ≥ 0")
-        return out
-
-
-@dataclass(frozen=True)
-class RefundEvent:
-    """The refund of a recorded return (``PATCH /v1/returns/{line_id}``)."""
-
-    line_id: str
-    refunded_at: datetime
-    return_cost: float | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "refunded_at", utc_datetime(self.refunded_at))
-        if self.refunded_at is None:
-            raise InvalidReturn("refunded_at is missing: send when the refund was made (ISO 8601)")
-        if self.return_cost is not None and not (self.return_cost >= 0):
-            raise InvalidReturn(f"return_cost {self.return_cost} is negative: send the cost as a number ≥ 0")
-
-
-@dataclass(frozen=True)
-class StoredReturn:
-    line_id: str
-    returned_at: datetime
-    reason_code: str | None
-    reason_text: str | None
-    reason_code_inferred: str | None
-    reason_confidence: float | None
-    reason_review: bool
-    channel: str
-    refunded_at: datetime | None
-    return_cost: float | None
-    recorded_at: datetime
-    updated_at: datetime
-
-    @property
-    def reason(self) -> str | None:
-        """The code that counts: given, else inferred from the text."""
-        return self.reason_code or self.reason_code_inferred
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        for key in ("returned_at", "refunded_at", "recorded_at", "updated_at"):
-            out[key] = iso(out[key])
-        out["reason"] = self.reason
-        out["reason_source"] = "given" if self.reason_code else "inferred"
-        return out
-
-
-@dataclass(frozen=True)
-class RecordOutcome:
-    """What a write did: ``created``, ``unchanged`` (a repeat) or ``updated`` (refund added)."""
-
-    record: StoredReturn
-    status: str
-
-
-@dataclass(frozen=True)
-class Difference:
-    field: str
-    recorded: object
-    sent: object
-
-    def render(self) -> str:
-        def show(v):
-            return iso(v) if isinstance(v, datetime) else repr(v)
-        return f"{self.field}: recorded {show(self.recorded)}, sent {show(self.sent)}"
-
-    def to_dict(self) -> dict:
-        def plain(v):
-            return iso(v) if isinstance(v, datetime) else v
-        return {"field": self.field, "recorded": plain(self.recorded), "sent": plain(self.sent)}
-
-
-class ReturnConflict(ConflictError):
-    """The event contradicts the return already recorded for its line.
-
-    ``what`` ("return" or "refund") words the message; ``code`` is the API's code of the
-    operation that met the conflict (``return_conflict`` for POST, ``refund_conflict`` for PATCH).
-    The API answer also lists the ``differences`` and the ``recorded`` return.
-    """
-
-    def __init__(self, line_id: str, differences: list[Difference], record: StoredReturn, what: str = "return",
-                 code: str | None = None):
-        self.line_id, self.differences, self.record, self.what = line_id, differences, record, what
-        super().__init__(self.message, code=code or f"{what}_conflict",
-                         differences=[d.to_dict() for d in differences], recorded=record.to_dict())
-
-    @property
-    def message(self) -> str:
-        listed = "; ".join(d.render() for d in self.differences)
-        if self.what == "refund":
-            return (f"line {self.line_id!r} already has a different refund recorded — {listed}. "
-                    "The recorded refund was kept; if it is wrong, correct it in the returns database")
-        return (f"a different return is already recorded for line {self.line_id!r} — {listed}. "
-                "A line is returned at most once: the recorded return was kept; if it is wrong, correct it in "
-                "the returns database (or send exactly the recorded values to repeat the event)")
-
-
-class ReturnNotRecorded(NotFoundError):
-    """A refund for a line without a recorded return."""
-
-    code = "return_not_found"
-
-    def __init__(self, line_id: str):
-        self.line_id = line_id
-        super().__init__(f"no return is recorded for line {line_id!r}: record it first with POST /v1/returns "
-                         "(a refund can be sent with it as refunded_at)")
+#: First key of the PostgreSQL advisory locks of lines ("rr"; the second is a hash of the line id).
+_LINE_LOCK_CLASS = 0x7272
+_ORDER = (returns_table.c.returned_at, returns_table.c.recorded_at, returns_table.c.return_id)
 
 
 def _row_to_record(row) -> StoredReturn:
@@ -260,8 +110,29 @@ def _same_float(a, b) -> bool:
     return a is None and b is None or (a is not None and b is not None and abs(a - b) <= 1e-9 * max(1.0, abs(a)))
 
 
+def _line_lock_key(line_id: str) -> int:
+    """A signed 32-bit hash of the line id (the second key of its advisory lock)."""
+    return int.from_bytes(hashlib.blake2b(line_id.encode(), digest_size=4).digest(), "big", signed=True)
+
+
+def identity_differences(existing: StoredReturn, event: ReturnEvent, ordered: int | None = None) -> list[Difference]:
+    """The identity fields in which ``event`` differs from ``existing`` (quantities compared in units:
+    a whole-line return and one of the line's ordered quantity are the same when it is known)."""
+    out = []
+    for name in IDENTITY_FIELDS:
+        recorded, sent = getattr(existing, name), getattr(event, name)
+        if name == "quantity":
+            same = recorded == sent or (ordered is not None and existing.units(ordered) ==
+                                        (sent if sent is not None else ordered))
+        else:
+            same = recorded == sent
+        if not same:
+            out.append(Difference(name, recorded, sent))
+    return out
+
+
 class ReturnStore:
-    """The returns table behind ``POST/PATCH /v1/returns`` and ``returnrisk export-returns``.
+    """The returns table behind ``POST/PATCH/GET /v1/returns`` and ``returnrisk export-returns``.
 
     ``url`` is any SQLAlchemy URL (``sqlite:///returns.db``, ``postgresql+psycopg://…``).
     The engine connects lazily; the schema belongs to :mod:`returnrisk.db` (migrations), checked
@@ -290,21 +161,35 @@ class ReturnStore:
         self.engine.dispose()
 
     # ---- reads -------------------------------------------------------------------------------
-    def get(self, line_id: str) -> StoredReturn | None:
+    def returns_of(self, line_id: str) -> list[StoredReturn]:
+        """The line's returns, first returned first."""
         self._ensure()
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(returns_table).where(returns_table.c.line_id == line_id)).first()
+            rows = conn.execute(sa.select(returns_table).where(returns_table.c.line_id == line_id).order_by(*_ORDER))
+            return [_row_to_record(row) for row in rows]
+
+    def get(self, line_id: str, return_id: str | None = None) -> StoredReturn | None:
+        """The return ``return_id`` of the line, or (``None``) the line's first return; ``None`` if absent."""
+        if return_id is None:
+            found = self.returns_of(line_id)
+            return found[0] if found else None
+        self._ensure()
+        table = returns_table
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(table).where(table.c.line_id == line_id, table.c.return_id == return_id)).first()
         return _row_to_record(row) if row is not None else None
 
     def count(self) -> int:
+        """How many return events are stored."""
         self._ensure()
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(returns_table)).scalar_one())
 
     def iter_all(self) -> Iterator[StoredReturn]:
+        """Every return, by line, then first returned first."""
         self._ensure()
         with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(returns_table).order_by(returns_table.c.line_id)):
+            for row in conn.execute(sa.select(returns_table).order_by(returns_table.c.line_id, *_ORDER)):
                 yield _row_to_record(row)
 
     def frame(self) -> pd.DataFrame:
@@ -317,28 +202,72 @@ class ReturnStore:
         return frame
 
     # ---- writes ------------------------------------------------------------------------------
-    def record(self, event: ReturnEvent) -> RecordOutcome:
-        """Store a return once (see the module docstring); raise :class:`ReturnConflict` if it contradicts."""
+    def record(self, event: ReturnEvent, *, ordered_quantity: int | None = None,
+               outside: Mapping[str, int] | None = None) -> RecordOutcome:
+        """Store a return once (see the module docstring); raise :class:`ReturnConflict` if it
+        contradicts the return of its key, :class:`OverReturn` if it would return more units than
+        ``ordered_quantity`` (not checked when ``None``).
+
+        ``outside`` are the line's returns recorded elsewhere (the shop's own returns file): return
+        id → units; those whose id is not in the store count towards the line's returned units.
+        """
         self._ensure()
         now = utc_datetime(pd.Timestamp.now(tz="UTC"))
-        row = {**asdict(event), "recorded_at": now, "updated_at": now}
+        implicit = event.return_id is None
+        key = event.return_id if not implicit else self._implicit_key(event, ordered_quantity)
+        row = {**asdict(event), "return_id": key, "recorded_at": now, "updated_at": now}
         try:
             with self.engine.begin() as conn:
+                self._lock_line(conn, event.line_id)
                 conn.execute(sa.insert(returns_table).values(**row))
+                if ordered_quantity is not None:
+                    self._check_units(conn, event, ordered_quantity, outside or {})
         except IntegrityError:
-            existing = self.get(event.line_id)
+            existing = self.get(event.line_id, key)
             if existing is None:
                 raise
-            return self._repeat(existing, event, now)
-        log.info("return recorded for line %s (%s)", event.line_id, event.channel)
-        return RecordOutcome(self.get(event.line_id), "created")
+            return self._repeat(existing, event, now, ordered_quantity, implicit)
+        log.info("return %s recorded for line %s (%s)", key, event.line_id, event.channel)
+        return RecordOutcome(self.get(event.line_id, key), "created")
 
-    def _repeat(self, existing: StoredReturn, event: ReturnEvent, now: datetime) -> RecordOutcome:
-        differences = [
-            Difference(name, getattr(existing, name), getattr(event, name))
-            for name in IDENTITY_FIELDS
-            if getattr(existing, name) != getattr(event, name)
-        ]
+    def _implicit_key(self, event: ReturnEvent, ordered: int | None) -> str:
+        """The key of an event sent without ``return_id`` (see the module docstring)."""
+        existing = self.returns_of(event.line_id)
+        if not existing:
+            return derived_return_id(event.line_id)
+        if len(existing) == 1:
+            return existing[0].return_id
+        differences = [identity_differences(r, event, ordered) for r in existing]
+        for record, diff in zip(existing, differences):
+            if not diff:
+                return record.return_id
+        closest = min(range(len(existing)), key=lambda i: len(differences[i]))
+        raise ReturnConflict(event.line_id, differences[closest], existing[closest], code="return_conflict",
+                             implicit_id=True)
+
+    def _lock_line(self, conn: sa.Connection, line_id: str) -> None:
+        """Serialise writers of one line (PostgreSQL; SQLite's insert takes the write lock anyway)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                         {"a": _LINE_LOCK_CLASS, "b": _line_lock_key(line_id)})
+
+    def _check_units(self, conn: sa.Connection, event: ReturnEvent, ordered: int, outside: Mapping[str, int]) -> None:
+        table = returns_table
+        rows = conn.execute(sa.select(table.c.return_id, table.c.quantity).where(table.c.line_id == event.line_id))
+        ids, total = set(), 0
+        for return_id, quantity in rows:
+            ids.add(return_id)
+            total += ordered if quantity is None else int(quantity)
+        total += sum(int(units) for rid, units in outside.items() if rid not in ids)
+        asked = ordered if event.quantity is None else event.quantity
+        if total > ordered:
+            log.warning("line %s: return refused, %d units asked, %d of %d already returned", event.line_id, asked,
+                        total - asked, ordered)
+            raise OverReturn(event.line_id, ordered, total - asked, asked, event.quantity is None)
+
+    def _repeat(self, existing: StoredReturn, event: ReturnEvent, now: datetime, ordered: int | None,
+                implicit: bool) -> RecordOutcome:
+        differences = identity_differences(existing, event, ordered)
         updates = {}
         if event.refunded_at is not None:
             if existing.refunded_at is None:
@@ -351,21 +280,23 @@ class ReturnStore:
             elif not _same_float(existing.return_cost, event.return_cost):
                 differences.append(Difference("return_cost", existing.return_cost, event.return_cost))
         if differences:
-            log.warning("conflicting return for line %s: %s", event.line_id,
+            log.warning("conflicting return %s for line %s: %s", existing.return_id, event.line_id,
                         "; ".join(d.field for d in differences))
-            raise ReturnConflict(event.line_id, differences, existing, code="return_conflict")
+            raise ReturnConflict(event.line_id, differences, existing, code="return_conflict", implicit_id=implicit)
         if not updates:
-            log.info("repeated return for line %s: already recorded, nothing written", event.line_id)
+            log.info("repeated return %s for line %s: already recorded, nothing written", existing.return_id,
+                     event.line_id)
             return RecordOutcome(existing, "unchanged")
         return self._fill(existing, updates, now, "return_conflict")
 
     def _fill(self, existing: StoredReturn, updates: dict, now: datetime, code: str) -> RecordOutcome:
         """Set fields that are still empty; a concurrent writer that set them first wins (then compare)."""
         table = returns_table
-        conditions = [table.c.line_id == existing.line_id] + [table.c[name].is_(None) for name in updates]
+        conditions = [table.c.line_id == existing.line_id, table.c.return_id == existing.return_id] + \
+            [table.c[name].is_(None) for name in updates]
         with self.engine.begin() as conn:
             done = conn.execute(sa.update(table).where(*conditions).values(**updates, updated_at=now)).rowcount
-        current = self.get(existing.line_id)
+        current = self.get(existing.line_id, existing.return_id)
         if not done:
             # someone filled these fields in the meantime: the event must agree with what they wrote
             clash = [Difference(k, getattr(current, k), v) for k, v in updates.items()
@@ -374,18 +305,30 @@ class ReturnStore:
                 raise ReturnConflict(existing.line_id, clash, current,
                                      "refund" if "refunded_at" in updates else "return", code=code)
             return RecordOutcome(current, "unchanged")
-        log.info("line %s: %s recorded", existing.line_id, ", ".join(updates))
+        log.info("line %s, return %s: %s recorded", existing.line_id, existing.return_id, ", ".join(updates))
         return RecordOutcome(current, "updated")
+
+    def refund_target(self, line_id: str, return_id: str | None) -> StoredReturn:
+        """The return a refund is for: ``return_id``'s, or the line's only one (see :class:`ReturnIdRequired`)."""
+        returns = self.returns_of(line_id)
+        if return_id is not None:
+            found = next((r for r in returns if r.return_id == return_id), None)
+            if found is None:
+                raise ReturnNotRecorded(line_id, return_id, [r.return_id for r in returns])
+            return found
+        if not returns:
+            raise ReturnNotRecorded(line_id)
+        if len(returns) > 1:
+            raise ReturnIdRequired(line_id, returns)
+        return returns[0]
 
     def record_refund(self, event: RefundEvent) -> RecordOutcome:
         """Record the refund of a stored return, idempotently (the same refund twice is ``unchanged``)."""
         self._ensure()
-        existing = self.get(event.line_id)
-        if existing is None:
-            raise ReturnNotRecorded(event.line_id)
+        existing = self.refund_target(event.line_id, event.return_id)
         if event.refunded_at < existing.returned_at:
             raise RefundBeforeReturn(f"refunded_at {iso(event.refunded_at)} is before the return's returned_at "
-                             f"{iso(existing.returned_at)}: a refund follows the return")
+                                     f"{iso(existing.returned_at)}: a refund follows the return")
         differences, updates = [], {}
         if existing.refunded_at is None:
             updates["refunded_at"] = event.refunded_at

@@ -13,6 +13,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+import pandas as pd
+
+from returnrisk.data.parsing import TIMESTAMP_MAX, TIMESTAMP_MIN
 from returnrisk.errors import InputError
 from returnrisk.operations.forecast import forecast_returns
 from returnrisk.operations.kpis import compute_kpis
@@ -49,6 +52,15 @@ def _invalid(exc: ValueError) -> InputError:
     return InputError(str(exc), code="invalid_request")
 
 
+def _within_range(ts: pd.Timestamp | None, name: str, text: str | None) -> pd.Timestamp | None:
+    """``ts``, or a plain 422 when a timestamp cannot hold it (year 9999, 0001…): pandas' own error
+    text would otherwise reach the caller."""
+    if ts is not None and not (TIMESTAMP_MIN <= ts < TIMESTAMP_MAX + pd.Timedelta(days=1)):
+        raise InputError(f"{name} {text!r} is outside the dates returnrisk handles ({TIMESTAMP_MIN:%Y-%m-%d} … "
+                         f"{TIMESTAMP_MAX:%Y-%m-%d}): send a date within the shop's history", code="invalid_request")
+    return ts
+
+
 class ReturnsFigures:
     def __init__(self, settings: Settings, holder: ModelHolder, shop: ServiceShop, cache: AnswerCache | None = None):
         self._settings = settings
@@ -67,6 +79,7 @@ class ReturnsFigures:
             when_from, when_to = parse_period_bound(start, "from"), parse_period_bound(end, "to", end=True)
         except ValueError as exc:
             raise _invalid(exc) from None
+        when_from, when_to = _within_range(when_from, "from", start), _within_range(when_to, "to", end)
         if when_from is not None and when_to is not None and when_to <= when_from:
             raise InputError(f"to {end!r} is not after from {start!r}: the period is empty", code="invalid_request")
         loaded = self._shop.get()
@@ -92,6 +105,7 @@ class ReturnsFigures:
             when = parse_iso_timestamp(as_of, "as_of") if as_of is not None else None
         except ValueError as exc:
             raise _invalid(exc) from None
+        when = _within_range(when, "as_of", as_of)
         loaded = self._shop.get(model)
         minutes = self._settings.economics.handling_minutes_per_return
         key = ("forecast", loaded.signature, model.version, id(model), days, when, minutes)

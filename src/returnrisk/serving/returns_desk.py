@@ -2,10 +2,12 @@
 
 :class:`ReturnsDesk` is what ``POST /v1/returns``, ``PATCH /v1/returns/{line_id}`` and
 ``GET /v1/returns/{line_id}`` call. A return is acknowledged only after the store committed it
-(:mod:`returnrisk.operations.store`: idempotent per line, conflicts refused); the line must be one
-of the shop's order lines and not ordered after it was returned; a return sent with the
-customer's words only gets the code the reason classifier infers (refined on the shop's own
-returns). A database failure is a 503 that says nothing was recorded. Blocking: call from a thread.
+(:mod:`returnrisk.operations.store`: idempotent per ``return_id``, conflicts refused, never more
+units back than the line's ordered quantity — counting the returns of the shop's own file that
+carry a return id); the line must be one of the shop's order lines and not ordered after it was
+returned; a return sent with the customer's words only gets the code the reason classifier infers
+(refined on the shop's own returns); a return without any reason is recorded as such (unknown
+reason). A database failure is a 503 that says nothing was recorded. Blocking: call from a thread.
 """
 
 from __future__ import annotations
@@ -17,10 +19,17 @@ from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from returnrisk.errors import InputError, NotFoundError, UnavailableError
+from returnrisk.errors import InputError, NotFoundError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.sources import LoadedShop
-from returnrisk.operations.store import RecordOutcome, RefundEvent, ReturnEvent, ReturnStore, StoredReturn
+from returnrisk.operations.store import (
+    RecordOutcome,
+    RefundEvent,
+    ReturnEvent,
+    ReturnNotRecorded,
+    ReturnStore,
+    StoredReturn,
+)
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.timeutil import iso
 
@@ -57,30 +66,47 @@ class ReturnsDesk:
 
     def record(self, *, line_id: str, returned_at: datetime, channel: str, reason_code: str | None = None,
                reason_text: str | None = None, refunded_at: datetime | None = None,
-               return_cost: float | None = None) -> RecordOutcome:
-        """Record a return (``created``, ``unchanged`` or ``updated``); conflicts raise ``ReturnConflict``."""
+               return_cost: float | None = None, return_id: str | None = None,
+               quantity: int | None = None) -> RecordOutcome:
+        """Record a return (``created``, ``unchanged`` or ``updated``); conflicts raise ``ReturnConflict``,
+        a return of more units than are left on the line ``OverReturn``."""
         loaded = self._shop.get()
         _check_line(loaded, line_id, returned_at)
         inferred = {}
-        if reason_code is None:
+        if reason_code is None and reason_text is not None:
             result = self._reasons.infer(reason_text, key=(loaded.folder, loaded.signature),
                                          returns=loaded.shop.returns)
             inferred = {"reason_code_inferred": result.code, "reason_confidence": round(result.confidence, 4),
                         "reason_review": result.review}
         event = ReturnEvent(line_id, returned_at, channel, reason_code=reason_code, reason_text=reason_text,
-                            refunded_at=refunded_at, return_cost=return_cost, **inferred)
-        return _stored(lambda: self.store.record(event))
+                            refunded_at=refunded_at, return_cost=return_cost, return_id=return_id, quantity=quantity,
+                            **inferred)
+        ordered = loaded.line_quantity(line_id)
+        outside = loaded.shop_returns(line_id)
+        return _stored(lambda: self.store.record(event, ordered_quantity=ordered, outside=outside))
 
-    def record_refund(self, line_id: str, refunded_at: datetime, return_cost: float | None = None) -> RecordOutcome:
-        """Record the refund of a recorded return (idempotent; a different refund raises ``ReturnConflict``)."""
-        event = RefundEvent(line_id, refunded_at, return_cost)
+    def record_refund(self, line_id: str, refunded_at: datetime, return_cost: float | None = None,
+                      return_id: str | None = None) -> RecordOutcome:
+        """Record the refund of a recorded return (idempotent; a different refund raises ``ReturnConflict``;
+        a line with several returns needs ``return_id``)."""
+        event = RefundEvent(line_id, refunded_at, return_cost, return_id)
         return _stored(lambda: self.store.record_refund(event))
 
+    def line_returns(self, line_id: str) -> tuple[list[StoredReturn], int | None]:
+        """The line's returns (first returned first) and its ordered quantity when the shop is at hand."""
+        records = _stored(lambda: self.store.returns_of(line_id))
+        if not records:
+            raise ReturnNotRecorded(line_id)
+        try:
+            ordered = self._shop.get().line_quantity(line_id)
+        except ReturnRiskError as exc:  # the records are answered without the line's quantity
+            log.info("returns of line %s answered without its ordered quantity: %s", line_id, exc)
+            ordered = None
+        return records, ordered
+
     def get(self, line_id: str) -> StoredReturn:
-        record = _stored(lambda: self.store.get(line_id))
-        if record is None:
-            raise NotFoundError(f"no return is recorded for line {line_id!r}", code="return_not_found")
-        return record
+        """The line's first return."""
+        return self.line_returns(line_id)[0][0]
 
 
 def _check_line(loaded: LoadedShop, line_id: str, returned_at: datetime) -> None:

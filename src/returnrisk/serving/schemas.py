@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+
+from returnrisk.data.parsing import TIMESTAMP_MAX, TIMESTAMP_MIN
 
 __all__ = ["Driver", "RiskResponse", "ProductAttributes", "ScoreLine", "ScoreRequest", "ScoredLine",
            "ScoreResponse", "ModelResponse", "ErrorResponse", "Lang", "error_responses"]
 
 Lang = Literal["en", "fr"]
+
+
+def _finite(value, info: ValidationInfo):
+    """Refuse ``1e309``, ``Infinity``, ``NaN`` (JSON parsers read them as non-finite floats) in plain words."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{info.field_name} {value!r} is not a finite number: send a number ≥ 0, e.g. 79.9")
+    return value
+
+
+def _storable(value: datetime | None, info: ValidationInfo) -> datetime | None:
+    """Refuse dates a nanosecond timestamp cannot hold (year 9999, 0001…) in plain words."""
+    if value is None:
+        return value
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=TIMESTAMP_MIN.tzinfo)
+    if not (TIMESTAMP_MIN <= aware < TIMESTAMP_MAX):
+        raise ValueError(f"{info.field_name} {value.year:04d}-{value.month:02d}-{value.day:02d} is outside the dates "
+                         f"returnrisk handles ({TIMESTAMP_MIN:%Y-%m-%d} … {TIMESTAMP_MAX:%Y-%m-%d}): send a real date")
+    return value
+
+
+#: A price: a finite number ≥ 0.
+Price = Annotated[float, BeforeValidator(_finite), Field(ge=0)]
+#: A date of a line or product scored: inside what a timestamp holds.
+ScoredTime = Annotated[datetime, AfterValidator(_storable)]
 
 
 class FieldError(BaseModel):
@@ -60,11 +87,11 @@ class ProductAttributes(BaseModel):
     model_config = ConfigDict(extra="ignore")
     category: str | None = Field(None, max_length=200)
     brand: str | None = Field(None, max_length=200)
-    price: float | None = Field(None, ge=0)
+    price: Price | None = None
     has_size_guide: bool | None = None
     n_photos: int | None = Field(None, ge=0)
     description: str | None = Field(None, max_length=20_000)
-    created_at: datetime | None = None
+    created_at: ScoredTime | None = None
     size_system: Literal["letter", "eu", "us", "waist", "shoe", "unsized"] | None = None
 
 
@@ -76,8 +103,8 @@ class ScoreLine(BaseModel):
     product_id: str = Field(min_length=1, max_length=200)
     size: str | None = Field(None, max_length=50)
     quantity: int = Field(1, ge=1, le=10_000)
-    unit_price: float | None = Field(None, ge=0)
-    ordered_at: datetime | None = Field(None, description="Default: now.")
+    unit_price: Price | None = None
+    ordered_at: ScoredTime | None = Field(None, description="Default: now.")
     product: ProductAttributes | None = None
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "FixStatusOut",
     "FixesResponse",
     "ProductFixesResponse",
+    "ReasonCaptureOut",
     "router",
 ]
 
@@ -75,9 +76,25 @@ class Fix(FixSuggestion):
     currency: str | None = None
 
 
+class ReasonCaptureOut(BaseModel):
+    """Whether the shop records why customers return (without reasons, only investigate_returns is possible)."""
+
+    returns: int = Field(description="Returns in the history analysed.")
+    with_reason: int = Field(description="Of which with a reason (given, or read from the customer's words).")
+    share_with_reason: float | None
+    reasons_known: bool = Field(description="Enough reasons for the reason levers (validate's reason_levers).")
+    message: Bilingual | None = Field(description="What to say first when reasons are missing (null otherwise).")
+
+
+def _capture(report) -> ReasonCaptureOut | None:
+    return ReasonCaptureOut(**report.reason_capture.to_dict()) if report.reason_capture is not None else None
+
+
 class FixesResponse(BaseModel):
     model_version: str | None
     as_of: str = Field(description="End of the shop history analysed.")
+    reason_capture: ReasonCaptureOut | None = Field(description="Return reasons in the data; its message is what "
+                                                                "to show at the top of the list when they are missing.")
     generated_at: str
     status: list[str] = Field(description="The statuses (or phases) listed.")
     total: int = Field(description="Fixes matching the filters and the search (before paging).")
@@ -210,7 +227,8 @@ async def list_fixes(
                          offset=page.offset, count=len(page.rows), currency=lifecycle.currency,
                          savings_by_currency={k or lifecycle.currency: round(v, 2)
                                               for k, v in page.savings_by_currency.items()},
-                         note=report.note, fixes=[row.item() for row in page.rows])
+                         reason_capture=_capture(report), note=report.note,
+                         fixes=[row.item() for row in page.rows])
 
 
 @router.get("/v1/products/{product_id}/fixes", response_model=ProductFixesResponse,

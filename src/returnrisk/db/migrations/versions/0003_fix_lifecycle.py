@@ -9,8 +9,7 @@ Create Date: 2026-12-01
 * ``returnrisk_alerts`` — alerts, once each (their id says what they are about);
 * ``returnrisk_alert_deliveries`` — the outbox: one row per alert and webhook destination.
 
-Portable types only: the same DDL runs on SQLite and PostgreSQL. (``down_revision`` is 0001 in
-the fix-lifecycle branch; the lead re-chains the revisions linearly when merging.)
+Portable types only: the same DDL runs on SQLite and PostgreSQL. (``down_revision`` is 0002: it follows the partial returns of the returns store.)
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Server-side SVG charts: no JavaScript, no CDN, readable on a laptop and a phone.
 
-The one chart renderer: the dashboard pages and the HTML fix report
-(:mod:`returnrisk.fixes.report`) both draw with it. Every chart is an ``<svg class="chart" data-chart="…" role="img">`` with a title for screen readers;
+The one chart renderer (ground floor: imports nothing of returnrisk): the dashboard pages, the HTML fix report
+(:mod:`returnrisk.fixes.report`) and the monitoring report all draw with it. Every chart is an ``<svg class="chart" data-chart="…" role="img">`` with a title for screen readers;
 the browser tests count them and check they have drawn marks.
 """
 
