@@ -100,3 +100,41 @@ def test_marking_a_fix_done_needs_the_forms_token_and_records_the_sessions_label
     assert impossible.status_code == 409 and "cannot become dismissed" in impossible.text
     api = browser_client.get(f"/v1/fixes/{fix_id}", headers={"Authorization": "Bearer key-anna"}).json()
     assert [(h["status"], h["changed_by"], h["note"]) for h in api["history"]] == [("done", "anna", "guide added")]
+
+
+def test_the_product_page_has_each_fixs_buttons_and_a_change_there_comes_back_to_it(browser_client):
+    page = browser_client.get("/dashboard/fixes?status=open&lang=en").text
+    fix_id = _rows(page)[0]
+    product = re.search(rf'data-fix="{fix_id}".*?href="/dashboard/products/([^"?]+)\?', page, re.S).group(1)
+    back = f"/dashboard/products/{product}?lang=en"
+    html = browser_client.get(back).text
+    assert f'action="/dashboard/fixes/{fix_id}/status"' in html
+    assert re.search(rf'<tr data-fix="{fix_id}" data-status="open" data-phase="open">', html)
+    started = browser_client.post(f"/dashboard/fixes/{fix_id}/status", follow_redirects=False, data={
+        "status": "in_progress", "csrf_token": _token(html), "next": back})
+    assert started.status_code == 303 and started.headers["location"] == back
+    again = browser_client.get(back).text
+    assert re.search(rf'<tr data-fix="{fix_id}" data-status="in_progress" data-phase="in_progress">', again)
+    assert "In progress by anna on" in again
+    # an outside address in `next` is not followed
+    elsewhere = browser_client.post(f"/dashboard/fixes/{fix_id}/status", follow_redirects=False, data={
+        "status": "open", "csrf_token": _token(again), "next": "https://evil.example/x"})
+    assert elsewhere.status_code == 303 and not elsewhere.headers["location"].startswith("https://evil")
+
+
+def test_the_overview_lists_the_alerts_in_the_pages_language(browser_client):
+    from returnrisk.db.engine import make_engine
+    from returnrisk.lifecycle.alerts import Alert, alert_id
+    from returnrisk.lifecycle.outbox import AlertOutbox
+
+    empty = browser_client.get("/dashboard?lang=en").text
+    assert 'id="alerts"' in empty and "No alert yet" in empty
+    engine = make_engine(browser_client.app.state.services.settings.database_url)
+    alert = Alert(alert_id("recurrence", "abc123abc123", "2026-01-05"), "recurrence", "P000007", "abc123abc123",
+                  {"en": "Problem back on P000007: runs small again", "fr": "Problème revenu sur P000007"})
+    AlertOutbox(engine).enqueue([alert], [], now=pd.Timestamp("2026-01-06", tz="UTC"))
+    engine.dispose()
+    french = browser_client.get("/dashboard?lang=fr").text
+    item = re.search(r'<li data-kind="recurrence">(.*?)</li>', french, re.S).group(1)
+    assert "problème revenu" in item and "Problème revenu sur P000007" in item and "2026-01-06" in item
+    assert 'href="/dashboard/products/P000007' in item
