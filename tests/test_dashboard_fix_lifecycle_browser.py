@@ -154,6 +154,10 @@ def test_find_a_fix_mark_it_done_and_see_its_measured_effect_with_its_interval(s
     assert len(numbers) >= 3, effect
     estimate, low, high = numbers[:3]
     assert low <= estimate <= high < 0, effect
+    cell, card = done_row.locator("td.effect").bounding_box(), page.locator(".fix-list").bounding_box()
+    assert cell["x"] + cell["width"] <= card["x"] + card["width"] + 1, "the effect column is cut off"
+    assert page.evaluate("document.querySelector('.fix-list').scrollWidth - document.querySelector('.fix-list')"
+                         ".clientWidth") <= 2, "the fix list scrolls sideways on a desktop screen"
     _shot(page, "fix-lifecycle-done-list")
 
     # the product page: status, the effect panel with its sentences and the before/after chart

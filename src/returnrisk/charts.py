@@ -58,6 +58,8 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float | Non
     if not labels or not values:
         return _empty("line", title, empty)
     left, right, top, bottom = 48, 12, 12, 34
+    if len(series) > 1:
+        top = 26   # room for the legend above the plot, clear of the lines and of the marker's label
     w, h = width - left - right, height - top - bottom
     high = max(values) * 1.15 or 1.0
     n = len(labels)
@@ -90,8 +92,8 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float | Non
     legend_x = left + 8
     if len(series) > 1:
         for (name, _), colour in zip(series.items(), colours):
-            parts.append(f'<rect x="{legend_x}" y="{top + 2}" width="10" height="10" fill="{colour}"/>'
-                         f'<text x="{legend_x + 14}" y="{top + 11}" font-size="11" fill="{PALETTE["ink"]}">'
+            parts.append(f'<rect class="legend" x="{legend_x}" y="4" width="10" height="10" fill="{colour}"/>'
+                         f'<text x="{legend_x + 14}" y="13" font-size="11" fill="{PALETTE["ink"]}">'
                          f'{escape(name)}</text>')
             legend_x += 24 + 7 * len(name)
     if expected:
