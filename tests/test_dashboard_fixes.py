@@ -105,7 +105,7 @@ def test_marking_a_fix_done_needs_the_forms_token_and_records_the_sessions_label
 def test_the_product_page_has_each_fixs_buttons_and_a_change_there_comes_back_to_it(browser_client):
     page = browser_client.get("/dashboard/fixes?status=open&lang=en").text
     fix_id = _rows(page)[0]
-    product = re.search(rf'data-fix="{fix_id}".*?href="/dashboard/products/([^"?]+)\?', page, re.S).group(1)
+    product = re.search(rf'data-fix="{fix_id}".*?href="/dashboard/products/([^"?]+)\?', page, re.DOTALL).group(1)
     back = f"/dashboard/products/{product}?lang=en"
     html = browser_client.get(back).text
     assert f'action="/dashboard/fixes/{fix_id}/status"' in html
@@ -135,6 +135,21 @@ def test_the_overview_lists_the_alerts_in_the_pages_language(browser_client):
     AlertOutbox(engine).enqueue([alert], [], now=pd.Timestamp("2026-01-06", tz="UTC"))
     engine.dispose()
     french = browser_client.get("/dashboard?lang=fr").text
-    item = re.search(r'<li data-kind="recurrence">(.*?)</li>', french, re.S).group(1)
+    item = re.search(r'<li data-kind="recurrence">(.*?)</li>', french, re.DOTALL).group(1)
     assert "problème revenu" in item and "Problème revenu sur P000007" in item and "2026-01-06" in item
     assert 'href="/dashboard/products/P000007' in item
+
+
+def test_a_status_form_with_a_bad_date_or_id_says_what_to_send():
+    import datetime as dt
+
+    from returnrisk.dashboard.fix_pages import form_change
+    from returnrisk.errors import InputError
+
+    with pytest.raises(InputError, match=r"live date '2026-13-01' is not a date: use YYYY-MM-DD"):
+        form_change("0123456789ab", "done", "2026-13-01", "", "")
+    with pytest.raises(InputError, match=r"'\.\./x' is not a fix id"):
+        form_change("../x", "done", "", "", "")
+    change = form_change("0123456789ab", "done", " 2026-02-01 ", "  guide added ", "")
+    assert (change.status, change.live_at, change.note, change.dismiss_reason) == (
+        "done", dt.date(2026, 2, 1), "guide added", None)

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from returnrisk import charts
-from returnrisk.fixes.status import DISMISS_REASONS, TRANSITIONS
+from returnrisk.errors import InputError
+from returnrisk.fixes.ids import is_fix_id
+from returnrisk.fixes.status import DISMISS_REASONS, TRANSITIONS, StatusChange
 from returnrisk.lifecycle import FixPage, FixQuery, FixRow
 from returnrisk.lifecycle.effects import WeeklyComparison
 from returnrisk.lifecycle.labels import DISMISS_LABELS, VERDICT_LABELS, lever_name, phase_label
 from returnrisk.lifecycle.money import money, money_totals, number, percent, points
 
-__all__ = ["FixView", "STATUS_CHOICES", "effect_panel", "fix_list_page", "fix_view", "list_params"]
+__all__ = ["STATUS_CHOICES", "FixView", "effect_panel", "fix_list_page", "fix_view", "form_change", "list_params", "product_fixes"]
 
 #: The status filter's choices: "" is the to-do list.
 STATUS_CHOICES: tuple[str, ...] = ("", "open", "in_progress", "done", "measuring", "measured", "dismissed", "all")
@@ -192,3 +194,27 @@ def effect_panel(row: FixRow, comparison: WeeklyComparison | None, lang: str, t,
             "status": effect["status"], "verdict": verdict,
             "verdict_label": VERDICT_LABELS.get(verdict or effect["status"], {}).get(lang, ""),
             "effect": effect}
+
+
+def product_fixes(state, product_id: str, chart_of, lang: str, t, main_currency: str) -> dict:
+    """The product page's part of the lifecycle: its fixes (status, buttons), the measured effect of
+    its done fixes with their before/after chart (``chart_of(fix_id)``), its catalogue entry.
+    ``state`` ``None`` (statuses unavailable): nothing of it."""
+    if state is None:
+        return {"fix_views": [], "effects": [], "product_info": None}
+    rows = [r for r in state.rows if r.product_id == product_id]
+    views = [fix_view(r, lang, t, main_currency) for r in rows]
+    effects = [panel for r in rows if r.status == "done"
+               if (panel := effect_panel(r, chart_of(r.fix_id), lang, t, main_currency))]
+    return {"fix_views": views, "effects": effects, "product_info": state.catalogue.get(product_id)}
+
+
+def form_change(fix_id: str, status: str, live_at: str, note: str, dismiss_reason: str) -> StatusChange:
+    """A status form's fields → the change (``InputError`` naming a bad id or date)."""
+    if not is_fix_id(fix_id):
+        raise InputError(f"{fix_id!r} is not a fix id (12 hex digits): open the fix from the fix list")
+    try:
+        day = dt.date.fromisoformat(live_at.strip()) if live_at.strip() else None
+    except ValueError:
+        raise InputError(f"live date {live_at!r} is not a date: use YYYY-MM-DD") from None
+    return StatusChange(status=status, live_at=day, note=note.strip() or None, dismiss_reason=dismiss_reason or None)

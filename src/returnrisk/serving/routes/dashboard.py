@@ -10,21 +10,17 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote, urlencode
 
-import datetime as dt
-
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from returnrisk.dashboard.fix_pages import fix_list_page, form_change, product_fixes
 from returnrisk.dashboard.i18n import translator
-from returnrisk.dashboard.fix_pages import effect_panel, fix_list_page, fix_view
 from returnrisk.dashboard.pages import model_page, overview_page, product_page
 from returnrisk.dashboard.sessions import COOKIE
 from returnrisk.errors import InputError, ReturnRiskError
-from returnrisk.fixes.ids import is_fix_id
-from returnrisk.fixes.status import StatusChange
-from returnrisk.lifecycle import FixQuery, select
+from returnrisk.lifecycle import FixQuery
 from returnrisk.lifecycle.export import fixes_csv
 from returnrisk.serving.deps import ServicesDep
 from returnrisk.serving.errors import status_of
@@ -218,14 +214,7 @@ async def change_status(request: Request, services: ServicesDep, fix_id: str, st
     if problem is not None:
         return _problem(request, Exception(problem), t("cannot_change"), status=403, back=back)
     try:
-        if not is_fix_id(fix_id):
-            raise InputError(f"{fix_id!r} is not a fix id")
-        try:
-            day = dt.date.fromisoformat(live_at) if live_at else None
-        except ValueError:
-            raise InputError(f"live date {live_at!r} is not a date: use YYYY-MM-DD") from None
-        change = StatusChange(status=status, live_at=day, note=note.strip() or None,
-                              dismiss_reason=dismiss_reason or None)
+        change = form_change(fix_id, status, live_at, note, dismiss_reason)
         await run_in_threadpool(services.lifecycle.change, services.model(), fix_id, change, who.label)
     except ReturnRiskError as exc:
         return _problem(request, exc, t("cannot_change"), status=status_of(exc), back=back)
@@ -257,18 +246,15 @@ async def product(request: Request, services: ServicesDep, product_id: str):
 
 
 def _product_fixes(services: Services, model, product_id: str, t, lang: str) -> dict:
-    """The product's fixes with their status and buttons, and the measured effect of the done ones."""
+    """The product's fixes with their buttons and the measured effects (``dashboard.fix_pages``)."""
     lifecycle = services.lifecycle
     try:
         state = lifecycle.state(model)
     except Exception as exc:  # noqa: BLE001 - the page still shows what it can without fixes
         log.warning("dashboard: fix statuses unavailable for the product page: %s", exc)
-        return {"fix_views": [], "effects": [], "product_info": None}
-    rows = [r for r in state.rows if r.product_id == product_id]
-    views = [fix_view(r, lang, t, lifecycle.currency) for r in rows]
-    effects = [panel for r in rows if r.status == "done"
-               if (panel := effect_panel(r, lifecycle.chart(model, r.fix_id), lang, t, lifecycle.currency))]
-    return {"fix_views": views, "effects": effects, "product_info": state.catalogue.get(product_id)}
+        return product_fixes(None, product_id, lambda fix_id: None, lang, t, lifecycle.currency)
+    return product_fixes(state, product_id, lambda fix_id: lifecycle.chart(model, fix_id), lang, t,
+                         lifecycle.currency)
 
 
 @router.get("/dashboard/model")
