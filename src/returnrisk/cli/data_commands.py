@@ -103,6 +103,8 @@ def demo_data(
     file_format: str = typer.Option("csv", "--format", help="csv or parquet."),
     plant_fixes: bool = typer.Option(False, "--plant-fixes", help="Also plant fixes with known effects and "
                                      "placebos (truth/planted_fixes.csv); the default shop is unchanged."),
+    plant_drift: bool = typer.Option(False, "--plant-drift", help="Plant a product line whose return rate changes "
+                                     "90 days before the end (truth in OUT/truth/drift.json); for `returnrisk monitor`."),
 ) -> None:
     """Write a realistic demo shop in the data contract, with its ground truth in OUT/truth/."""
     from returnrisk.demo.generator import generate_demo_shop
@@ -113,10 +115,15 @@ def demo_data(
     started = time.perf_counter()
     with console.status(f"generating {lines:,} order lines…"):
         manifest = generate_demo_shop(out, seed=seed, n_lines=lines, file_format=file_format,
-                                      plant_fixes=plant_fixes)
+                                      plant_fixes=plant_fixes, plant_drift=plant_drift)
     console.print(
         f"demo shop written to {out} in {time.perf_counter() - started:.1f} s: "
         f"{manifest['n_products']:,} products, {manifest['n_customers']:,} customers, "
         f"{manifest['n_lines']:,} order lines, {manifest['n_returns']:,} returns "
         f"({manifest['return_rate_observed']:.1%}); ground truth in {Path(out) / 'truth'}"
     )
+    if "planted_drift" in manifest:
+        drift = manifest["planted_drift"]
+        console.print(f"planted drift: {drift['category']} from {drift['start'][:10]} "
+                      f"({drift['drifted_lines']:,} lines; true return rate {drift['true_rate_without_drift']:.1%} → "
+                      f"{drift['true_rate_with_drift']:.1%}); see it with: {drift['how_to_see_it']}")

@@ -1,4 +1,4 @@
-"""``returnrisk train``, ``returnrisk predict`` and ``returnrisk promote``."""
+"""``returnrisk train``, ``predict``, ``promote`` and ``models``."""
 
 from __future__ import annotations
 
@@ -121,12 +121,56 @@ def predict(
 
 @app.command("promote")
 def promote(
-    version: int = typer.Option(..., "--version", help="Registered version to make champion."),
+    version: int = typer.Option(..., "--version", help="Registered version to give the alias to."),
+    alias: str = typer.Option("champion", "--alias", help="champion (serve it) or challenger."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
 ) -> None:
-    """Give the ``champion`` alias to a registered version (overrides the automatic decision)."""
+    """Give the ``champion`` (default) or ``challenger`` alias to a registered version (overrides the
+    automatic decision)."""
+    from returnrisk.errors import InputError
+    from returnrisk.tracking import ALIASES
+
+    if alias not in ALIASES:
+        raise InputError(f"--alias {alias!r} is not supported: use {' or '.join(ALIASES)}")
     tracker = tracker_for(tracking_uri)
-    before = tracker.champion()
-    ref = tracker.set_champion(version)
-    tracker.set_version_tag(str(version), "promotion", "promoted by hand with returnrisk promote")
-    console.print(f"champion: returnrisk v{ref.version} (was {('v' + before.version) if before else 'none'})")
+    before = tracker.aliased(alias)
+    ref = tracker.set_alias(version, alias)
+    tracker.set_version_tag(str(version), "promotion", f"{alias} by hand with returnrisk promote")
+    console.print(f"{alias}: returnrisk v{ref.version} (was {('v' + before.version) if before else 'none'})")
+
+
+@app.command("models")
+def models(
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON line: every version with its figures."),
+) -> None:
+    """Registered versions, newest first: aliases, as-of date, validation metrics, promotion decision."""
+    import math
+
+    tracker = tracker_for(tracking_uri)
+    versions = tracker.model_versions()
+    rows = []
+    for v in versions:
+        m = v["metrics"]
+        pick = {k: m.get(k) for k in ("val_auc", "val_log_loss", "val_ece", "val_rows", "monitor_auc", "monitor_ece",
+                                      "monitor_verdict_level", "retrain_challenger_auc", "retrain_champion_auc")
+                if m.get(k) is not None and not math.isnan(m[k])}
+        rows.append({"version": v["version"], "aliases": v["aliases"], "as_of": v["as_of"], "run_id": v["run_id"],
+                     "run_name": v["run_name"], "created": v["created"], "metrics": pick,
+                     "decision": v["tags"].get("promotion")})
+    if as_json:
+        print_json_line({"tracking_uri": tracker.tracking_uri, "versions": rows})
+        return
+    if not rows:
+        console.print(f"no registered model in {tracker.tracking_uri}: run `returnrisk train --data DIR` first")
+        return
+    table = Table(title=f"returnrisk models ({tracker.tracking_uri})", title_justify="left")
+    for column in ("version", "aliases", "as-of", "val AUC", "val ECE", "decision"):
+        table.add_column(column, justify="right" if column in ("version", "val AUC", "val ECE") else "left",
+                         overflow="fold")
+    for r in rows:
+        auc, ece = r["metrics"].get("val_auc"), r["metrics"].get("val_ece")
+        table.add_row(r["version"], ", ".join(r["aliases"]) or "–", (r["as_of"] or "–")[:16],
+                      f"{auc:.4f}" if auc is not None else "–", f"{ece:.4f}" if ece is not None else "–",
+                      r["decision"] or "–")
+    console.print(table)

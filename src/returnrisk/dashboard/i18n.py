@@ -92,6 +92,37 @@ TEXT: dict[str, dict[str, str]] = {
     "no_previous": {"en": "No previous version to compare with.", "fr": "Pas de version précédente à comparer."},
     "unavailable": {"en": "Not available: {why}", "fr": "Indisponible : {why}"},
     "page_not_found": {"en": "Product not found", "fr": "Produit introuvable"},
+    # model page: monitoring (returnrisk monitor)
+    "monitoring": {"en": "Is the model still right?", "fr": "Le modèle a-t-il toujours raison ?"},
+    "monitoring_none": {"en": "This model has not been monitored yet: run `returnrisk monitor` (it scores the lines "
+                              "ordered since the model's as-of date and compares them with what happened).",
+                        "fr": "Ce modèle n'a pas encore été surveillé : lancez `returnrisk monitor` (il note les lignes "
+                              "commandées depuis la date de référence du modèle et les compare à ce qui s'est passé)."},
+    "monitoring_as_of": {"en": "{lines} lines since {as_of}, {matured} with a known outcome · report of {at}",
+                         "fr": "{lines} lignes depuis le {as_of}, {matured} dont l'issue est connue · rapport du {at}"},
+    "verdict_healthy": {"en": "healthy", "fr": "en bonne santé"},
+    "verdict_degraded": {"en": "degraded", "fr": "dégradé"},
+    "verdict_retrain_recommended": {"en": "retrain recommended", "fr": "réentraînement recommandé"},
+    "auc_now": {"en": "AUC since the as-of date", "fr": "AUC depuis la date de référence"},
+    "ece_now": {"en": "Calibration error (ECE)", "fr": "Erreur de calibration (ECE)"},
+    "chance_up_to": {"en": "chance alone: up to {value}", "fr": "le hasard seul : jusqu'à {value}"},
+    "validation_value": {"en": "validation: {value}", "fr": "validation : {value}"},
+    "prediction_drift": {"en": "Drift of the predictions (PSI)", "fr": "Dérive des prédictions (PSI)"},
+    "predicted_vs_observed": {"en": "Predicted vs observed return rate by week of order",
+                              "fr": "Taux de retour prédit vs observé par semaine de commande"},
+    "predicted": {"en": "predicted", "fr": "prédit"},
+    "weeks_note": {"en": "Shaded weeks are not fully matured: their return window is still open.",
+                   "fr": "Les semaines ombrées ne sont pas encore mûres : leur fenêtre de retour est encore ouverte."},
+    "drift_table": {"en": "Feature drift against training", "fr": "Dérive des variables par rapport à l'entraînement"},
+    "feature": {"en": "Feature", "fr": "Variable"},
+    "js_distance": {"en": "Jensen–Shannon", "fr": "Jensen–Shannon"},
+    "lines_compared": {"en": "Lines", "fr": "Lignes"},
+    "status": {"en": "Status", "fr": "État"},
+    "drift_ignored": {"en": "shown, not judged", "fr": "affichée, non jugée"},
+    "level_ok": {"en": "ok", "fr": "ok"},
+    "level_degraded": {"en": "degraded", "fr": "dégradé"},
+    "level_retrain_recommended": {"en": "retrain recommended", "fr": "réentraînement recommandé"},
+    "no_data": {"en": "no data", "fr": "aucune donnée"},
 }
 
 

@@ -112,8 +112,14 @@ def _recorded_reasons(rng: np.random.Generator, true_code: np.ndarray):
 
 
 def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000,
-                       file_format: str = "csv", overwrite: bool = True, plant_fixes: bool = False) -> dict:
-    """Write a demo shop to ``out`` (see module docstring); returns the manifest."""
+                       file_format: str = "csv", overwrite: bool = True, plant_fixes: bool = False,
+                       plant_drift: bool = False) -> dict:
+    """Write a demo shop to ``out`` (see module docstring); returns the manifest.
+
+    Two opt-in hooks, each leaving the default shop unchanged when off: ``plant_fixes`` plants
+    fixes with known effects (:mod:`returnrisk.demo.plant_fixes`), ``plant_drift`` a product line
+    whose return rate changes late in the data (:mod:`returnrisk.demo.plant_drift`).
+    """
     if n_lines < 1000:
         raise ValueError(f"--lines {n_lines} is too small for a meaningful shop: use at least 1000")
     if file_format not in ("csv", "parquet"):
@@ -137,6 +143,11 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
     if plant_fixes:   # fixes with known effects (demo/plant_fixes.py); off: nothing changes
         planted = plant_known_fixes(seed, lines, products, customers, hazards, naive_start, days)
         lines, products, hazards = planted.lines, planted.products, planted.hazards
+    drift = None
+    if plant_drift:   # a late change of one category's return rate (demo/plant_drift.py); off: nothing changes
+        from returnrisk.demo.plant_drift import plant_drift as add_drift
+
+        hazards, drift = add_drift(hazards, lines, products, naive_start, days)
     p_return, would_return, reason_idx = draw_returns(rng, hazards)
     reason_codes = np.array(REASON_CODES, dtype=object)
     late = reason_idx == REASON_CODES.index("late_delivery")
@@ -251,6 +262,9 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
         "return_rate_observed": float(observed.mean()),
         "return_rate_true_mean": float(p_return.mean()),
     }
+    if drift is not None:
+        manifest["planted_drift"] = drift
+        (out / "truth" / "drift.json").write_text(json.dumps(drift, indent=2))
     (out / "truth" / "manifest.json").write_text(json.dumps(manifest, indent=2))
     if planted is not None:
         planted.write(out / "truth")

@@ -23,14 +23,18 @@ import numpy as np
 from returnrisk.features.catalog import CATEGORICAL, FEATURE_NAMES
 from returnrisk.taxonomy import RETURN_GROUPS
 
-__all__ = ["ModelParams", "ReturnRiskModel", "Prediction", "Explanation", "fit_platt"]
+__all__ = ["ModelParams", "ReturnRiskModel", "Prediction", "Explanation", "fit_platt", "level_preserving_intercept",
+           "CALIBRATIONS"]
+
+#: How the return booster's margin is recalibrated on the calibration slice (see :meth:`ReturnRiskModel.fit`).
+CALIBRATIONS = ("platt", "slope")
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ModelParams:
-    """LightGBM settings of the two boosters (``training/params.yaml`` → ``model``)."""
+    """LightGBM settings of the two boosters (params file → ``model``)."""
 
     return_model: dict = field(default_factory=lambda: {
         "objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 100,
@@ -48,6 +52,14 @@ class ModelParams:
     max_fit_rows: int = 2_000_000
     seed: int = 7
     num_threads: int = 0
+    calibration: str = "slope"
+
+    def __post_init__(self):
+        if self.calibration not in CALIBRATIONS:
+            from returnrisk.errors import InputError
+
+            raise InputError(f"model.calibration {self.calibration!r} is not one of {', '.join(CALIBRATIONS)}: "
+                             "fix it in the parameters file")
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelParams":
@@ -56,7 +68,7 @@ class ModelParams:
             return_model={**defaults.return_model, **values.get("return_model", {})},
             reason_model={**defaults.reason_model, **values.get("reason_model", {})},
             **{k: values[k] for k in ("max_rounds_return", "max_rounds_reason", "early_stopping_rounds",
-                                      "max_fit_rows", "seed", "num_threads") if k in values},
+                                      "max_fit_rows", "seed", "num_threads", "calibration") if k in values},
         )
 
 
@@ -88,6 +100,17 @@ def fit_platt(margin: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     reg = LogisticRegression(C=1e6, solver="lbfgs", max_iter=200)
     reg.fit(margin.reshape(-1, 1), y)
     return float(reg.coef_[0, 0]), float(reg.intercept_[0])
+
+
+def level_preserving_intercept(margin: np.ndarray, slope: float) -> float:
+    """The intercept ``b`` with which ``sigmoid(slope·margin + b)`` keeps the booster's own mean
+    prediction on these lines: Platt's slope corrects the spread, the level stays the booster's."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+
+    target = float(expit(margin).mean())
+    reach = abs(slope) * float(np.abs(margin).max(initial=0.0)) + 40.0   # the mean goes from ~0 to ~1 in it
+    return float(brentq(lambda b: float(expit(slope * margin + b).mean()) - target, -reach, reach))
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -139,6 +162,11 @@ class ReturnRiskModel:
                                    valid_sets=[valid], callbacks=callbacks)
         margin = return_booster.predict(X_cal, raw_score=True, num_iteration=return_booster.best_iteration)
         platt = fit_platt(margin, y_cal) if y_cal.min() != y_cal.max() else (1.0, 0.0)
+        if params.calibration == "slope" and y_cal.min() != y_cal.max():
+            # the calibration slice is one season: its level would be carried to every later week
+            # (a December slice raised February's predictions); the booster's own level was learnt
+            # on the whole fit slice, every month of it (see docs/training.md, "Calibration")
+            platt = (platt[0], level_preserving_intercept(margin, platt[0]))
 
         returned_fit, returned_cal = outcome_fit > 0, outcome_cal > 0
         n_groups = len(RETURN_GROUPS)
@@ -153,7 +181,7 @@ class ReturnRiskModel:
         model.info.update({
             "return_rounds": return_booster.best_iteration or return_booster.current_iteration(),
             "reason_rounds": reason_booster.best_iteration or reason_booster.current_iteration(),
-            "platt_a": platt[0], "platt_b": platt[1],
+            "platt_a": platt[0], "platt_b": platt[1], "calibration": params.calibration,
         })
         return model
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from returnrisk.features.catalog import FEATURE_NAMES
 from returnrisk.model.evaluation import reliability_table
 
-__all__ = ["calibration_figure", "shap_summary_figure"]
+__all__ = ["calibration_figure", "shap_summary_figure", "validation_figures", "close_figures"]
+
+log = logging.getLogger(__name__)
 
 
 def _pyplot():
@@ -54,3 +58,30 @@ def shap_summary_figure(contributions: np.ndarray, X: np.ndarray, max_display: i
     fig.suptitle("What drives P(return) — SHAP on validation lines", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def validation_figures(model, X_val: np.ndarray, y: np.ndarray, p: np.ndarray) -> dict:
+    """``calibration.png`` and ``shap_summary.png`` of a validation run; none (with a warning)
+    when matplotlib or shap is missing — they are the ``train`` extra, not needed to serve."""
+    from returnrisk.features.catalog import FEATURE_INDEX
+
+    try:
+        sample = np.random.default_rng(0).choice(len(X_val), min(len(X_val), 1000), replace=False)
+        return {
+            "calibration.png": calibration_figure(y, p, X_val[:, FEATURE_INDEX["product_rate"]].astype(float)),
+            "shap_summary.png": shap_summary_figure(model.explain(X_val[sample]).return_contrib, X_val[sample]),
+        }
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("matplotlib", "shap"):
+            log.warning("%s is not installed: no calibration or SHAP plot logged (pip install 'returnrisk[train]')",
+                        exc.name)
+            return {}
+        raise
+
+
+def close_figures(figures: dict) -> None:
+    """Free the figures' memory once logged."""
+    if figures:
+        import matplotlib.pyplot as plt
+
+        plt.close("all")

@@ -44,10 +44,13 @@ from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.model.estimator import ReturnRiskModel
 from returnrisk.model.evaluation import evaluate_predictions, probability_metrics
+from returnrisk.monitoring.reference import reference_of
+from returnrisk.pipeline.model_io import ORDER_LINE_COLUMNS, input_example, model_io_columns, run_name
 from returnrisk.pipeline.params import TrainParams, flatten
+from returnrisk.pipeline.plots import close_figures, validation_figures
 from returnrisk.pipeline.stages import StageClock
 from returnrisk.timeutil import DAY, default_as_of, epoch_seconds, to_utc
-from returnrisk.tracking import Tracker
+from returnrisk.tracking import CHALLENGER_ALIAS, CHAMPION_ALIAS, Tracker, model_signature
 
 __all__ = ["TrainResult", "run_training", "run_params", "TimeSplit", "time_split", "fingerprint",
            "code_version"]
@@ -94,11 +97,13 @@ class TrainResult:
     champion_before: str | None
     comparison: dict[str, float] = field(default_factory=dict)
     stages: list = field(default_factory=list)
+    alias: str | None = None
 
     def to_json(self) -> dict:
         return {
             "run_id": self.run_id,
             "model_version": self.model_version,
+            "alias": self.alias,
             "promoted": self.promoted,
             "decision": self.decision,
             "champion_before": self.champion_before,
@@ -246,11 +251,16 @@ def run_training(
     quarantine_dir: Path | None = None,
     reason_filler=None,
     clock: StageClock | None = None,
+    alias: str | None = None,
 ) -> TrainResult:
     """Run the whole pipeline (see module docstring) and return what happened.
 
     ``as_of`` (a naive value is UTC) defaults to :func:`returnrisk.timeutil.default_as_of`: the
     data's now, one second after its last order, return or refund.
+
+    ``alias="challenger"`` registers the new version as the challenger and leaves the champion
+    alone (``returnrisk retrain`` then compares the two); by default the new version is promoted
+    to champion when it is not worse (see the module docstring).
     """
     data = Path(data)
     clock = clock or StageClock()
@@ -309,18 +319,13 @@ def run_training(
             "return_rounds": float(validation_model.info["return_rounds"]),
             "reason_rounds": float(validation_model.info["reason_rounds"]),
         })
-        from returnrisk.pipeline.plots import calibration_figure, shap_summary_figure
-
-        sample = np.random.default_rng(0).choice(len(X_val), min(len(X_val), 1000), replace=False)
-        figures = {
-            "calibration.png": calibration_figure(y, prediction.p_return,
-                                                  X_val[:, FEATURE_INDEX["product_rate"]].astype(float)),
-            "shap_summary.png": shap_summary_figure(validation_model.explain(X_val[sample]).return_contrib,
-                                                    X_val[sample]),
-        }
+        figures = validation_figures(validation_model, X_val, y, prediction.p_return)
         champion = tracker.champion()
-        promote, decision, comparison = _compare_with_champion(tracker, champion, frame, val, y,
-                                                               prediction.p_return, params)
+        if alias == CHALLENGER_ALIAS:
+            promote, decision, comparison = False, "registered as challenger (returnrisk retrain compares it)", {}
+        else:
+            promote, decision, comparison = _compare_with_champion(tracker, champion, frame, val, y,
+                                                                   prediction.p_return, params)
 
     with clock.stage("snapshot"):
         snapshot = Snapshot.from_history(frame.history, frame.attrs, frame.vocabulary, params.smoothing,
@@ -334,27 +339,38 @@ def run_training(
             "metrics": {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))},
             "risk_bands": {"low_ratio": params.risk_bands.low_ratio, "high_ratio": params.risk_bands.high_ratio},
             "refit": params.refit,
+            "monitoring_reference": reference_of(frame, served, split.validation_start, as_of, seed=params.model.seed),
         }
         bundle = ServingBundle(served, snapshot, meta)
+        example = input_example(snapshot, as_of)
 
     with clock.stage("log"), tempfile.TemporaryDirectory(prefix="returnrisk-bundle-") as tmp:
         bundle_dir = bundle.save(Path(tmp) / "bundle")
         tags = {"returnrisk.code_version": meta["code_version"], "returnrisk.as_of": meta["as_of"],
                 "returnrisk.data": str(data.resolve())}
-        with tracker.run(run_name=f"train as-of {as_of:%Y-%m-%d}", tags=tags) as run_id:
+        with tracker.run(run_name=run_name(as_of), tags=tags) as run_id:
             tracker.log_params(run_params(params, inputs, as_of, meta["code_version"]))
+            tracker.log_training_input(
+                name=data.resolve().name, digest=inputs["input_sha256"], source=str(data.resolve()),
+                profile={**{k: v for k, v in inputs.items() if k != "input_sha256"}, "as_of": as_of.isoformat(),
+                         "matured_rows": int((frame.outcome >= 0).sum()), "immature_rows": frame.n_immature},
+                columns=[(c, k, r) for c, k, r in model_io_columns()[0] if c in ORDER_LINE_COLUMNS],
+                tags={"as_of": as_of.isoformat(), "sha256": inputs["input_sha256"]})
             tracker.log_metrics({**metrics, **comparison})
             for name, figure in figures.items():
                 tracker.log_figure(figure, name)
             tracker.log_dict({"decision": decision, "comparison": comparison}, "promotion.json")
-            version = tracker.log_model(bundle_dir)
+            inputs_io, outputs_io = model_io_columns()
+            version = tracker.log_model(bundle_dir, signature=model_signature(inputs_io, outputs_io),
+                                        input_example=example)
             tracker.log_metrics(clock.as_metrics())
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+    close_figures(figures)
     before = champion.version if champion else None
     if promote:
         tracker.set_champion(version)
+    if alias == CHALLENGER_ALIAS:
+        tracker.set_alias(version, CHALLENGER_ALIAS)
     tracker.set_version_tag(version, "promotion", decision)
     log.info("%s", decision)
-    return TrainResult(run_id, version, promote, decision, metrics, as_of, before, comparison, clock.records)
+    return TrainResult(run_id, version, promote, decision, metrics, as_of, before, comparison, clock.records,
+                       alias=CHAMPION_ALIAS if promote else alias)

@@ -25,6 +25,8 @@ part                 what it holds
 ``returns``          recording returns (line checks, reasons, store)
 ``csrf``             CSRF tokens of the dashboard's forms (:class:`~returnrisk.serving.csrf.CsrfGuard`)
 ``lifecycle``        fix statuses, measured effects and alerts (:class:`~returnrisk.serving.fix_lifecycle.FixLifecycle`)
+``monitor``          the served model's last monitoring report, cached, and its ``/metrics`` gauges
+                     (:mod:`~returnrisk.serving.monitor_gauges`; registered on ``metrics.registry``)
 ===================  ==============================================================================
 """
 
@@ -44,6 +46,7 @@ from returnrisk.serving.csrf import CsrfGuard
 from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.middleware import Metrics
+from returnrisk.serving.monitor_gauges import MonitorGauges, tracker_reader
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
@@ -78,6 +81,7 @@ class Services:
     returns: ReturnsDesk
     lifecycle: FixLifecycle
     csrf: CsrfGuard
+    monitor: MonitorGauges
 
     @classmethod
     def build(cls, settings: Settings, loader: ModelLoader) -> Services:
@@ -91,12 +95,16 @@ class Services:
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
         fix_reports = FixReports(settings, shop)
+        metrics = Metrics()
+        monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
+                                tracker_reader(settings.tracking_uri))
+        metrics.registry.register(monitor)
         return cls(
-            settings=settings, holder=holder, metrics=Metrics(), keys=keys,
+            settings=settings, holder=holder, metrics=metrics, keys=keys,
             sessions=SessionSigner(settings.session_secret, keys.merchant),
             slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
             fix_reports=fix_reports, figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons),
+            returns=ReturnsDesk(store, shop, reasons), monitor=monitor,
             lifecycle=FixLifecycle(settings, store.engine, fix_reports, shop),
             csrf=CsrfGuard(settings.session_secret or "\n".join(sorted(keys.merchant)) or "no-keys",
                            purpose="dashboard", path="/dashboard"),

@@ -7,7 +7,10 @@ same (``--tracking-uri`` or ``MLFLOW_TRACKING_URI``, resolved by the caller).
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +22,12 @@ __all__ = [
     "DEFAULT_TRACKING_URI",
     "MODEL_NAME",
     "CHAMPION_ALIAS",
+    "CHALLENGER_ALIAS",
+    "ALIASES",
     "EXPERIMENT_NAME",
     "ModelRef",
     "Tracker",
+    "model_signature",
 ]
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 MODEL_NAME = "returnrisk"
 CHAMPION_ALIAS = "champion"  # DEFAULT_MODEL_URI (returnrisk.config) is models:/MODEL_NAME@CHAMPION_ALIAS
+CHALLENGER_ALIAS = "challenger"
+ALIASES = (CHAMPION_ALIAS, CHALLENGER_ALIAS)
 EXPERIMENT_NAME = "returnrisk"
 _PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 
@@ -48,6 +56,45 @@ def _mlflow():
     import mlflow
 
     return mlflow
+
+
+_MLFLOW_TYPES = {"string": "string", "number": "double", "integer": "double", "boolean": "boolean",
+                 "timestamp": "string"}
+
+
+def model_signature(input_columns: list[tuple[str, str, bool]], output_columns: list[tuple[str, str]]):
+    """An MLflow signature from ``(name, contract kind, required)`` inputs and ``(name, kind)`` outputs.
+
+    Contract kinds map to MLflow types: integers as doubles (a column with a missing value still
+    validates) and timestamps as ISO 8601 text, as in the contract's files and in JSON — MLflow's
+    ``datetime`` accepts only time-zone-naive values; optional columns are ``required=False``.
+    """
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec(_MLFLOW_TYPES[kind], name, required=required) for name, kind, required in input_columns])
+    outputs = Schema([ColSpec(_MLFLOW_TYPES[kind], name) for name, kind in output_columns])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def _training_dataset(name: str, digest: str, source: str, profile: dict, columns: list[tuple[str, str, bool]]):
+    """An MLflow dataset of metadata only (the shop's files stay where they are)."""
+    from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.types import ColSpec, Schema
+
+    class ShopDataset(MetaDataset):
+        @property
+        def profile(self):
+            return profile
+
+        def to_dict(self):
+            return {**super().to_dict(), "profile": json.dumps(profile)}
+
+    schema = Schema([ColSpec(_MLFLOW_TYPES[kind], column, required=required) for column, kind, required in columns])
+    uri = Path(source).resolve().as_uri() if "://" not in source else source
+    local = get_dataset_source_from_json(json.dumps({"uri": uri}), source_type="local")
+    return ShopDataset(local, name=name, digest=digest, schema=schema)
 
 
 class Tracker:
@@ -114,55 +161,117 @@ class Tracker:
     def log_dict(self, payload: dict, name: str) -> None:
         _mlflow().log_dict(payload, name)
 
-    def log_model(self, bundle_dir: Path, input_example=None) -> str:
-        """Log the pyfunc model with its bundle and register it; returns the new version."""
+    def log_text(self, text: str, name: str) -> None:
+        _mlflow().log_text(text, name)
+
+    def log_training_input(self, *, name: str, digest: str, source: str, profile: dict,
+                           columns: list[tuple[str, str, bool]], tags: dict[str, str] | None = None) -> None:
+        """Record the training data on the active run (``mlflow.log_input``, context ``training``):
+        its name, digest, location, profile (row counts, date range, as-of) and the order lines' schema."""
+        dataset = _training_dataset(name, digest[:36], source, profile, columns)
+        _mlflow().log_input(dataset, context="training", tags={k: str(v) for k, v in (tags or {}).items()})
+
+    def log_model(self, bundle_dir: Path, *, signature=None, input_example=None) -> str:
+        """Log the pyfunc model with its bundle and register it; returns the new version.
+
+        The model carries a wheel of this very returnrisk (``code/``), pinned by path in its
+        requirements with the exact versions of the libraries that score, so it loads in a new
+        virtual environment (see :mod:`returnrisk.tracking.wheel`).
+        """
         mlflow = _mlflow()
         import lightgbm
+        import numpy
         import pandas
         import pyarrow
+        import scipy
         import sklearn
 
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(_PYFUNC_CODE),
-            artifacts={"bundle": str(bundle_dir)},
-            registered_model_name=MODEL_NAME,
-            pip_requirements=[
-                f"mlflow=={mlflow.__version__}", f"lightgbm=={lightgbm.__version__}",
-                f"pandas=={pandas.__version__}", f"pyarrow=={pyarrow.__version__}",
-                f"scikit-learn=={sklearn.__version__}", "returnrisk",
-            ],
-            input_example=input_example,
-        )
+        from returnrisk.tracking.wheel import build_wheel
+
+        with tempfile.TemporaryDirectory(prefix="returnrisk-wheel-") as tmp:
+            wheel = build_wheel(tmp)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(_PYFUNC_CODE),
+                artifacts={"bundle": str(bundle_dir)},
+                code_paths=[str(wheel)],
+                registered_model_name=MODEL_NAME,
+                pip_requirements=[
+                    f"mlflow=={mlflow.__version__}", f"lightgbm=={lightgbm.__version__}",
+                    f"numpy=={numpy.__version__}", f"pandas=={pandas.__version__}",
+                    f"pyarrow=={pyarrow.__version__}", f"scikit-learn=={sklearn.__version__}",
+                    f"scipy=={scipy.__version__}", f"./code/{wheel.name}",
+                ],
+                signature=signature,
+                input_example=input_example,
+            )
         version = str(info.registered_model_version)
         log.info("registered %s version %s", MODEL_NAME, version)
         return version
 
+    # ---- reports on an existing run (monitoring, retraining) ----------------------------------
+    def log_to_run(self, run_id: str, *, metrics: dict[str, float] | None = None, step: int = 0,
+                   texts: dict[str, str] | None = None, tags: dict[str, str] | None = None) -> None:
+        """Metrics (at ``step``), text artifacts and tags added to a run, finished or not."""
+        import time
+
+        from mlflow.entities import Metric, RunTag
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, int(step)) for k, v in (metrics or {}).items()
+                 if isinstance(v, (int, float)) and not math.isnan(float(v)) and not math.isinf(float(v))]
+        run_tags = [RunTag(k, str(v)[:5000]) for k, v in (tags or {}).items()]
+        for start in range(0, max(len(batch), 1), 500):
+            self.client.log_batch(run_id, metrics=batch[start:start + 500], tags=run_tags if start == 0 else [])
+        for name, text in (texts or {}).items():
+            self.client.log_text(run_id, text, name)
+
+    def artifact_dirs(self, run_id: str, path: str) -> list[str]:
+        """Sub-folders of ``path`` in a run's artifacts (e.g. its monitoring reports)."""
+        return [a.path for a in self.client.list_artifacts(run_id, path) if a.is_dir]
+
+    def read_text(self, run_id: str, path: str) -> str:
+        """A text artifact of a run."""
+        mlflow = _mlflow()
+        return mlflow.artifacts.load_text(f"{self.artifact_uri(run_id).rstrip('/')}/{path}")
+
+    def artifact_uri(self, run_id: str, name: str = "") -> str:
+        run = self.client.get_run(run_id)
+        return f"{run.info.artifact_uri.rstrip('/')}/{name}" if name else run.info.artifact_uri
+
     # ---- registry -----------------------------------------------------------------------------
-    def champion(self) -> ModelRef | None:
-        """The version carrying the ``champion`` alias, or ``None``."""
+    def aliased(self, alias: str) -> ModelRef | None:
+        """The version carrying ``alias``, or ``None``."""
         from mlflow.exceptions import MlflowException
 
         try:
-            mv = self.client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+            mv = self.client.get_model_version_by_alias(MODEL_NAME, alias)
         except MlflowException:
             return None
-        return ModelRef(DEFAULT_MODEL_URI, MODEL_NAME, str(mv.version),
-                        CHAMPION_ALIAS, mv.run_id)
+        return ModelRef(f"models:/{MODEL_NAME}@{alias}", MODEL_NAME, str(mv.version), alias, mv.run_id)
 
-    def set_champion(self, version: str | int) -> ModelRef:
+    def champion(self) -> ModelRef | None:
+        """The version carrying the ``champion`` alias, or ``None``."""
+        return self.aliased(CHAMPION_ALIAS)
+
+    def set_alias(self, version: str | int, alias: str) -> ModelRef:
+        """Give ``alias`` (``champion`` or ``challenger``) to a registered version."""
         from mlflow.exceptions import MlflowException
 
+        if alias not in ALIASES:
+            raise ReturnRiskError(f"alias {alias!r} is not one of {', '.join(ALIASES)}")
         try:
             mv = self.client.get_model_version(MODEL_NAME, str(version))
         except MlflowException:
             raise ModelNotFoundError(
                 f"model {MODEL_NAME!r} has no version {version} in {self.tracking_uri}: "
-                f"list versions with `mlflow ui --backend-store-uri {self.tracking_uri}`"
+                f"list versions with `returnrisk models --tracking-uri {self.tracking_uri}`"
             ) from None
-        self.client.set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, str(version))
-        return ModelRef(DEFAULT_MODEL_URI, MODEL_NAME, str(mv.version),
-                        CHAMPION_ALIAS, mv.run_id)
+        self.client.set_registered_model_alias(MODEL_NAME, alias, str(version))
+        return ModelRef(f"models:/{MODEL_NAME}@{alias}", MODEL_NAME, str(mv.version), alias, mv.run_id)
+
+    def set_champion(self, version: str | int) -> ModelRef:
+        return self.set_alias(version, CHAMPION_ALIAS)
 
     def set_version_tag(self, version: str, key: str, value: str) -> None:
         self.client.set_model_version_tag(MODEL_NAME, str(version), key, value)
@@ -216,15 +325,25 @@ class Tracker:
 
         try:
             versions = self.client.search_model_versions(f"name='{MODEL_NAME}'")
+            aliases = dict(self.client.get_registered_model(MODEL_NAME).aliases or {})
         except MlflowException:
             return []
+        by_version: dict[str, list[str]] = {}
+        for alias, version in sorted(aliases.items()):   # search results do not carry the aliases
+            by_version.setdefault(str(version), []).append(alias)
         out = []
         for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
-            run = self.client.get_run(mv.run_id) if mv.run_id else None
+            try:
+                run = self.client.get_run(mv.run_id) if mv.run_id else None
+            except MlflowException:
+                run = None
+            run_tags = dict(run.data.tags) if run else {}
             out.append({
                 "version": str(mv.version),
-                "aliases": list(getattr(mv, "aliases", []) or []),
+                "aliases": by_version.get(str(mv.version), []),
                 "run_id": mv.run_id,
+                "run_name": run.info.run_name if run else None,
+                "as_of": run_tags.get("returnrisk.as_of"),
                 "created": mv.creation_timestamp,
                 "metrics": dict(run.data.metrics) if run else {},
                 "tags": dict(mv.tags or {}),

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from returnrisk.dashboard.fix_pages import fix_list_page, form_change, product_fixes
 from returnrisk.dashboard.i18n import translator
+from returnrisk.dashboard.model_health import monitoring_panel
 from returnrisk.dashboard.pages import model_page, overview_page, product_page
 from returnrisk.dashboard.sessions import COOKIE
 from returnrisk.errors import InputError, ReturnRiskError
@@ -266,6 +267,8 @@ async def model_info(request: Request, services: ServicesDep):
         model = services.model()
         versions = await run_in_threadpool(services.model_versions)
         data = model_page(model.describe(), versions, t, _lang(request))
+        report = await run_in_threadpool(services.monitor.report)
     except Exception as exc:  # noqa: BLE001
         return _problem(request, exc, t("model"))
-    return _render(request, "model.html", nav="model", page_title=t("model"), **data)
+    return _render(request, "model.html", nav="model", page_title=t("model"),
+                   monitoring=monitoring_panel(report, t, _lang(request)), **data)
