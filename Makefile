@@ -7,15 +7,24 @@ DEMO   ?= demo-shop
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install demo demo-data test bench clean
+.PHONY: install install-prod demo demo-data test bench clean stack-up stack-down
 
-$(STAMP): pyproject.toml requirements.lock
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[train,test]'
+# scripts/install.sh is the one install command: the Dockerfile's build stage runs it too
+$(STAMP): pyproject.toml requirements.lock scripts/install.sh
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) test,postgres editable
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# what the Docker image installs: the service with the PostgreSQL driver, no test tools
+install-prod:
+	PYTHON=$(PYTHON) scripts/install.sh $(VENV) postgres
+
+# PostgreSQL + MLflow server + two API workers, natively (see docs/deploy.md)
+stack-up: install
+	scripts/stack.sh up
+stack-down:
+	scripts/stack.sh down
 
 demo-data: install
 	@test -f $(DEMO)/truth/manifest.json || $(BIN)/returnrisk demo-data --out $(DEMO)

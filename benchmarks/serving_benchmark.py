@@ -5,8 +5,12 @@
 
 Scenarios (one uvicorn worker each, wrk on one thread; the machine's other core serves):
   (a) GET /v1/products/{id}/risk?size=            visitor, precomputed answers
-  (b) the same with a known customer_id           one exact TreeSHAP row per request
-  (c) POST /v1/score with a 20-line basket
+  (b) the same for a known customer (X-Customer-Token), without explanation
+  (x) the same with explain=true                  one exact TreeSHAP row per request
+  (f) GET /v1/products/{id}/size-advice           visitor, precomputed (target ≥ 70 % of (a) at c=16)
+  (g) the same for a known customer (X-Customer-Token): every size of the product in one booster call
+  (c) POST /v1/score with a 20-line basket (known customers, merchant key), without explanations
+  (s) the same with explain=true
   (d) `mlflow models serve` of the logged pyfunc scoring one line
   (e) a bare FastAPI endpoint returning a constant JSON (the ceiling)
   plus (a) and (b) with --workers 2 at concurrency 1 (latency with several workers), and a soak run
@@ -91,11 +95,29 @@ def lua_paths(paths: list[str], folder: Path, name: str) -> Path:
     return script
 
 
-def lua_post(body: dict, folder: Path, name: str) -> Path:
+def lua_post(body: dict, folder: Path, name: str, headers: dict | None = None) -> Path:
     script = folder / f"{name}.lua"
+    extra = "".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in (headers or {}).items())
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = {json.dumps(json.dumps(body))}\n")
+                      f"wrk.body = {json.dumps(json.dumps(body))}\n" + extra)
     return script
+
+
+def lua_paths_with_tokens(items: list[tuple[str, str]], folder: Path, name: str) -> Path:
+    """GET each path with its customer token in the X-Customer-Token header."""
+    script = folder / f"{name}.lua"
+    rows = ",\n".join("{" + json.dumps(p) + ", " + json.dumps(t) + "}" for p, t in items)
+    script.write_text("local items = {\n" + rows + "\n}\nlocal i = 0\n"
+                      "request = function()\n  i = i % #items + 1\n"
+                      "  return wrk.format('GET', items[i][1], {['X-Customer-Token'] = items[i][2]})\nend\n")
+    return script
+
+
+def customer_token(customer_id: str, secret: str) -> str:
+    import jwt
+
+    now = int(time.time())
+    return jwt.encode({"sub": customer_id, "iat": now, "exp": now + 6 * 3600}, secret, algorithm="HS256")
 
 
 def _ms(text: str) -> float:
@@ -124,7 +146,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--soak", type=int, default=300, help="seconds of the memory soak run (0 to skip)")
     parser.add_argument("--output", default=None, help="write the results as JSON here")
-    parser.add_argument("--scenarios", default="abcde", help="which of (a)–(e) to run, e.g. `c` (default all)")
+    parser.add_argument("--scenarios", default="abxfgcsde", help="which scenarios to run, e.g. `bg` (default all)")
     parser.add_argument("--no-workers2", action="store_true", help="skip the --workers 2 latency runs")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -143,15 +165,27 @@ def main() -> None:
     basket = {"lines": [{"product_id": p, "size": s, "customer_id": customers[i % len(customers)],
                          "order_id": "bench"} for i, (p, s) in enumerate(pairs[:20])]}
     lines = pd_lines(bundle, pairs[0])
+    secret, key = "benchmark-customer-token-secret-0123456789", "benchmark-merchant-key"
+    tokens = {c: customer_token(c, secret) for c in customers}
+    products = list(dict.fromkeys(p for p, _ in pairs))
 
     work = Path(tempfile.mkdtemp(prefix="rr-serve-bench-"))
     env = {**os.environ, "RETURNRISK_TRACKING_URI": args.tracking_uri, "MLFLOW_TRACKING_URI": args.tracking_uri,
+           "RETURNRISK_CUSTOMER_TOKEN_SECRET": secret, "RETURNRISK_MERCHANT_API_KEYS": key,
+           "RETURNRISK_DATABASE_URL": f"sqlite:///{work}/service.db",
            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # `mlflow models serve` runs `uvicorn`
     scripts = {
         "a": lua_paths([f"/v1/products/{p}/risk?size={s}" for p, s in pairs], work, "a"),
-        "b": lua_paths([f"/v1/products/{p}/risk?size={s}&customer_id={customers[i % len(customers)]}"
-                        for i, (p, s) in enumerate(pairs)], work, "b"),
-        "c": lua_post(basket, work, "c"),
+        "b": lua_paths_with_tokens([(f"/v1/products/{p}/risk?size={s}", tokens[customers[i % len(customers)]])
+                                    for i, (p, s) in enumerate(pairs)], work, "b"),
+        "x": lua_paths_with_tokens([(f"/v1/products/{p}/risk?size={s}&explain=true",
+                                     tokens[customers[i % len(customers)]]) for i, (p, s) in enumerate(pairs)],
+                                   work, "x"),
+        "f": lua_paths([f"/v1/products/{p}/size-advice" for p in products], work, "f"),
+        "g": lua_paths_with_tokens([(f"/v1/products/{p}/size-advice", tokens[customers[i % len(customers)]])
+                                    for i, p in enumerate(products)], work, "g"),
+        "c": lua_post(basket, work, "c", {"Authorization": f"Bearer {key}"}),
+        "s": lua_post(basket, work, "s", {"Authorization": f"Bearer {key}"}),
         "d": lua_post({"dataframe_split": {"columns": list(lines), "data": [list(lines.values())]}}, work, "d"),
         "e": lua_paths(["/const"], work, "e"),
     }
@@ -166,7 +200,8 @@ def main() -> None:
                   "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--app-dir", str(Path(__file__).parent)],
                  "http://127.0.0.1:18003", "/const"),
     }
-    plan = [("a", "returnrisk", "/"), ("b", "returnrisk", "/"), ("c", "returnrisk", "/v1/score"),
+    plan = [("a", "returnrisk", "/"), ("b", "returnrisk", "/"), ("x", "returnrisk", "/"), ("f", "returnrisk", "/"),
+            ("g", "returnrisk", "/"), ("c", "returnrisk", "/v1/score"), ("s", "returnrisk", "/v1/score?explain=true"),
             ("d", "mlflow", "/invocations"), ("e", "bare", "/")]
     try:
         for server, (cmd, base, ready) in servers.items():
@@ -185,8 +220,9 @@ def main() -> None:
                               f"p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}", flush=True)
                 if server == "returnrisk" and args.soak:
                     before = rss_mb(proc.pid)
-                    mixed = lua_paths([f"/v1/products/{p}/risk?size={s}" + (f"&customer_id={customers[i]}" if i % 2 else "")
-                                       for i, (p, s) in enumerate(pairs)], work, "soak")
+                    mixed = lua_paths_with_tokens([(f"/v1/products/{p}/risk?size={s}",
+                                                    tokens[customers[i]] if i % 2 else "")
+                                                   for i, (p, s) in enumerate(pairs)], work, "soak")
                     r = wrk(base + "/", mixed, 16, args.soak)
                     after = rss_mb(proc.pid)
                     results["soak"] = {"seconds": args.soak, "rss_start_mb": before, "rss_end_mb": after, **r}
@@ -210,8 +246,23 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     s = results["scenarios"]
+    print()
     if "a" in s and "e" in s and "16" in s["a"] and "16" in s["e"]:
-        print(f"\n(a)/(e) throughput at c=16: {s['a']['16']['rps'] / s['e']['16']['rps']:.0%} (target ≥ 70 %)")
+        print(f"(a)/(e) throughput at c=16: {s['a']['16']['rps'] / s['e']['16']['rps']:.0%} (target ≥ 70 %)")
+    if "f" in s and "a" in s and "16" in s["f"] and "16" in s["a"]:
+        print(f"(f)/(a) visitor size advice vs visitor risk at c=16: {s['f']['16']['rps'] / s['a']['16']['rps']:.0%} "
+              "(target ≥ 70 %)")
+    for k, what in (("b", "known-customer risk"), ("g", "known-customer size advice")):
+        if k in s and "1" in s[k]:
+            print(f"({k}) {what}: p99 {s[k]['1']['p99_ms']:.2f} ms at c=1 (target ≤ 2 ms)"
+                  + (f", {s[k]['16']['rps']:.0f} req/s at c=16 (target ≥ 1,500)" if "16" in s[k] else ""))
+    if "x" in s and "1" in s["x"]:
+        print(f"(x) known-customer risk with explain=true: p99 {s['x']['1']['p99_ms']:.2f} ms at c=1 (target ≤ 5 ms)")
+    if "c" in s and "1" in s["c"]:
+        print(f"(c) /v1/score 20 lines: p50 {s['c']['1']['p50_ms']:.2f} ms at c=1 (target ≤ 5 ms)")
+    if "s" in s and "1" in s["s"]:
+        print(f"(s) /v1/score 20 lines explained: p50 {s['s']['1']['p50_ms']:.2f} ms at c=1 = "
+              f"{s['s']['1']['p50_ms'] / 20:.2f} ms a line (target ≤ 3 ms)")
     if "a" in s and "d" in s and "16" in s["a"] and "16" in s["d"]:
         print(f"(a)/(d) throughput at c=16: {s['a']['16']['rps'] / s['d']['16']['rps']:.1f}× (target ≥ 10×)")
     if args.output:

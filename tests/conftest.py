@@ -147,3 +147,106 @@ def planted(tmp_path_factory) -> Trained:
     result = run_training(data, params=load_params(Path(__file__).with_name("fast_params.yaml")),
                           tracker=Tracker(uri), reason_filler=default_reason_filler())
     return Trained(data, uri, result)
+
+
+class TinyRegistry:
+    """An MLflow store (SQLite, artifacts beside it) with ``tiny_bundle`` registered as version 1, champion."""
+
+    def __init__(self, root: Path, bundle):
+        self.root, self.bundle = root, bundle
+        self.tracking_uri = f"sqlite:///{root}/mlflow.db"
+
+    def tracker(self):
+        from returnrisk.tracking import Tracker
+
+        return Tracker(self.tracking_uri)
+
+    def register(self, damage=None, champion: bool = False) -> str:
+        """Log ``tiny_bundle`` again as a new version (``damage(bundle_dir)`` first, if given)."""
+        tracker = self.tracker()
+        with tempfile.TemporaryDirectory(prefix="returnrisk-tiny-") as tmp:
+            folder = self.bundle.save(Path(tmp) / "bundle")
+            if damage is not None:
+                damage(folder)
+            with tracker.run("tiny", {}):
+                version = tracker.log_model(folder)
+        tracker.set_version_tag(version, "promotion", "test")
+        if champion:
+            tracker.set_champion(version)
+        return version
+
+    def bundle_dir(self, version: str) -> Path:
+        """Where the registry keeps ``version``'s bundle (to damage it after registration)."""
+        source = self.tracker().client.get_model_version("returnrisk", version).source
+        model_id = source.rsplit("/", 1)[-1]
+        found = list(self.root.glob(f"artifacts/**/{model_id}/**/bundle"))
+        assert len(found) == 1, found
+        return found[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_registry(tiny_bundle, tmp_path_factory) -> TinyRegistry:
+    registry = TinyRegistry(tmp_path_factory.mktemp("tiny_mlruns"), tiny_bundle)
+    registry.register(champion=True)
+    return registry
+
+
+# ---- PostgreSQL (issue 18): the store's tests run on SQLite and on a real server ------------------
+#: An EMPTY database the tests may use and wipe (e.g. postgresql+psycopg://user:pw@127.0.0.1/returnrisk_test);
+#: .ci/run starts PostgreSQL from the Debian packages, creates one and sets this with RETURNRISK_REQUIRE_POSTGRES=1.
+POSTGRES_URL = os.environ.get("RETURNRISK_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("RETURNRISK_REQUIRE_POSTGRES") == "1"
+_postgres_problem: list = []
+
+
+def postgres_url_or_skip() -> str:
+    """The test server's URL, its returnrisk tables dropped; skipped (with the reason) when there is none,
+    a failure instead when ``RETURNRISK_REQUIRE_POSTGRES=1`` (as ``RETURNRISK_REQUIRE_BROWSER`` for Chromium)."""
+    problem = None
+    if not POSTGRES_URL:
+        problem = ("RETURNRISK_TEST_POSTGRES_URL is not set: point it at an empty PostgreSQL database "
+                   "(.ci/run starts one) to run the PostgreSQL half of these tests")
+    elif _postgres_problem:
+        problem = _postgres_problem[0]
+    else:
+        try:
+            drop_returnrisk_tables(POSTGRES_URL)
+        except Exception as exc:  # noqa: BLE001 - any reason the server cannot be used
+            problem = (f"PostgreSQL at RETURNRISK_TEST_POSTGRES_URL cannot be used ({type(exc).__name__}: "
+                       f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})")
+            _postgres_problem.append(problem)
+    if problem:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{problem} — and RETURNRISK_REQUIRE_POSTGRES=1 makes PostgreSQL required", pytrace=False)
+        pytest.skip(problem)
+    return POSTGRES_URL
+
+
+def drop_returnrisk_tables(url: str) -> None:
+    """Drop every table of the service database (and its revision table) at ``url``."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 5})
+    try:
+        with engine.begin() as conn:
+            names = [r[0] for r in conn.execute(sa.text(
+                "select tablename from pg_tables where schemaname = current_schema() and tablename like 'returnrisk%'"))]
+            for name in names:
+                conn.execute(sa.text(f'drop table if exists "{name}" cascade'))
+    finally:
+        engine.dispose()
+
+
+#: ``@pytest.fixture(params=BACKENDS)``: "sqlite" and "postgresql" (skipped or required, see above)
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    """An empty service database of each backend (PostgreSQL: the test database, emptied before and after)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'service.db'}"
+        return
+    url = postgres_url_or_skip()
+    yield url
+    drop_returnrisk_tables(url)

@@ -3,7 +3,6 @@ database that is behind, ``returnrisk db upgrade`` brings it up, and the setting
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -32,7 +31,6 @@ from returnrisk.serving import Settings, create_app
 #: A returns database written by returnrisk before migrations existed (``create_all``; commit bdf1d00):
 #: returns of lines L2 (refunded, cost 7.5), L3 (text only, inferred too_small) and L5.
 BEFORE_MIGRATIONS = Path(__file__).with_name("fixtures") / "returns-before-migrations.db"
-POSTGRES = os.environ.get("RETURNRISK_TEST_POSTGRES_URL")   # e.g. postgresql+psycopg://user@localhost/test
 
 
 def differences(url: str) -> list:
@@ -81,23 +79,14 @@ def test_the_migrations_form_one_line_from_the_baseline():
         assert Path(script.path).name.startswith(f"{script.revision}_")
 
 
-@pytest.mark.parametrize("url", ["sqlite", pytest.param(POSTGRES, id="postgresql", marks=pytest.mark.skipif(
-    not POSTGRES, reason="RETURNRISK_TEST_POSTGRES_URL not set"))])
-def test_an_empty_database_upgrades_to_exactly_the_schema_the_code_uses(url, tmp_path):
-    url = f"sqlite:///{tmp_path / 'fresh.db'}" if url == "sqlite" else url
+def test_an_empty_database_upgrades_to_exactly_the_schema_the_code_uses(db_url):
+    url = db_url
     result = upgrade(url)
     assert (result.before, result.after, result.stamped) == (None, head_revision(), False)
     assert differences(url) == []          # a table added to schema.py without its migration fails here
     again = upgrade(url)
     assert (again.before, again.after) == (head_revision(), head_revision())
     assert "nothing to do" in again.describe()
-    if url.startswith("postgresql"):
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(sa.text(f"drop table if exists {table.name}"))
-            conn.execute(sa.text(f"drop table if exists {VERSION_TABLE}"))
-        engine.dispose()
 
 
 @pytest.mark.parametrize("revision", [s.revision for s in migrate._scripts().walk_revisions()])
@@ -164,7 +153,7 @@ def test_new_revision_writes_the_migration_of_a_table_added_to_the_schema(tmp_pa
         monkeypatch.undo()
         migrate._scripts.cache_clear()
     assert head_revision() == head
-    assert not (migrate.MIGRATIONS / "versions" / f"{following}_test_statuses.py").exists()
+    assert not list((migrate.MIGRATIONS / "versions").glob("*_test_statuses.py"))
 
 
 # ---- a database made before migrations --------------------------------------------------------------

@@ -96,8 +96,9 @@ LAYERS = (
     {"features"},
     {"model"},
     {"scoring"},
-    {"tracking", "fixes", "operations", "monitoring", "cluster"},
-    {"pipeline", "dashboard", "lifecycle"},
+    {"tracking", "fixes", "operations", "monitoring"},
+    # cluster: a training run on Dask (shares pipeline's log and gate); lifecycle: fix statuses, effects, alerts
+    {"pipeline", "dashboard", "cluster", "lifecycle"},
     {"serving"},
     {"cli", "__main__"},   # __main__: `python -m returnrisk` runs the CLI
 )

@@ -29,8 +29,9 @@ UTC = timezone.utc
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = ReturnStore(f"sqlite:///{tmp_path / 'returns.db'}")
+def store(db_url):
+    """The store on an empty database of each backend (SQLite file; PostgreSQL, see conftest.db_url)."""
+    s = ReturnStore(db_url)
     s.prepare()
     yield s
     s.dispose()
@@ -107,6 +108,7 @@ def test_refunds_are_idempotent_and_validated(store):
     (dict(line=""), "line_id is empty"),
 ])
 def test_malformed_events_are_refused_before_anything_is_written(store, kwargs, message):
+    kwargs = dict(kwargs)   # the parameter is shared by both backends: do not consume it
     line = kwargs.pop("line", "L1")
     channel = kwargs.pop("channel", "form")
     with pytest.raises(ValueError, match=message):
@@ -114,8 +116,8 @@ def test_malformed_events_are_refused_before_anything_is_written(store, kwargs, 
     assert store.count() == 0
 
 
-def test_returns_survive_a_new_store_on_the_same_database(tmp_path):
-    url = f"sqlite:///{tmp_path / 'durable.db'}"
+def test_returns_survive_a_new_store_on_the_same_database(db_url):
+    url = db_url
     first = ReturnStore(url)
     first.record(event(reason_code=None, reason_text="colis abîmé", reason_code_inferred="damaged",
                        reason_confidence=0.91))
@@ -124,8 +126,11 @@ def test_returns_survive_a_new_store_on_the_same_database(tmp_path):
     stored = second.get("L1")
     assert (stored.reason_code, stored.reason_code_inferred, stored.reason_confidence) == (None, "damaged", 0.91)
     assert stored.reason == "damaged" and stored.to_dict()["reason_source"] == "inferred"
-    with sa.create_engine(url).connect() as conn:
+    second.dispose()
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
         assert conn.execute(sa.text(f"select count(*) from {TABLE_NAME}")).scalar_one() == 1
+    engine.dispose()
 
 
 def test_concurrent_duplicates_and_conflicts_never_lose_or_duplicate_a_return(store):

@@ -1,12 +1,11 @@
 """Partial returns in the returns store (issue 13, defect 6): return_id idempotency, quantities,
 over-returns refused, returns without a reason, dates refused, migration 0002 — on SQLite, and on
-PostgreSQL when ``RETURNRISK_TEST_POSTGRES_URL`` names an empty database to use
-(e.g. ``postgresql+psycopg://user@localhost/test``)."""
+PostgreSQL (``db_url`` of conftest.py: ``RETURNRISK_TEST_POSTGRES_URL``, required when
+``RETURNRISK_REQUIRE_POSTGRES=1``)."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
 import threading
@@ -37,29 +36,7 @@ from returnrisk.operations.store import (
 )
 
 UTC = timezone.utc
-POSTGRES = os.environ.get("RETURNRISK_TEST_POSTGRES_URL")
 BEFORE_MIGRATIONS = Path(__file__).with_name("fixtures") / "returns-before-migrations.db"
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not POSTGRES, reason="RETURNRISK_TEST_POSTGRES_URL not set"))]
-
-
-def _drop_all(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        for table in (RETURNS_TABLE, VERSION_TABLE):
-            conn.execute(sa.text(f"drop table if exists {table}"))
-    engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path):
-    """An empty database of each backend (PostgreSQL: the test database, emptied before and after)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'returns.db'}"
-        return
-    _drop_all(POSTGRES)
-    yield POSTGRES
-    _drop_all(POSTGRES)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from returnrisk.serving import Settings, create_app
 from returnrisk.taxonomy import RETURN_GROUPS
 
 MERCHANT, ADMIN = "merchant-key-1", "admin-key-1"
+#: a raw customer_id is accepted with a merchant key (server to server); browsers send tokens (test_storefront_privacy)
+AUTH = {"Authorization": f"Bearer {MERCHANT}"}
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +115,11 @@ def test_risk_in_french_and_for_a_known_customer(client, pair, known_customer):
     assert fr["p_return"] == anonymous["p_return"]
     assert fr["drivers"][0]["label"] != anonymous["drivers"][0]["label"]
     known = client.get(f"/v1/products/{product}/risk",
-                       params={"size": size, "customer_id": known_customer}).json()
+                       params={"size": size, "customer_id": known_customer}, headers=AUTH).json()
     assert known["customer_known"] is True and known["customer_id"] == known_customer
     assert known["p_return"] != anonymous["p_return"]           # computed for that customer
-    unknown = client.get(f"/v1/products/{product}/risk", params={"size": size, "customer_id": "nobody-123"}).json()
+    unknown = client.get(f"/v1/products/{product}/risk", params={"size": size, "customer_id": "nobody-123"},
+                         headers=AUTH).json()
     assert unknown["customer_known"] is False                   # treated as new, not an error
     assert unknown["p_return"] == pytest.approx(anonymous["p_return"], abs=1e-6)
 
@@ -157,16 +160,19 @@ def test_risk_of_an_unsized_product_for_a_visitor_and_for_customers(client, unsi
     assert visitor.status_code == 200, visitor.text
     visitor = visitor.json()
     assert visitor["size"] is None and visitor["customer_known"] is False and 0 < visitor["p_return"] < 1
-    known = client.get(f"/v1/products/{unsized}/risk", params={"customer_id": known_customer})
+    known = client.get(f"/v1/products/{unsized}/risk", params={"customer_id": known_customer}, headers=AUTH)
     assert known.status_code == 200, known.text
     known = known.json()
     assert known["customer_known"] is True and known["customer_id"] == known_customer and known["size"] is None
     assert known["p_return"] != visitor["p_return"]           # the customer's own history counts
-    assert known["drivers"] and known["model_version"] == "1"
-    stranger = client.get(f"/v1/products/{unsized}/risk", params={"customer_id": "nobody-123"}).json()
+    assert "drivers" not in known and known["model_version"] == "1"   # explained only when asked
+    explained = client.get(f"/v1/products/{unsized}/risk", params={"customer_id": known_customer, "explain": "true"},
+                           headers=AUTH).json()
+    assert explained["drivers"] and explained["p_return"] == known["p_return"]
+    stranger = client.get(f"/v1/products/{unsized}/risk", params={"customer_id": "nobody-123"}, headers=AUTH).json()
     assert stranger["customer_known"] is False
     assert stranger["p_return"] == pytest.approx(visitor["p_return"], abs=1e-6)
-    r = client.get(f"/v1/products/{unsized}/risk", params={"size": "M", "customer_id": known_customer})
+    r = client.get(f"/v1/products/{unsized}/risk", params={"size": "M", "customer_id": known_customer}, headers=AUTH)
     assert r.status_code == 422 and r.json()["code"] == "size_not_offered" and r.json()["sizes"] == []
     assert "not sold in sizes" in r.json()["detail"]
 
@@ -185,7 +191,7 @@ def test_unsized_known_customer_fast_path_equals_the_batch_path(client, unsized,
 def test_score_lines_of_unsized_products(client, unsized, known_customer):
     body = {"lines": [{"line_id": "a", "product_id": unsized, "customer_id": known_customer},
                       {"line_id": "b", "product_id": unsized}]}
-    r = client.post("/v1/score", json=body)
+    r = client.post("/v1/score", json=body, headers=AUTH)
     assert r.status_code == 200, r.text
     a, b = r.json()["lines"]
     assert a["size"] is None and a["customer_known"] is True and b["customer_known"] is False
@@ -194,7 +200,7 @@ def test_score_lines_of_unsized_products(client, unsized, known_customer):
 
 def test_size_advice_for_an_unsized_product_says_it_is_not_sold_in_sizes(client, unsized, known_customer):
     for params in ({}, {"customer_id": known_customer}):
-        r = client.get(f"/v1/products/{unsized}/size-advice", params=params)
+        r = client.get(f"/v1/products/{unsized}/size-advice", params=params, headers=AUTH)
         assert r.status_code == 422 and r.json()["code"] == "size_not_offered" and r.json()["sizes"] == []
         assert "is not sold in sizes" in r.json()["detail"]
 
@@ -224,7 +230,7 @@ def test_score_basket_with_known_and_new_products(client, pair, known_customer):
          "product": {"category": "dresses", "brand": "Lune", "price": 89.0, "has_size_guide": False,
                      "n_photos": 2, "description": "Nice dress"}},
     ]}
-    r = client.post("/v1/score", json=body)
+    r = client.post("/v1/score", json=body, headers=AUTH)
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["model_version"] == "1" and [l["line_id"] for l in out["lines"]] == ["a", "b", "c"]
@@ -232,7 +238,7 @@ def test_score_basket_with_known_and_new_products(client, pair, known_customer):
     assert new["product_known"] is False and 0 < new["p_return"] < 1
     assert out["lines"][0]["product_known"] and out["lines"][0]["customer_known"]
     # the same item twice in one order is bracketing: riskier than alone
-    alone = client.post("/v1/score", json={"lines": [body["lines"][0]]}).json()["lines"][0]
+    alone = client.post("/v1/score", json={"lines": [body["lines"][0]]}, headers=AUTH).json()["lines"][0]
     assert out["lines"][0]["p_return"] > alone["p_return"]
 
 
@@ -302,8 +308,8 @@ def test_visitor_fast_path_answers_exactly_like_the_route(client, pair):
     # what the fast path cannot answer falls through to the route and its errors
     assert client.get(f"/v1/products/{product}/risk", params={"size": size, "lang": "de"}).status_code == 422
     assert client.get(f"/v1/products/{product}/risk", params={"size": "ZZZ"}).json()["code"] == "size_not_offered"
-    assert client.get(f"/v1/products/{product}/risk",
-                      params={"size": size, "customer_id": "nobody-123"}).json()["customer_known"] is False
+    assert client.get(f"/v1/products/{product}/risk", params={"size": size, "customer_id": "nobody-123"},
+                      headers=AUTH).json()["customer_known"] is False
 
 
 def test_metrics_count_requests_by_route_and_status(client, pair):
@@ -349,7 +355,8 @@ def test_reload_while_requests_run_fails_none(tiny_bundle):
 
         def hammer():
             while not stop.is_set():
-                r = c.get(f"/v1/products/{product}/risk", params={"size": size, "customer_id": "someone"})
+                r = c.get(f"/v1/products/{product}/risk", params={"size": size, "customer_id": "someone"},
+                          headers={"Authorization": f"Bearer {ADMIN}"})
                 if r.status_code != 200:
                     failures.append(r.status_code)
                 else:

@@ -138,7 +138,8 @@ def read_settings(cls: type[_S], docs: str = "docs/serving.md#settings") -> _S:
         for error in exc.errors():
             field = str(error["loc"][0]) if error.get("loc") else "?"
             found = error.get("input")
-            shown = f"={found!r}" if isinstance(found, (str, int, float)) else ""
+            secret = "secret" in field or field.endswith("_keys")   # never echoed to a log
+            shown = f"={found!r}" if isinstance(found, (str, int, float)) and not secret else ""
             reason = error["msg"].removeprefix("Value error, ")
             problems.append(f"{env_name(field, cls)}{shown} is invalid: {reason}")
         raise InputError("; ".join(problems) + " — correct it in the environment or in .env "

@@ -9,6 +9,8 @@ class                             API status   meaning
 :class:`InputError`               422          bad input: a value, file or request cannot be used
                                                (``returnrisk.data.problems.DataError``, the
                                                shop's files, is one)
+:class:`UnauthenticatedError`     401          the request does not prove who sent it (a webhook
+                                               whose signature is wrong or missing)
 :class:`NotFoundError`            404          what was asked for does not exist
                                                (:class:`ModelNotFoundError` is one)
 :class:`ConflictError`            409          it contradicts what is already recorded
@@ -31,6 +33,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "ModelNotFoundError",
+    "UnauthenticatedError",
     "ConflictError",
     "UnavailableError",
 ]
@@ -53,6 +56,12 @@ class InputError(ReturnRiskError):
     """A file or value given on the command line or to the API cannot be used (bad input)."""
 
     code = "invalid_input"
+
+
+class UnauthenticatedError(ReturnRiskError):
+    """The request does not prove who sent it (e.g. a webhook signature that is wrong or missing)."""
+
+    code = "unauthenticated"
 
 
 class NotFoundError(ReturnRiskError):

@@ -36,6 +36,7 @@ def _register() -> None:
 
     for module in ("model_commands", "serve_command", "fixes_command", "size_command",
                    "reasons_command", "ops_commands", "db_command", "import_command", "lifecycle_commands",
+                   "customer_commands",
                    "monitor_command", "retrain_command"):
         try:
             __import__(f"returnrisk.cli.{module}")

@@ -101,6 +101,9 @@ def demo_data(
     seed: int = typer.Option(7, "--seed", help="Random seed: the same seed gives the same shop."),
     lines: int = typer.Option(200_000, "--lines", min=1000, help="Number of order lines."),
     file_format: str = typer.Option("csv", "--format", help="csv or parquet."),
+    parts: int = typer.Option(None, "--parts", min=1, help="Write order lines and returns as this many Parquet "
+                              "parts (OUT/order_lines/part-*.parquet), generated one after another in bounded "
+                              "memory: for shops too large for one piece."),
     plant_fixes: bool = typer.Option(False, "--plant-fixes", help="Also plant fixes with known effects and "
                                      "placebos (truth/planted_fixes.csv); the default shop is unchanged."),
     plant_drift: bool = typer.Option(False, "--plant-drift", help="Plant a product line whose return rate changes "
@@ -110,6 +113,15 @@ def demo_data(
     from returnrisk.demo.generator import generate_demo_shop
     from returnrisk.errors import InputError
 
+    if parts is not None:
+        from returnrisk.cli.demo_parts import write_parts
+
+        if plant_fixes:
+            raise InputError("--plant-fixes and --parts cannot be combined: planted fixes are written for a shop "
+                             "generated in one piece (drop --parts, or --plant-fixes)")
+
+        write_parts(out, seed=seed, lines=lines, parts=parts, file_format=file_format)
+        return
     if file_format not in ("csv", "parquet"):
         raise InputError(f"--format {file_format!r} is not supported: use csv or parquet")
     started = time.perf_counter()

@@ -42,7 +42,8 @@ def _timestamp(value: str | None, option: str):
 
 @app.command("train")
 def train(
-    data: Path = typer.Option(..., "--data", help="Shop history folder (see docs/data-contract.md)."),
+    data: str = typer.Option(..., "--data", help="Shop history folder (see docs/data-contract.md); with --cluster "
+                             "also any fsspec URL the workers can read, e.g. s3://bucket/shop."),
     as_of: str = typer.Option(None, "--as-of", help="Train as if today were this time: later data is ignored."),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_HELP),
     params_file: str = typer.Option(None, "--params", help="YAML file overriding training parameters (default: "
@@ -50,8 +51,24 @@ def train(
                                     "an empty value means the same)."),
     quarantine: Path = typer.Option(None, "--quarantine", help="Folder for rejected rows."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line: run_id, model_version, promoted, metrics."),
+    cluster: str = typer.Option(None, "--cluster", help="Train on Dask: local (one worker per core), local:N or "
+                                "tcp://HOST:PORT (default: $RETURNRISK_DASK_SCHEDULER; none: one process)."),
+    worker_memory: str = typer.Option(None, "--worker-memory", help="With --cluster local[:N]: memory limit of "
+                                      "each worker process, e.g. 4GiB (Dask spills to disk past 60 % of it and "
+                                      "restarts a worker past 95 %; default: the machine's memory shared equally)."),
+    shards: int = typer.Option(None, "--shards", min=1, help="With --cluster: hash shards of the lines, customers "
+                               "and products (default: twice the workers' threads); more shards, smaller tasks "
+                               "(keep 1–2M lines per shard)."),
 ) -> None:
     """Train, evaluate on the future, log to MLflow, register, and promote if not worse."""
+    cluster = cluster or os.environ.get("RETURNRISK_DASK_SCHEDULER") or None
+    if (worker_memory or shards) and not cluster:
+        from returnrisk.errors import InputError
+
+        option, where = ((f"--worker-memory {worker_memory}", "--cluster local[:N]") if worker_memory
+                         else (f"--shards {shards}", "--cluster local[:N] or tcp://HOST:PORT"))
+        raise InputError(f"{option} applies to the workers of {where}; add --cluster local:2 (or drop "
+                         f"{option.split()[0]} to train in one process)")
     from returnrisk.pipeline.params import load_params
     from returnrisk.pipeline.stages import StageClock
     from returnrisk.pipeline.train import run_training
@@ -69,12 +86,21 @@ def train(
             tasks[name] = progress.add_task(STAGE_NAMES.get(name, name), total=None)
 
         def end(record) -> None:
+            workers = getattr(record, "workers_peak_mb", None)
+            on_workers = f", workers {' / '.join(f'{v:,.0f}' for v in workers.values())} MiB" if workers else ""
             progress.update(tasks[record.name], total=1, completed=1,
                             description=f"{STAGE_NAMES.get(record.name, record.name)} "
-                                        f"[dim]({record.seconds:.1f} s, peak {record.peak_rss_mb:,.0f} MiB)[/]")
+                                        f"[dim]({record.seconds:.1f} s, peak {record.peak_rss_mb:,.0f} MiB{on_workers})[/]")
 
-        result = run_training(data, params=params, tracker=tracker, as_of=when, quarantine_dir=quarantine,
-                              reason_filler=default_reason_filler(), clock=StageClock(start, end))
+        if cluster:
+            from returnrisk.cli.cluster_train import train_on_cluster
+
+            result = train_on_cluster(data, cluster, out=out, params=params, tracker=tracker, as_of=when,
+                                      quarantine=quarantine, start=start, end=end, json_mode=as_json,
+                                      worker_memory=worker_memory, shards=shards)
+        else:
+            result = run_training(Path(data), params=params, tracker=tracker, as_of=when, quarantine_dir=quarantine,
+                                  reason_filler=default_reason_filler(), clock=StageClock(start, end))
     m = result.metrics
     table = Table(title=f"validation on the future (as-of {result.as_of:%Y-%m-%d %H:%M})", title_justify="left")
     table.add_column("metric")

@@ -256,7 +256,8 @@ def export_returns_command(
                                     "and order lines copied — ready for `returnrisk train --data OUT`."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line describing what was written."),
 ) -> None:
-    """Write the returns recorded through POST /v1/returns in the data contract (returns.csv)."""
+    """Write the returns recorded through POST /v1/returns and webhooks in the data contract (returns.csv), with
+    the order lines received by webhook (webhook_order_lines.csv; merged into order_lines.csv with --merge-with)."""
     from returnrisk.operations.export import export_returns
     from returnrisk.operations.store import ReturnStore
     from returnrisk.serving.settings import Settings  # the service's database: a service setting
@@ -276,8 +277,13 @@ def export_returns_command(
         store.dispose()
     out = err_console if as_json else console
     if merge_with is None:
-        out.print(f"{result.n_stored:,} stored returns written to {result.path}")
+        out.print(f"{result.n_stored:,} stored returns written to {result.path}; {result.webhook_lines:,} webhook "
+                  f"order lines to {out_dir / 'webhook_order_lines.csv'}")
     else:
+        if result.webhook_lines:
+            out.print(f"webhook order lines: {result.webhook_lines_added:,} added to order_lines.csv "
+                      f"({result.webhook_lines_already_in_shop:,} already in the shop's files, kept once), "
+                      f"{result.products_added:,} new products added to products.csv")
         out.print(f"{result.path}: {result.n_shop:,} shop returns ({result.n_replaced:,} replaced by stored ones) + "
                   f"{result.n_stored:,} stored = {result.n_written:,} returns; {', '.join(result.copied)} copied — "
                   f"train with: returnrisk train --data {out_dir}")

@@ -19,6 +19,8 @@ TEXT: dict[str, dict[str, str]] = {
     "key": {"en": "Merchant key", "fr": "Clé marchand"},
     "wrong_key": {"en": "This key is not valid. Check it and try again.",
                   "fr": "Cette clé n'est pas valide. Vérifiez-la et réessayez."},
+    "too_many_logins": {"en": "Too many wrong keys from this address: try again in {minutes} min.",
+                        "fr": "Trop de clés erronées depuis cette adresse : réessayez dans {minutes} min."},
     "no_keys": {"en": "No merchant key is configured: set RETURNRISK_MERCHANT_API_KEYS and restart the service.",
                 "fr": "Aucune clé marchand n'est configurée : définissez RETURNRISK_MERCHANT_API_KEYS et "
                       "redémarrez le service."},

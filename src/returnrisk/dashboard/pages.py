@@ -130,7 +130,7 @@ def product_page(model, product_id: str, report, t, lang: str) -> dict:
                                         empty="—")
     typical = sizes[len(sizes) // 2] if sizes else None
     body = scorer.explain_rows(scorer.pairs.X[[scorer.pairs.index[(product_id, typical or "")]]], [product_id],
-                               [lang])[0]
+                               [lang], product_page=True)[0]
     drivers = charts.drivers_chart(t("drivers"), body["drivers"])
     advice = size_advice(scorer, product_id, None, lang) if sizes else None
     fixes = report.for_product(product_id) if report is not None else []

@@ -1,61 +1,108 @@
-"""Dashboard sessions: a signed, expiring token in an http-only cookie (no key in the cookie).
+"""Dashboard sessions: a row in the service database per login, its id signed in an http-only cookie.
 
-Tokens are stateless — ``role.expires.signature`` with an HMAC over the first two parts — so
-every worker accepts them. The role part may carry the label of the key that logged in
-(``role:<label, base64url>``): the author recorded for what the session changes. The signing secret is ``Settings.session_secret`` or, when unset,
-derived from the configured keys (rotating the keys logs everybody out).
+The cookie holds the session id signed with :mod:`itsdangerous` (``URLSafeTimedSerializer``: a
+forged or altered cookie, or one older than the session's lifetime, is refused before the
+database is read). The row (:data:`returnrisk.db.schema.sessions_table`) says who logged in
+(``role``, and ``label`` — e.g. the name of a labelled merchant key, for audit trails), when the
+session expires, and whether it was revoked: logout revokes it, so an old cookie stops working at
+once, on every worker and host that shares the database.
+
+The signing secret is ``RETURNRISK_SESSION_SECRET`` or, when unset, derived from the configured
+keys (rotating the keys logs everybody out).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import time
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-__all__ = ["SessionSigner", "COOKIE"]
+import sqlalchemy as sa
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from returnrisk.db.schema import sessions_table
+
+__all__ = ["COOKIE", "Session", "SessionStore"]
+
+log = logging.getLogger(__name__)
 
 COOKIE = "returnrisk_session"
+ROLES = ("merchant", "admin")
 
 
-class SessionSigner:
-    def __init__(self, secret: str | None, keys: list[str], lifetime_s: int = 8 * 3600):
+@dataclass(frozen=True)
+class Session:
+    session_id: str
+    role: str
+    label: str | None
+    expires_at: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SessionStore:
+    """Issues, checks and revokes dashboard sessions (see the module docstring)."""
+
+    def __init__(self, engine: sa.Engine, secret: str | None, keys: list[str], lifetime_s: float = 8 * 3600):
         material = secret or "\n".join(sorted(keys)) or "no-keys"
-        self._secret = hashlib.sha256(b"returnrisk-session\n" + material.encode()).digest()
-        self.lifetime_s = lifetime_s
+        derived = hashlib.sha256(b"returnrisk-session\n" + material.encode()).hexdigest()
+        self._serializer = URLSafeTimedSerializer(derived, salt="returnrisk-dashboard-session")
+        self.engine = engine
+        self.lifetime_s = int(lifetime_s)
 
-    def _sign(self, payload: str) -> str:
-        return hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
+    def issue(self, role: str, label: str | None = None) -> str:
+        """A new session for ``role``: its row is written, the signed cookie value returned."""
+        if role not in ROLES:
+            raise ValueError(f"role {role!r} cannot open a dashboard session")
+        session_id = secrets.token_urlsafe(32)
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(sessions_table).where(sessions_table.c.expires_at < now - timedelta(days=1)))
+            conn.execute(sa.insert(sessions_table).values(
+                session_id=session_id, role=role, label=label, created_at=now,
+                expires_at=now + timedelta(seconds=self.lifetime_s), revoked_at=None))
+        log.info("dashboard session opened (%s%s)", role, f", {label}" if label else "")
+        return self._serializer.dumps(session_id)
 
-    def issue(self, role: str, now: float | None = None, label: str | None = None) -> str:
-        expires = int((now or time.time()) + self.lifetime_s)
-        who = role if not label else f"{role}:{base64.urlsafe_b64encode(label.encode()).decode().rstrip('=')}"
-        payload = f"{who}.{expires}"
-        return f"{payload}.{self._sign(payload)}"
-
-    def identity(self, token: str | None, now: float | None = None) -> tuple[str, str] | None:
-        """``(role, label)`` of a valid, unexpired token (the label is the role when none was kept)."""
-        if not token or token.count(".") != 2:
-            return None
-        who, expires, signature = token.split(".")
-        if not hmac.compare_digest(signature, self._sign(f"{who}.{expires}")):
+    def _session_id(self, token: str | None) -> str | None:
+        if not token:
             return None
         try:
-            if int(expires) < (now or time.time()):
-                return None
-        except ValueError:
+            value = self._serializer.loads(token, max_age=self.lifetime_s)
+        except BadSignature:   # also SignatureExpired
             return None
-        role, _, encoded = who.partition(":")
-        if role not in ("merchant", "admin"):
-            return None
-        try:
-            label = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode() if encoded else role
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        return role, label
+        return value if isinstance(value, str) else None
 
-    def role(self, token: str | None, now: float | None = None) -> str | None:
-        """The role a valid, unexpired token was issued for, else ``None``."""
-        found = self.identity(token, now)
-        return None if found is None else found[0]
+    def lookup(self, token: str | None) -> Session | None:
+        """The live session of a cookie value, or ``None`` (bad signature, expired, revoked, unknown)."""
+        session_id = self._session_id(token)
+        if session_id is None:
+            return None
+        table = sessions_table
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(table).where(table.c.session_id == session_id,
+                                                      table.c.revoked_at.is_(None))).first()
+        if row is None or row.expires_at <= _now() or row.role not in ROLES:
+            return None
+        return Session(row.session_id, row.role, row.label, row.expires_at)
+
+    def role(self, token: str | None) -> str | None:
+        session = self.lookup(token)
+        return session.role if session else None
+
+    def revoke(self, token: str | None) -> bool:
+        """End the session of a cookie value (logout); ``True`` if a live session was ended."""
+        session_id = self._session_id(token)
+        if session_id is None:
+            return False
+        table = sessions_table
+        with self.engine.begin() as conn:
+            done = conn.execute(sa.update(table).where(table.c.session_id == session_id, table.c.revoked_at.is_(None))
+                                .values(revoked_at=_now())).rowcount
+        if done:
+            log.info("dashboard session revoked (logout)")
+        return bool(done)

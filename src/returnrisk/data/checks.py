@@ -27,6 +27,7 @@ from returnrisk.data.rejections import Rejections
 
 __all__ = [
     "parse_and_check_table",
+    "check_unique_ids",
     "check_order_lines_against_products",
     "check_returns_against_lines",
     "LATE_RETURN_DAYS",
@@ -132,12 +133,14 @@ def _placeholders(raw: pd.Series, column: ColumnSpec, rejections: Rejections) ->
 
 
 def parse_and_check_table(
-    frame: pd.DataFrame, spec: TableSpec, rejections: Rejections
+    frame: pd.DataFrame, spec: TableSpec, rejections: Rejections, *, unique: bool = True
 ) -> pd.DataFrame:
     """Parse every contract column of ``frame`` and record the rows that break a rule.
 
     Returns the typed frame (extra columns kept as they are); the rows to set aside are in
     ``rejections``, and the cells read as empty with a warning in ``rejections.warnings``.
+    ``unique=False`` leaves out the last rule, :func:`check_unique_ids` (a table read in parts
+    checks its ids across all of them: :mod:`returnrisk.cluster.loading`).
     """
     typed = frame.copy()
     reported: dict[str, np.ndarray] = {}  # per column: values already reported (not "missing" then)
@@ -185,6 +188,13 @@ def parse_and_check_table(
         rule, message, fix = _column_message(column, check)
         rejections.add(mask, rule=rule, column=name, message=message, fix=fix,
                        values=frame[name])
+    if unique:
+        check_unique_ids(typed, spec, rejections)
+    return typed
+
+
+def check_unique_ids(typed: pd.DataFrame, spec: TableSpec, rejections: Rejections) -> None:
+    """An id of a unique column used again on a later row (the first row is kept)."""
     for column in spec.columns:
         if column.unique and column.name in typed.columns:
             ids = typed[column.name]
@@ -196,7 +206,6 @@ def parse_and_check_table(
                 fix=f"make '{column.name}' unique: merge or renumber the duplicated rows",
                 values=ids,
             )
-    return typed
 
 
 _SPECIAL = {

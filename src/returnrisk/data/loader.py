@@ -38,7 +38,7 @@ from returnrisk.data.rejections import Rejections
 from returnrisk.taxonomy import NO_REASON, group_of
 
 __all__ = ["Shop", "TableLoad", "load_shop", "clean_shop", "default_quarantine_dir", "read_shop_tables",
-           "returns_per_line"]
+           "returns_per_line", "line_returns", "with_line_defaults", "write_quarantine", "empty_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -403,40 +403,68 @@ def clean_shop(
                                  rows_excluded=int(excluded[name].sum()))
     if strict and problems:
         raise DataError(problems)
-    empty = [
-        Problem(name, t.file, "empty_table",
-                f"no usable rows left in {t.file} after setting aside {t.rows_quarantined} bad rows",
-                "fix the problems listed above", structural=True)
-        for name, t in tables.items() if t.rows_kept == 0
-    ]
+    empty = empty_tables(tables)
     if empty:
         raise DataError(problems + empty)
 
     directory = Path(quarantine_dir) if quarantine_dir else default_quarantine_dir(folder)
     for name, table in tables.items():
-        try:
-            table.quarantine_file = _write_quarantine(raws[name], rejections[name], directory)
-        except OSError as exc:
-            raise DataError([Problem(
-                name, tables[name].file, "quarantine_unwritable",
-                f"cannot write the quarantine file in {directory}: {exc.strerror or exc}",
-                "pass --quarantine PATH to a writable folder", structural=True,
-            )]) from exc
-        if table.quarantine_file:
-            log.warning("%s: %d rows set aside in %s", table.file, table.rows_quarantined,
-                        table.quarantine_file)
+        table.quarantine_file = write_quarantine(raws[name], rejections[name], directory, table)
 
     products = products.reset_index(drop=True)
-    lines = lines.reset_index(drop=True)
-    price = lines["product_id"].map(products.set_index("product_id")["price"])
-    lines["quantity"] = lines["quantity"].fillna(1).astype("int64")
-    lines["unit_price"] = lines["unit_price"].fillna(price).astype(float)
-    events = returns.reset_index(drop=True)
-    events["quantity"] = events["quantity"].astype("int64")  # filled in by the checks: default, the whole line
-    returns = returns_per_line(events)
-    if len(returns) == len(events):
-        events = None  # one return per line: the events are the line returns
-    returns = _clean_returns(returns)
+    lines = with_line_defaults(lines.reset_index(drop=True), products.set_index("product_id")["price"])
+    returns, events = line_returns(returns)
     if reason_filler is not None:
         returns = reason_filler(returns)
     return Shop(products, lines, returns, tables, folder, events, merchandise)
+
+
+def empty_tables(tables: dict[str, TableLoad]) -> list[Problem]:
+    """A structural problem for each table left without a usable row."""
+    return [
+        Problem(name, t.file, "empty_table",
+                f"no usable rows left in {t.file} after setting aside {t.rows_quarantined} bad rows",
+                "fix the problems listed above", structural=True)
+        for name, t in tables.items() if t.rows_kept == 0
+    ]
+
+
+def write_quarantine(raw: RawTable, rejections: Rejections, directory: Path, table: TableLoad) -> Path | None:
+    """Write the rows of ``raw`` set aside (with their reasons) to ``directory/<raw.name>.csv``.
+
+    No row set aside: no file (a stale one is removed). A folder that cannot be written is a
+    structural :class:`DataError`. Used per table here and per part by the cluster's loader.
+    """
+    try:
+        target = _write_quarantine(raw, rejections, directory)
+    except OSError as exc:
+        raise DataError([Problem(
+            table.name, table.file, "quarantine_unwritable",
+            f"cannot write the quarantine file in {directory}: {exc.strerror or exc}",
+            "pass --quarantine PATH to a writable folder", structural=True,
+        )]) from exc
+    if target:
+        log.warning("%s: %d rows set aside in %s", table.file, table.rows_quarantined, target)
+    return target
+
+
+def with_line_defaults(lines: pd.DataFrame, prices: pd.Series) -> pd.DataFrame:
+    """Clean order lines with their defaults filled in: ``quantity`` 1, ``unit_price`` the product's
+    price (``prices``: price by ``product_id``)."""
+    price = lines["product_id"].map(prices)
+    lines["quantity"] = lines["quantity"].fillna(1).astype("int64")
+    lines["unit_price"] = lines["unit_price"].fillna(price).astype(float)
+    return lines
+
+
+def line_returns(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Clean returns as recorded → ``(returns, return_events)`` of :class:`Shop`.
+
+    ``events`` must hold *every* return of its lines (``quantity`` filled in by the checks:
+    default, the whole line). ``return_events`` is ``None`` when each line came back once (the
+    events are then the line returns).
+    """
+    events = events.reset_index(drop=True)
+    events["quantity"] = events["quantity"].astype("int64")
+    returns = returns_per_line(events)
+    return _clean_returns(returns), (None if len(returns) == len(events) else events)

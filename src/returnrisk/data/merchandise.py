@@ -8,7 +8,9 @@ returns of those lines) aside, and ``validate`` reports them.
 This module is the **one rule set** that decides. A product is not merchandise when
 
 * the platform says so — ``platform_flags`` maps a ``product_id`` to a kind (an importer feeds
-  the platform's own flags here: Shopify's gift cards and shipping lines, WooCommerce fees…), or
+  the platform's own flags here: Shopify's gift cards and shipping lines, WooCommerce fees…;
+  :func:`platform_line_kinds` turns a line's flags into its kind, :func:`non_merchandise_lines`
+  decides for order lines as they come from a platform), or
 * its ``product_id``, ``title`` or ``category`` matches one of :data:`RULES` (whole words, any
   case, English, French, German, Spanish and Italian), e.g. ``Frais de port``, ``SHIPPING``,
   ``Gift card``; a field of more than :data:`MAX_WORDS` words is a product name, not a charge, and
@@ -25,7 +27,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-__all__ = ["RULES", "KINDS", "MAX_WORDS", "MerchandiseReport", "non_merchandise_products", "FIELDS"]
+__all__ = ["RULES", "KINDS", "PLATFORM_KINDS", "MAX_WORDS", "MerchandiseReport", "non_merchandise_products",
+           "non_merchandise_lines", "platform_line_kinds", "FIELDS"]
 
 #: kind → pattern (matched on lower-case text, as whole words).
 RULES: dict[str, str] = {
@@ -42,6 +45,10 @@ RULES: dict[str, str] = {
     "deposit": r"deposit|consigne|pfand",
     "adjustment": r"discount|rounding|adjustment|remise|arrondi|ajustement|rabatt",
 }
+
+#: Kinds only the platform can tell (no name says so): goods that never ship (digital, service,
+#: virtual products: never returned) and items that ship but name no product (custom items).
+PLATFORM_KINDS: tuple[str, ...] = ("not_shipped", "no_product")
 
 #: Longer fields are product names ("Leather boots with free shipping box") and are not matched.
 MAX_WORDS = 5
@@ -136,3 +143,61 @@ def non_merchandise_products(products: pd.DataFrame,
             source[hit] = "platform"
     out = pd.DataFrame({"product_id": ids, "kind": kind, "source": source})
     return out[out["kind"].notna()].reset_index(drop=True)
+
+
+def _platform_kinds(lines: pd.DataFrame) -> np.ndarray:
+    kind = lines["kind"].astype(object).fillna("item").to_numpy()
+    gift = lines["gift_card"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    shipped = lines["shipped"].astype("boolean").fillna(True).to_numpy(dtype=bool)
+    no_product = lines["product_id"].isna().to_numpy()
+    found = np.select(
+        [kind == "shipping", gift, kind == "fee", kind == "tip", no_product & ~shipped, ~shipped, no_product],
+        ["shipping", "gift_card", "fee", "tip", "fee", "not_shipped", "no_product"],
+        default="",
+    ).astype(object)
+    found[found == ""] = None
+    return found
+
+
+def platform_line_kinds(lines: pd.DataFrame) -> pd.Series:
+    """The kind the platform's own flags give each order line (``None``: the flags say merchandise).
+
+    ``lines`` has ``kind`` (the platform's kind of line: ``item``, ``shipping``, ``fee`` or ``tip``),
+    ``gift_card`` (bool or missing), ``shipped`` (bool or missing: unknown counts as shipped) and
+    ``product_id`` (missing: no product). In this order: a shipping line is ``shipping``; a gift
+    card ``gift_card``; a fee or tip line ``fee`` / ``tip``; an item without product that does not
+    ship (a custom fee item) ``fee``; a product that never ships ``not_shipped``; an item that ships
+    without product ``no_product``.
+    """
+    return pd.Series(_platform_kinds(lines), index=lines.index, dtype=object)
+
+
+def non_merchandise_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    """``kind`` and ``source`` of each order line that is not merchandise (``None`` for merchandise).
+
+    The platform's flags (:func:`platform_line_kinds`) are fed to :func:`non_merchandise_products`
+    as ``platform_flags`` — so they win, ``source`` ``platform`` — and the line's ``title`` (when
+    the frame has one) is matched by the same :data:`RULES` as a product's. One rule set for the
+    loader and the importers. Each distinct (flag, title) pair is decided once, so a million lines
+    of a few thousand products cost a few thousand matches.
+    """
+    flags = _platform_kinds(lines)
+    flag_codes, _ = pd.factorize(flags, use_na_sentinel=True)
+    if "title" in lines.columns:
+        title_codes, titles = pd.factorize(lines["title"], use_na_sentinel=True)
+        titles = np.asarray(titles, dtype=object)
+    else:
+        title_codes, titles = np.full(len(lines), -1), np.array([], dtype=object)
+    codes, _ = pd.factorize((flag_codes.astype(np.int64) + 1) * (len(titles) + 1) + title_codes + 1)
+    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)   # each pair's first line (O(n), no sort)
+    keys = np.char.add("line:", np.arange(len(first)).astype(str)).astype(object)
+    first_title = title_codes[first]
+    pair_titles = np.where(first_title >= 0, titles[np.maximum(first_title, 0)] if len(titles) else None, None)
+    pairs = pd.DataFrame({"product_id": keys, "title": pair_titles})
+    given = pd.Series(flags[first], index=keys, dtype=object)
+    found = non_merchandise_products(pairs, given[given.notna()].astype(str)).set_index("product_id")
+    decided = {key: (k, src) for key, k, src in zip(found.index, found["kind"], found["source"])}
+    kind = np.array([decided.get(key, (None, None))[0] for key in keys], dtype=object)
+    source = np.array([decided.get(key, (None, None))[1] for key in keys], dtype=object)
+    return pd.DataFrame({"kind": kind[codes], "source": source[codes]}, index=lines.index)

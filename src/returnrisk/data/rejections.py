@@ -9,7 +9,7 @@ import pandas as pd
 
 from returnrisk.data.problems import MAX_EXAMPLES, Problem
 
-__all__ = ["Rejections"]
+__all__ = ["Rejections", "example_values"]
 
 
 class Rejections:
@@ -67,18 +67,11 @@ class Rejections:
         if positions.size == 0:
             return None
         shown = positions[:MAX_EXAMPLES]
-        if values is None:
-            example_values: list[object] = [None] * len(shown)
-        elif callable(values):
-            example_values = list(values(shown))
-        else:
-            vals = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
-            example_values = [vals[p] for p in shown]
         return Problem(
             self.table, self.file, rule, message.format(n=positions.size), fix,
             column=column,
             rows=[int(r) for r in self.row_numbers[shown]],
-            values=example_values,
+            values=example_values(values, shown),
             n_rows=int(positions.size),
         )
 
@@ -106,3 +99,13 @@ class Rejections:
             [pd.Series(reason, index=positions, dtype=object) for positions, reason in self._reasons]
         )
         return parts.groupby(level=0, sort=True).agg("; ".join)
+
+
+def example_values(values: pd.Series | np.ndarray | list | Callable | None, positions: np.ndarray) -> list[object]:
+    """The offending values a problem quotes, at ``positions`` (see :meth:`Rejections.add`)."""
+    if values is None:
+        return [None] * len(positions)
+    if callable(values):
+        return list(values(positions))
+    vals = values.to_numpy() if isinstance(values, pd.Series) else np.asarray(values)
+    return [vals[p] for p in positions]

@@ -19,6 +19,9 @@ __all__ = [
     # issue 17: fix lifecycle and alerts
     "FIX_STATUS_CHANGES_TABLE", "FIX_STATUSES_TABLE", "ALERTS_TABLE", "ALERT_DELIVERIES_TABLE",
     "fix_status_changes_table", "fix_statuses_table", "alerts_table", "alert_deliveries_table",
+    "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE",
+    "SESSIONS_TABLE", "sessions_table", "LOGIN_FAILURES_TABLE", "login_failures_table", "FORGOTTEN_TABLE",
+    "forgotten_table", "widget_events_table", "WIDGET_EVENTS_TABLE",
 ]
 
 #: Names of the constraints SQLAlchemy generates (checks and primary keys are left unnamed or
@@ -149,4 +152,94 @@ alert_deliveries_table = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime(), nullable=False, index=True),
     sa.Column("sent_at", UTCDateTime(), nullable=True),
     sa.Column("last_error", sa.Text(), nullable=True),
+)
+
+
+# ---- issue 14: order lines received by the Shopify webhook (revision 0007) ------------------------
+WEBHOOK_ORDER_LINES_TABLE = "returnrisk_webhook_order_lines"
+
+#: Order lines the shop's platform sent by webhook (``POST /v1/webhooks/shopify``, ``orders/create``
+#: and ``orders/updated``), in the contract's ``order_lines`` columns plus what an export needs to
+#: create the product of a line whose product is not in the shop's files (``title``, ``brand``).
+#: An order's rows are replaced as a whole by a newer version of the order (``order_updated_at``).
+webhook_order_lines_table = sa.Table(
+    WEBHOOK_ORDER_LINES_TABLE,
+    metadata,
+    sa.Column("line_id", sa.String(200), nullable=False),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("size", sa.String(100), nullable=True),
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("unit_price", sa.Float(), nullable=True),
+    sa.Column("ordered_at", UTCDateTime(), nullable=False),
+    sa.Column("order_number", sa.String(100), nullable=True),
+    sa.Column("currency", sa.String(10), nullable=True),
+    sa.Column("title", sa.Text(), nullable=True),
+    sa.Column("brand", sa.String(200), nullable=True),
+    sa.Column("platform", sa.String(20), nullable=False),
+    sa.Column("order_updated_at", UTCDateTime(), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("line_id", name="pk_returnrisk_webhook_order_lines"),
+    sa.CheckConstraint("quantity >= 1", name="webhook_line_quantity_positive"),
+    sa.Index("ix_returnrisk_webhook_order_lines_order_id", "order_id"),
+)
+
+
+# ---- issue 18 (production): dashboard sessions, login failures, forgotten customers -------------
+#: Dashboard sessions, revocable server-side. The cookie holds ``session_id`` signed (itsdangerous);
+#: ``label`` says who the session is (e.g. the name of a labelled merchant key) for audit trails.
+SESSIONS_TABLE = "returnrisk_sessions"
+sessions_table = sa.Table(
+    SESSIONS_TABLE,
+    metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("label", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_returnrisk_sessions_expires_at", "expires_at"),
+)
+
+#: Failed dashboard logins (the throttle counts them per client address and in all).
+LOGIN_FAILURES_TABLE = "returnrisk_login_failures"
+login_failures_table = sa.Table(
+    LOGIN_FAILURES_TABLE,
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("failed_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_returnrisk_login_failures_failed_at", "failed_at"),
+    sa.Index("ix_returnrisk_login_failures_client", "client", "failed_at"),
+)
+
+#: Customers whose personal data was erased (``returnrisk forget``): a keyed hash of the id, never the id.
+FORGOTTEN_TABLE = "returnrisk_forgotten_customers"
+forgotten_table = sa.Table(
+    FORGOTTEN_TABLE,
+    metadata,
+    sa.Column("customer_hash", sa.String(64), primary_key=True),
+    sa.Column("forgotten_at", UTCDateTime(), nullable=False),
+    sa.Column("returns_erased", sa.Integer(), nullable=False),
+)
+
+
+# ---- issue 15 (s15): storefront widget events (revision 0005) ----------------------------------
+WIDGET_EVENTS_TABLE = "returnrisk_widget_events"
+
+#: What shoppers did with the size advice (``POST /v1/events``): a count per product, size and
+#: event (``shown``: the advice was displayed, ``size_selected``: the shopper picked that size
+#: afterwards). ``size`` is ``""`` when the event has none (advice shown for a visitor).
+widget_events_table = sa.Table(
+    WIDGET_EVENTS_TABLE,
+    metadata,
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("size", sa.String(50), nullable=False),
+    sa.Column("event", sa.String(20), nullable=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+    sa.Column("first_at", UTCDateTime(), nullable=False),
+    sa.Column("last_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("product_id", "size", "event", name="pk_returnrisk_widget_events"),
+    sa.CheckConstraint("count >= 0", name="widget_event_count_not_negative"),
 )

@@ -148,6 +148,67 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
         from returnrisk.demo.plant_drift import plant_drift as add_drift
 
         hazards, drift = add_drift(hazards, lines, products, naive_start, days)
+    tables = outcome_tables(rng, lines, products, customers, hazards, start, days)
+    product_table = products_table(products)
+    if out.exists():
+        for stale in list(out.glob("*.csv")) + list(out.glob("*.parquet")):
+            stale.unlink()
+        shutil.rmtree(out / "truth", ignore_errors=True)
+        shutil.rmtree(out / ".returnrisk", ignore_errors=True)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    _write(product_table, out / "products", file_format)
+    _write(tables.order_lines, out / "order_lines", file_format)
+    _write(tables.returns, out / "returns", file_format)
+
+    # ---- ground truth ------------------------------------------------------------------------
+    pq.write_table(tables.truth, out / "truth" / "lines.parquet")
+    _truth_products(products).to_csv(out / "truth" / "products.csv", index=False)
+    truth_customers = customers.drop(columns=["activity", "arrival_day"])
+    pq.write_table(pa.Table.from_pandas(truth_customers, preserve_index=False), out / "truth" / "customers.parquet")
+
+    manifest = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "n_lines": len(lines),
+        "n_products": len(products),
+        "n_customers": len(customers),
+        "n_returns": int(tables.observed.sum()),
+        "start": start.isoformat(),
+        "end": (start + pd.Timedelta(days=days)).isoformat(),
+        "format": file_format,
+        "return_rate_observed": float(tables.observed.mean()),
+        "return_rate_true_mean": float(tables.p_return.mean()),
+    }
+    if drift is not None:
+        manifest["planted_drift"] = drift
+        (out / "truth" / "drift.json").write_text(json.dumps(drift, indent=2))
+    (out / "truth" / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if planted is not None:
+        planted.write(out / "truth")
+    return manifest
+
+
+@dataclass
+class OutcomeTables:
+    """A batch of lines as the shop's files hold them, with their hidden truth."""
+
+    order_lines: pa.Table
+    returns: pa.Table
+    truth: pa.Table
+    observed: np.ndarray    # returned within the period
+    p_return: np.ndarray    # true probability of a return
+
+
+def outcome_tables(rng: np.random.Generator, lines: pd.DataFrame, products: pd.DataFrame, customers: pd.DataFrame,
+                   hazards: np.ndarray, start: pd.Timestamp, days: int, *, first_line: int = 0,
+                   first_order: int = 0) -> OutcomeTables:
+    """Draw the outcomes of ``lines`` and write them as the contract's tables and the truth.
+
+    Line and order ids are numbered from ``first_line + 1`` / ``first_order + 1`` (the streamed
+    generator of :mod:`returnrisk.demo.parts` numbers its batches one after another). The random
+    draws are made in one fixed order: the same ``rng`` state gives the same tables.
+    """
+    naive_start = start.tz_localize(None)
     p_return, would_return, reason_idx = draw_returns(rng, hazards)
     reason_codes = np.array(REASON_CODES, dtype=object)
     late = reason_idx == REASON_CODES.index("late_delivery")
@@ -158,8 +219,8 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
 
     # ---- order lines -------------------------------------------------------------------------
     n = len(lines)
-    line_ids = _ids("L", np.arange(1, n + 1), 8)
-    order_ids = _ids("O", lines["order_index"].to_numpy() + 1, 8)
+    line_ids = _ids("L", np.arange(first_line + 1, first_line + n + 1), 8)
+    order_ids = _ids("O", lines["order_index"].to_numpy() + first_order + 1, 8)
     customer_ids = pa.array(customers["customer_id"].to_numpy()[lines["customer_index"].to_numpy()], type=pa.string())
     product_ids = pa.array(products["product_id"].to_numpy()[lines["product_index"].to_numpy()], type=pa.string())
     sizes = _size_labels(lines["size_system"].to_numpy(), lines["size_ordinal"].to_numpy())
@@ -197,28 +258,6 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
         "return_cost": pa.array(np.where(cost_known, cost, np.nan), from_pandas=True),
     })
 
-    # ---- products ------------------------------------------------------------------------------
-    product_table = pa.table({
-        "product_id": pa.array(products["product_id"], type=pa.string()),
-        "category": pa.array(products["category"], type=pa.string()),
-        "brand": pa.array(products["brand"], type=pa.string()),
-        "price": pa.array(products["price"].to_numpy()),
-        "has_size_guide": pa.array(products["has_size_guide"].to_numpy(dtype=bool)),
-        "n_photos": pa.array(products["n_photos"].to_numpy(dtype=np.int64)),
-        "description": pa.array(products["description"], type=pa.string()),
-        "created_at": pa.array(products["created_at"]).cast(pa.timestamp("s")).cast(pa.timestamp("s", tz="UTC")),
-    })
-
-    if out.exists():
-        for stale in list(out.glob("*.csv")) + list(out.glob("*.parquet")):
-            stale.unlink()
-        shutil.rmtree(out / "truth", ignore_errors=True)
-        shutil.rmtree(out / ".returnrisk", ignore_errors=True)
-    (out / "truth").mkdir(parents=True, exist_ok=True)
-    _write(product_table, out / "products", file_format)
-    _write(order_lines, out / "order_lines", file_format)
-    _write(returns, out / "returns", file_format)
-
     # ---- ground truth ------------------------------------------------------------------------
     share = hazards / hazards.sum(axis=1, keepdims=True)
     group_of_code = np.array([RETURN_GROUPS.index(group_of(c)) for c in REASON_CODES])
@@ -244,31 +283,21 @@ def generate_demo_shop(out: str | Path, *, seed: int = 7, n_lines: int = 200_000
         "read_size_guide": pa.array(lines["reads_guide"].to_numpy()),
         "discount": pa.array(lines["discount"].to_numpy().astype(np.float32)),
     })
-    pq.write_table(pa.table(truth_lines), out / "truth" / "lines.parquet")
-    _truth_products(products).to_csv(out / "truth" / "products.csv", index=False)
-    truth_customers = customers.drop(columns=["activity", "arrival_day"])
-    pq.write_table(pa.Table.from_pandas(truth_customers, preserve_index=False), out / "truth" / "customers.parquet")
+    return OutcomeTables(order_lines, returns, pa.table(truth_lines), observed, p_return)
 
-    manifest = {
-        "generator_version": GENERATOR_VERSION,
-        "seed": seed,
-        "n_lines": n,
-        "n_products": len(products),
-        "n_customers": len(customers),
-        "n_returns": int(observed.sum()),
-        "start": start.isoformat(),
-        "end": (start + pd.Timedelta(days=days)).isoformat(),
-        "format": file_format,
-        "return_rate_observed": float(observed.mean()),
-        "return_rate_true_mean": float(p_return.mean()),
-    }
-    if drift is not None:
-        manifest["planted_drift"] = drift
-        (out / "truth" / "drift.json").write_text(json.dumps(drift, indent=2))
-    (out / "truth" / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    if planted is not None:
-        planted.write(out / "truth")
-    return manifest
+
+def products_table(products: pd.DataFrame) -> pa.Table:
+    """The catalogue as the shop's ``products`` file holds it."""
+    return pa.table({
+        "product_id": pa.array(products["product_id"], type=pa.string()),
+        "category": pa.array(products["category"], type=pa.string()),
+        "brand": pa.array(products["brand"], type=pa.string()),
+        "price": pa.array(products["price"].to_numpy()),
+        "has_size_guide": pa.array(products["has_size_guide"].to_numpy(dtype=bool)),
+        "n_photos": pa.array(products["n_photos"].to_numpy(dtype=np.int64)),
+        "description": pa.array(products["description"], type=pa.string()),
+        "created_at": pa.array(products["created_at"]).cast(pa.timestamp("s")).cast(pa.timestamp("s", tz="UTC")),
+    })
 
 
 def _truth_products(products: pd.DataFrame) -> pd.DataFrame:

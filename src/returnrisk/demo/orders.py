@@ -91,12 +91,20 @@ def _size_pick(
 
 def make_lines(
     rng: np.random.Generator, n_target: int, products: pd.DataFrame, customers: pd.DataFrame,
-    start: pd.Timestamp, days: int,
+    start: pd.Timestamp, days: int, day_range: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
-    """Order lines (with their hidden fit quantities), sorted by time."""
+    """Order lines (with their hidden fit quantities), sorted by time.
+
+    ``day_range`` ``(first, end)`` limits the orders to those days of the period (the streamed
+    generator of :mod:`returnrisk.demo.parts` makes a long history one slice at a time).
+    """
     mean_lines = 1.78  # a little under the true mean, so that trimming reaches n_target
     n_orders = max(1, int(round(n_target / mean_lines)))
-    order_day = rng.choice(days, n_orders, p=day_weights(start, days))
+    if day_range is None:
+        order_day = rng.choice(days, n_orders, p=day_weights(start, days))
+    else:
+        weights = day_weights(start, days)[day_range[0]:day_range[1]]
+        order_day = day_range[0] + rng.choice(weights.size, n_orders, p=weights / weights.sum())
     seconds = order_day.astype(np.int64) * DAY + rng.integers(6 * 3600, 24 * 3600, n_orders)
     order_sort = np.argsort(seconds, kind="stable")
     seconds, order_day = seconds[order_sort], order_day[order_sort]

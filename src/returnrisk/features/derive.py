@@ -16,7 +16,8 @@ from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
 from returnrisk.features.history import STATE_COLUMNS, LineHistory
 from returnrisk.taxonomy import RETURN_GROUPS
 
-__all__ = ["Smoothing", "derive_features", "LINE_INPUTS", "shrink"]
+__all__ = ["Smoothing", "derive_features", "customer_features", "shop_rates", "CUSTOMER_FEATURES", "LINE_INPUTS",
+           "shrink"]
 
 _S = {name: i for i, name in enumerate(STATE_COLUMNS)}
 _G = {g: _S[f"r_{g}"] for g in RETURN_GROUPS}
@@ -78,11 +79,9 @@ def derive_features(
 
     s = smoothing
     shop, cat, brand = states["shop"], states["category"], states["brand"]
-    prod, size, cust = states["product"], states["product_size"], states["customer"]
+    prod, size = states["product"], states["product_size"]
 
-    shop_rate = shrink(shop[:, _S["r_total"]], shop[:, _S["exposure"]], 0.25, s.shop)
-    shop_g = {g: shrink(shop[:, i], shop[:, _S["exposure"]], 0.25 / len(RETURN_GROUPS), s.shop)
-              for g, i in _G.items()}
+    shop_rate, shop_g = shop_rates(shop, s)
     cat_e = cat[:, _S["exposure"]]
     cat_rate = shrink(cat[:, _S["r_total"]], cat_e, shop_rate, s.category)
     cat_g = {g: shrink(cat[:, i], cat_e, shop_g[g], s.category) for g, i in _G.items()}
@@ -114,22 +113,53 @@ def derive_features(
     put("size_small_rate", shrink(size[:, _G["too_small"]], size_e, prod_g["too_small"], s.size))
     put("size_large_rate", shrink(size[:, _G["too_large"]], size_e, prod_g["too_large"], s.size))
 
-    cust_e = cust[:, _S["exposure"]]
-    put("customer_log_lines", np.log1p(cust[:, _S["n"]]))
-    put("customer_rate", shrink(cust[:, _S["r_total"]], cust_e, shop_rate, s.customer))
-    put("customer_small_rate", shrink(cust[:, _G["too_small"]], cust_e, shop_g["too_small"], s.customer))
-    put("customer_large_rate", shrink(cust[:, _G["too_large"]], cust_e, shop_g["too_large"], s.customer))
+    ordinal = np.asarray(line["size_ordinal"], dtype=float)
+    for name, values in customer_features(states["customer"], shop_rate, shop_g, profile, history.body,
+                                          history.moments, ordinal, offset, s).items():
+        put(name, values)
+    return X
 
+
+def shop_rates(shop: np.ndarray, smoothing: Smoothing) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The shop's return rate and its rate per reason group, shrunk towards fixed priors."""
+    shop_rate = shrink(shop[:, _S["r_total"]], shop[:, _S["exposure"]], 0.25, smoothing.shop)
+    shop_g = {g: shrink(shop[:, i], shop[:, _S["exposure"]], 0.25 / len(RETURN_GROUPS), smoothing.shop)
+              for g, i in _G.items()}
+    return shop_rate, shop_g
+
+
+def customer_features(cust: np.ndarray, shop_rate: np.ndarray, shop_g: dict[str, np.ndarray], profile: np.ndarray,
+                      body: np.ndarray, moments: np.ndarray, ordinal: np.ndarray, offset: np.ndarray,
+                      smoothing: Smoothing) -> dict[str, np.ndarray]:
+    """The columns of :data:`CUSTOMER_FEATURES`: what a customer's history changes in a line's row.
+
+    Every other column of a line depends on the product, the size and the order only, so serving
+    computes a known customer's rows as the visitor's rows with these columns replaced —
+    with this function, the one :func:`derive_features` uses (arrays broadcast: one customer's
+    state against the rows of every size of a product).
+    """
+    s = smoothing
+    cust_e = cust[:, _S["exposure"]]
     signals = profile[:, 1]
     usual = np.where(signals > 0, profile[:, 0] / np.maximum(signals, 1e-9), np.nan)
-    put("customer_size_known", np.log1p(signals))
-    ordinal = np.asarray(line["size_ordinal"], dtype=float)
-    put("size_vs_usual", ordinal - usual)
-    put("size_vs_fit", ordinal - usual - offset)
+    z_count = body[:, 1]
+    z = np.where(z_count > 0, body[:, 0] / np.maximum(z_count, 1e-9), np.nan)
+    body_size = moments[:, 0] + z * moments[:, 1]
+    return {
+        "customer_log_lines": np.log1p(cust[:, _S["n"]]),
+        "customer_rate": shrink(cust[:, _S["r_total"]], cust_e, shop_rate, s.customer),
+        "customer_small_rate": shrink(cust[:, _G["too_small"]], cust_e, shop_g["too_small"], s.customer),
+        "customer_large_rate": shrink(cust[:, _G["too_large"]], cust_e, shop_g["too_large"], s.customer),
+        "customer_size_known": np.log1p(signals),
+        "size_vs_usual": ordinal - usual,
+        "size_vs_fit": ordinal - usual - offset,
+        "customer_body_known": np.log1p(z_count),
+        "size_vs_body": ordinal - body_size - offset,
+    }
 
-    z_count = history.body[:, 1]
-    z = np.where(z_count > 0, history.body[:, 0] / np.maximum(z_count, 1e-9), np.nan)
-    body_size = history.moments[:, 0] + z * history.moments[:, 1]
-    put("customer_body_known", np.log1p(z_count))
-    put("size_vs_body", ordinal - body_size - offset)
-    return X
+
+#: The columns that depend on the customer (see :func:`customer_features`).
+CUSTOMER_FEATURES: tuple[str, ...] = (
+    "customer_log_lines", "customer_rate", "customer_small_rate", "customer_large_rate", "customer_size_known",
+    "size_vs_usual", "size_vs_fit", "customer_body_known", "size_vs_body",
+)

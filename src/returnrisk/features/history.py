@@ -40,6 +40,10 @@ __all__ = [
     "PairStates",
     "RATE_ENTITIES",
     "STATE_COLUMNS",
+    "states_from_sums",
+    "moments_from_sums",
+    "delay_from_counts",
+    "size_offset",
 ]
 
 #: Entities with sales/returns state, and the line column holding their code.
@@ -47,6 +51,64 @@ RATE_ENTITIES: tuple[str, ...] = ("shop", "category", "brand", "product", "produ
 STATE_COLUMNS: tuple[str, ...] = ("n", "exposure", "r_total") + tuple(f"r_{g}" for g in RETURN_GROUPS)
 _DELAY_PRIOR = (0.35, 0.75)   # share of returns arriving within the two knots, before data says
 _DELAY_PRIOR_WEIGHT = 50.0
+
+
+def states_from_sums(now: np.ndarray, at_k1: np.ndarray, at_k2: np.ndarray, at_w: np.ndarray,
+                     cutoffs: np.ndarray, delay: tuple[np.ndarray, np.ndarray], knots_s: tuple[int, int],
+                     window_s: int, dtype=np.float64) -> np.ndarray:
+    """Entity states (:data:`STATE_COLUMNS`) from the as-of sums of a rate counter.
+
+    ``now`` holds the sums at each cut-off (sales, sum of sale days, returns in total and per
+    group), ``at_k1`` / ``at_k2`` / ``at_w`` the first two sums one knot / two knots / one window
+    earlier; ``delay`` is ``(F(k1), F(k2))`` at the cut-offs. Sums are additive over events, so
+    sums taken on disjoint parts of the history and added give the same states (the cluster
+    path's small entities rely on it).
+    """
+    k1, k2, w = knots_s[0], knots_s[1], window_s
+    f1, f2 = delay
+    c = np.asarray(cutoffs) / DAY
+    d1, d2, dw = k1 / DAY, k2 / DAY, w / DAY
+    n_a, s_a = now[:, 0] - at_k1[:, 0], now[:, 1] - at_k1[:, 1]
+    n_b, s_b = at_k1[:, 0] - at_k2[:, 0], at_k1[:, 1] - at_k2[:, 1]
+    n_c, s_c = at_k2[:, 0] - at_w[:, 0], at_k2[:, 1] - at_w[:, 1]
+    exposure = (
+        at_w[:, 0]
+        + f1 / d1 * (n_a * c - s_a)
+        + n_b * f1 + (f2 - f1) / (d2 - d1) * (n_b * (c - d1) - s_b)
+        + n_c * f2 + (1 - f2) / (dw - d2) * (n_c * (c - d2) - s_c)
+    )
+    out = np.empty((c.size, len(STATE_COLUMNS)), dtype=dtype)
+    out[:, 0] = now[:, 0]
+    out[:, 1] = np.maximum(exposure, 0.0)
+    out[:, 2:] = now[:, 2:]
+    return out
+
+
+def delay_from_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(F(k1), F(k2))`` from counts of completed returns (within k1, within k2, all), shrunk
+    towards a prior when returns are few."""
+    w = _DELAY_PRIOR_WEIGHT
+    f1 = (counts[:, 0] + w * _DELAY_PRIOR[0]) / (counts[:, 2] + w)
+    f2 = (counts[:, 1] + w * _DELAY_PRIOR[1]) / (counts[:, 2] + w)
+    return f1, f2
+
+
+def moments_from_sums(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of kept sizes from their (sum, sum of squares, count)."""
+    count = sums[:, 2]
+    mean = np.where(count > 0, sums[:, 0] / np.maximum(count, 1), np.nan)
+    var = np.where(count > 1, sums[:, 1] / np.maximum(count, 1) - mean ** 2, np.nan)
+    sd = np.sqrt(np.maximum(var, 0.0))
+    enough = count >= 30
+    return np.where(enough, mean, np.nan), np.where(enough & (sd > 0.1), sd, np.nan)
+
+
+def size_offset(product: np.ndarray, brand: np.ndarray, offset_strength: float,
+                brand_offset_strength: float) -> np.ndarray:
+    """How far a product runs from true size: its kept-distance ``(sum, count)`` shrunk towards
+    its brand's (itself shrunk towards 0)."""
+    brand_offset = brand[:, 0] / (brand[:, 1] + brand_offset_strength)
+    return (product[:, 0] + offset_strength * brand_offset) / (product[:, 1] + offset_strength)
 
 
 @dataclass
@@ -245,11 +307,7 @@ class HistoryIndex:
 
     def delay_curve(self, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(F(k1), F(k2))`` at each cut-off, shrunk towards a prior when returns are few."""
-        counts = self._delay.query_unique(np.zeros(cutoffs.size, dtype=np.int64), cutoffs)
-        w = _DELAY_PRIOR_WEIGHT
-        f1 = (counts[:, 0] + w * _DELAY_PRIOR[0]) / (counts[:, 2] + w)
-        f2 = (counts[:, 1] + w * _DELAY_PRIOR[1]) / (counts[:, 2] + w)
-        return f1, f2
+        return delay_from_counts(self._delay.query_unique(np.zeros(cutoffs.size, dtype=np.int64), cutoffs))
 
     def _counter(self, entity: str) -> AsOfCounter:
         counter = self._counters.get(entity)
@@ -265,22 +323,8 @@ class HistoryIndex:
         (now, at_k1, at_k2, at_w), pair_of, first = self._counter(entity).query_offsets(
             codes, cutoffs, [0, k1, k2, w], [None, slice(0, 2), slice(0, 2), slice(0, 2)], per_pair=True)
         cutoffs = np.asarray(cutoffs, dtype=np.int64)[first]
-        f1, f2 = self.delay_curve(cutoffs)
-        c = cutoffs / DAY
-        d1, d2, dw = k1 / DAY, k2 / DAY, w / DAY
-        n_a, s_a = now[:, 0] - at_k1[:, 0], now[:, 1] - at_k1[:, 1]
-        n_b, s_b = at_k1[:, 0] - at_k2[:, 0], at_k1[:, 1] - at_k2[:, 1]
-        n_c, s_c = at_k2[:, 0] - at_w[:, 0], at_k2[:, 1] - at_w[:, 1]
-        exposure = (
-            at_w[:, 0]
-            + f1 / d1 * (n_a * c - s_a)
-            + n_b * f1 + (f2 - f1) / (d2 - d1) * (n_b * (c - d1) - s_b)
-            + n_c * f2 + (1 - f2) / (dw - d2) * (n_c * (c - d2) - s_c)
-        )
-        out = np.empty((cutoffs.size, len(STATE_COLUMNS)), dtype=dtype)
-        out[:, 0] = now[:, 0]
-        out[:, 1] = np.maximum(exposure, 0.0)
-        out[:, 2:] = now[:, 2:]
+        out = states_from_sums(now, at_k1, at_k2, at_w, cutoffs, self.delay_curve(cutoffs), self.knots_s,
+                               self.window_s, dtype)
         if per_pair:
             return PairStates(out, pair_of.astype(np.int32 if cutoffs.size < 2**31 else np.int64))
         return out[pair_of]
@@ -363,8 +407,7 @@ class HistoryIndex:
             cutoffs = day_floor(self.t)
             product = self.fit_offset(self.line_codes.product, cutoffs)
             brand = self.brand_offset(self.line_codes.brand, cutoffs)
-            brand_offset = brand[:, 0] / (brand[:, 1] + self.brand_offset_strength)
-            offset = (product[:, 0] + self.offset_strength * brand_offset) / (product[:, 1] + self.offset_strength)
+            offset = size_offset(product, brand, self.offset_strength, self.brand_offset_strength)
             self._corrected = self.lines["size_ordinal"].to_numpy(dtype=float) - offset
         return self._corrected
 
@@ -387,13 +430,7 @@ class HistoryIndex:
 
     def system_moments(self, system: np.ndarray, cutoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of kept sizes per size system at each cut-off."""
-        sums = self._system_counter().query_unique(system, cutoffs)
-        count = sums[:, 2]
-        mean = np.where(count > 0, sums[:, 0] / np.maximum(count, 1), np.nan)
-        var = np.where(count > 1, sums[:, 1] / np.maximum(count, 1) - mean ** 2, np.nan)
-        sd = np.sqrt(np.maximum(var, 0.0))
-        enough = count >= 30
-        return np.where(enough, mean, np.nan), np.where(enough & (sd > 0.1), sd, np.nan)
+        return moments_from_sums(self._system_counter().query_unique(system, cutoffs))
 
     def _body_counter(self) -> AsOfCounter:
         """Per customer, size signals of every system as z-scores: one body size across systems."""

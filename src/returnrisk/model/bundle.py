@@ -21,14 +21,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from returnrisk.errors import UnavailableError
 from returnrisk.features.derive import shrink
 from returnrisk.features.history import STATE_COLUMNS
 from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.estimator import ReturnRiskModel
 
-__all__ = ["RiskBands", "ServingBundle", "BUNDLE_FORMAT"]
+__all__ = ["RiskBands", "ServingBundle", "BUNDLE_FORMAT", "BundleError"]
 
 BUNDLE_FORMAT = "returnrisk-bundle/1"
+_WHAT_TO_DO = ("the model artifact is damaged or was not written by returnrisk — promote another version "
+               "(`returnrisk promote --version N`) or train again (`returnrisk train --data DIR`)")
+
+
+class BundleError(UnavailableError):
+    """A serving bundle that cannot be read: a part missing, truncated or of an unknown format."""
+
+    code = "model_artifact_invalid"
+
+
+def _part(path: Path, read):
+    """``read()``, with any failure to read ``path`` turned into one :class:`BundleError` line."""
+    try:
+        return read()
+    except BundleError:
+        raise
+    except FileNotFoundError as exc:
+        raise BundleError(f"{path}: missing ({Path(exc.filename or path).name} not found): {_WHAT_TO_DO}") from None
+    except Exception as exc:  # noqa: BLE001 - JSONDecodeError, UnicodeDecodeError, ArrowInvalid, KeyError…
+        what = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise BundleError(f"{path}: cannot be read ({type(exc).__name__}{': ' + what if what else ''}): "
+                          f"{_WHAT_TO_DO}") from None
 
 
 @dataclass(frozen=True)
@@ -64,14 +87,20 @@ class ServingBundle:
 
     @classmethod
     def load(cls, folder: str | Path) -> "ServingBundle":
+        """The bundle in ``folder``; :class:`BundleError` (one line naming the file) if a part is missing,
+        truncated, not what it should be, or of a format this version does not read."""
         folder = Path(folder)
         meta_path = folder / "meta.json"
         if not meta_path.is_file():
-            raise FileNotFoundError(f"{folder} is not a returnrisk serving bundle (no meta.json)")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != BUNDLE_FORMAT:
-            raise ValueError(f"{folder}: unsupported bundle format {meta.get('format')!r}")
-        return cls(ReturnRiskModel.load(folder / "model.json"), Snapshot.load(folder / "snapshot"), meta)
+            raise BundleError(f"{folder} is not a returnrisk serving bundle (no meta.json): {_WHAT_TO_DO}")
+        meta = _part(meta_path, lambda: json.loads(meta_path.read_text(encoding="utf-8")))
+        if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise BundleError(f"{meta_path}: unknown bundle format {found!r} (this version reads {BUNDLE_FORMAT!r}): "
+                              f"{_WHAT_TO_DO}")
+        model = _part(folder / "model.json", lambda: ReturnRiskModel.load(folder / "model.json"))
+        snapshot = _part(folder / "snapshot", lambda: Snapshot.load(folder / "snapshot"))
+        return cls(model, snapshot, meta)
 
     # ---- category reference for risk bands ---------------------------------------------------
     def category_rates(self, categories: pd.Series) -> np.ndarray:

@@ -15,7 +15,9 @@ plus the stored ones, and the shop's products and order_lines files copied next 
 shop's row of the same ``(line_id, return_id)``, and the shop's rows *without* a
 ``return_id`` of a line the store has returns for (the store is the record of that line's
 returns, as before partial returns: one return per line); the shop's rows with another
-``return_id`` are other parts of the line and are kept.
+``return_id`` are other parts of the line and are kept. Customers erased by ``returnrisk forget``
+(:mod:`returnrisk.operations.personal_data`) are written without their id (``forgotten:<line_id>``)
+and their returns without their words.
 """
 
 from __future__ import annotations
@@ -28,19 +30,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from returnrisk.data.contract import RETURNS
+from returnrisk.data.contract import ORDER_LINES, PRODUCTS, RETURNS
 from returnrisk.data.problems import DataError, Problem
 from returnrisk.data.readers import find_table_file, read_table_file
 from returnrisk.errors import InputError
 from returnrisk.io_files import write_table
+from returnrisk.operations.personal_data import anonymise_order_lines, forgotten_hashes
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.timeutil import iso
 
-__all__ = ["ExportResult", "stored_returns_table", "merge_returns", "export_returns", "RETURN_COLUMNS"]
+__all__ = ["ExportResult", "stored_returns_table", "merge_returns", "export_returns", "RETURN_COLUMNS",
+           "webhook_lines_table", "WEBHOOK_LINES_FILE"]
 
 log = logging.getLogger(__name__)
 
 RETURN_COLUMNS: list[str] = RETURNS.names
+LINE_COLUMNS: list[str] = ORDER_LINES.names
+PRODUCT_COLUMNS: list[str] = PRODUCTS.names
+#: The webhook order lines when exported alone.
+WEBHOOK_LINES_FILE = "webhook_order_lines.csv"
 
 
 @dataclass
@@ -54,12 +63,22 @@ class ExportResult:
     unknown_lines: int = 0
     malformed_shop_rows: int = 0
     dropped_columns: list[str] = field(default_factory=list)
+    webhook_lines: int = 0
+    webhook_lines_added: int = 0
+    webhook_lines_already_in_shop: int = 0
+    products_added: int = 0
+    written_files: list[str] = field(default_factory=list)
+    forgotten_lines: int = 0    # order lines of forgotten customers, written without their customer id
 
     def to_dict(self) -> dict:
-        return {"path": str(self.path), "stored": self.n_stored, "written": self.n_written,
+        return {"forgotten_lines": self.forgotten_lines, "path": str(self.path), "stored": self.n_stored, "written": self.n_written,
                 "shop_returns": self.n_shop, "replaced": self.n_replaced, "copied": self.copied,
                 "unknown_lines": self.unknown_lines, "malformed_shop_rows": self.malformed_shop_rows,
-                "dropped_columns": self.dropped_columns}
+                "dropped_columns": self.dropped_columns,
+                "webhook_order_lines": {"stored": self.webhook_lines, "added": self.webhook_lines_added,
+                                        "already_in_shop": self.webhook_lines_already_in_shop,
+                                        "products_added": self.products_added},
+                "written_files": self.written_files}
 
 
 def _number_text(value) -> str | None:
@@ -141,14 +160,84 @@ def _line_ids(folder: Path) -> set[str] | None:
     return set(raw.frame["line_id"].dropna().astype(str))
 
 
-def export_returns(store: ReturnStore, out: str | Path, *, merge_with: str | Path | None = None) -> ExportResult:
-    """Write ``out/returns.csv`` (see the module docstring); return what was written."""
+def webhook_lines_table(orders: WebhookOrderStore) -> pd.DataFrame:
+    """The webhook order lines as contract text rows, plus ``title`` and ``brand`` (for new products)."""
+    frame = orders.frame()
+    out = pd.DataFrame({c: _as_text(frame[c]) for c in frame.columns})
+    out["quantity"] = frame["quantity"].map(lambda q: str(int(q))).astype(object)
+    return out.astype(object)
+
+
+def _raw_frame(folder: Path, name: str) -> tuple[Path, pd.DataFrame]:
+    path = find_table_file(folder, name)
+    if not isinstance(path, Path):
+        raise DataError([path])
+    raw = read_table_file(path, name)
+    if isinstance(raw, Problem):
+        raise DataError([raw])
+    return path, pd.DataFrame({c: _as_text(raw.frame[c]) for c in raw.frame.columns})
+
+
+def _median_text(values: pd.Series) -> str | None:
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    return _number_text(float(numbers.median())) if len(numbers) else None
+
+
+def _merge_webhook_lines(shop_dir: Path, out: Path, webhook: pd.DataFrame, result: ExportResult) -> list[str]:
+    """Write order_lines.csv / products.csv with the new webhook lines (see the module docstring); the
+    names of the tables written (the others are copied)."""
+    if webhook.empty:
+        return []
+    _, lines = _raw_frame(shop_dir, "order_lines")
+    known = set(lines["line_id"].dropna().astype(str)) if "line_id" in lines.columns else set()
+    new = webhook[~webhook["line_id"].astype(str).isin(known).to_numpy()]
+    result.webhook_lines_already_in_shop = int(len(webhook) - len(new))
+    result.webhook_lines_added = int(len(new))
+    if new.empty:
+        return []
+    columns = list(lines.columns) + [c for c in LINE_COLUMNS if c not in lines.columns]
+    merged = pd.concat([lines.reindex(columns=columns), new.reindex(columns=columns)], ignore_index=True)
+    _write_csv(merged, out, "order_lines")
+    written = ["order_lines"]
+    _, products = _raw_frame(shop_dir, "products")
+    have = set(products["product_id"].dropna().astype(str)) if "product_id" in products.columns else set()
+    missing = new[~new["product_id"].astype(str).isin(have).to_numpy()]
+    if not missing.empty:
+        extra = pd.DataFrame([{
+            "product_id": pid, "category": "uncategorized", "price": _median_text(rows["unit_price"]),
+            "title": rows["title"].dropna().iloc[0] if rows["title"].notna().any() else None,
+            "brand": rows["brand"].dropna().iloc[0] if rows["brand"].notna().any() else None,
+        } for pid, rows in missing.groupby("product_id", sort=True)])
+        result.products_added = int(len(extra))
+        columns = list(products.columns) + [c for c in ("product_id", "category", "price", "title", "brand")
+                                            if c not in products.columns]
+        _write_csv(pd.concat([products.reindex(columns=columns), extra.reindex(columns=columns)],
+                             ignore_index=True), out, "products")
+        written.append("products")
+    return written
+
+
+def _write_csv(frame: pd.DataFrame, out: Path, name: str) -> None:
+    stale = out / f"{name}.parquet"
+    if stale.exists():
+        stale.unlink()
+    write_table(frame.astype(object), out / f"{name}.csv")
+
+
+def export_returns(store: ReturnStore, out: str | Path, *, merge_with: str | Path | None = None,
+                   orders: WebhookOrderStore | None = None) -> ExportResult:
+    """Write ``out/returns.csv`` and the webhook order lines (see the module docstring); return what was
+    written. ``orders`` defaults to the webhook order lines of the store's database."""
     out = Path(out)
     stored = stored_returns_table(store)
-    result = ExportResult(out / "returns.csv", len(stored), len(stored))
+    webhook = webhook_lines_table(orders or WebhookOrderStore(store.engine))
+    result = ExportResult(out / "returns.csv", len(stored), len(stored), webhook_lines=len(webhook))
     if merge_with is None:
         write_table(stored, result.path)
-        log.info("%d stored returns written to %s", len(stored), result.path)
+        write_table(webhook.reindex(columns=LINE_COLUMNS).astype(object), out / WEBHOOK_LINES_FILE)
+        result.written_files = ["returns.csv", WEBHOOK_LINES_FILE]
+        log.info("%d stored returns written to %s, %d webhook order lines to %s", len(stored), result.path,
+                 len(webhook), WEBHOOK_LINES_FILE)
         return result
 
     shop_dir = Path(merge_with)
@@ -162,19 +251,47 @@ def export_returns(store: ReturnStore, out: str | Path, *, merge_with: str | Pat
     result.n_shop, result.n_replaced, result.n_written = len(shop_returns), replaced, len(merged)
     known = _line_ids(shop_dir)
     if known is not None:
+        known = known | set(webhook["line_id"].astype(str))   # returns of webhook lines are exported with them
         result.unknown_lines = int((~stored["line_id"].astype(str).isin(known)).sum())
         if result.unknown_lines:
             log.warning("%d stored returns are for lines not in %s's order lines: loading will set them aside "
                         "until those order lines are exported too", result.unknown_lines, shop_dir)
     out.mkdir(parents=True, exist_ok=True)
+    forgotten = forgotten_hashes(store)
+    rewritten = _merge_webhook_lines(shop_dir, out, webhook, result)
+    result.written_files = [f"{name}.csv" for name in rewritten] + ["returns.csv"]
+    if forgotten and "order_lines" in rewritten:   # forgotten customers: not in any export
+        written_lines = read_table_file(out / "order_lines.csv", "order_lines")
+        if not isinstance(written_lines, Problem):
+            lines, anonymised = anonymise_order_lines(written_lines.frame, forgotten)
+            if anonymised:
+                write_table(lines, out / "order_lines.csv")
+                merged.loc[merged["line_id"].astype(str).isin(anonymised).to_numpy(), "reason_text"] = None
+                result.forgotten_lines = len(anonymised)
     for name in ("products", "order_lines"):
+        if name in rewritten:
+            continue
         source = find_table_file(shop_dir, name)
         if not isinstance(source, Path):
             raise DataError([source])
         for stale in (out / f"{name}.csv", out / f"{name}.parquet"):
             if stale.exists() and stale.name != source.name:
                 stale.unlink()
-        shutil.copy2(source, out / source.name)
+        anonymised: set[str] = set()
+        if name == "order_lines" and forgotten:   # customers erased by `returnrisk forget`: not in any export
+            raw = read_table_file(source, name)
+            if isinstance(raw, Problem):
+                raise DataError([raw])
+            lines, anonymised = anonymise_order_lines(raw.frame, forgotten)
+        if anonymised:
+            write_table(lines, out / source.name)
+            gone = merged["line_id"].astype(str).isin(anonymised).to_numpy()
+            merged.loc[gone, "reason_text"] = None
+            result.forgotten_lines = len(anonymised)
+            log.info("%d order lines of forgotten customers written without their customer id, and their returns "
+                     "without their words", len(anonymised))
+        else:
+            shutil.copy2(source, out / source.name)
         result.copied.append(source.name)
     stale_returns = out / "returns.parquet"
     if stale_returns.exists():

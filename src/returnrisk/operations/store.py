@@ -192,6 +192,14 @@ class ReturnStore:
             for row in conn.execute(sa.select(returns_table).order_by(returns_table.c.line_id, *_ORDER)):
                 yield _row_to_record(row)
 
+    def returns_with_id(self, return_id: str) -> list[StoredReturn]:
+        """Every line's return ``return_id`` (one return may cover several lines)."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(returns_table).where(returns_table.c.return_id == return_id)
+                                .order_by(returns_table.c.line_id))
+            return [_row_to_record(row) for row in rows]
+
     def frame(self) -> pd.DataFrame:
         """Every stored return, one row each, with aware UTC timestamps."""
         rows = [asdict(r) for r in self.iter_all()]
@@ -307,6 +315,21 @@ class ReturnStore:
             return RecordOutcome(current, "unchanged")
         log.info("line %s, return %s: %s recorded", existing.line_id, existing.return_id, ", ".join(updates))
         return RecordOutcome(current, "updated")
+
+    def withdraw(self, return_id: str, channel: str) -> list[StoredReturn]:
+        """Delete the not-yet-refunded returns ``return_id`` recorded through ``channel`` (a return the
+        platform declined or cancelled after requesting it); the deleted records are answered. A
+        refunded return is kept: goods came back and money went out."""
+        self._ensure()
+        table = returns_table
+        where = (table.c.return_id == return_id, table.c.channel == channel, table.c.refunded_at.is_(None))
+        with self.engine.begin() as conn:
+            rows = [_row_to_record(r) for r in conn.execute(sa.select(table).where(*where))]
+            if rows:
+                conn.execute(sa.delete(table).where(*where))
+        if rows:
+            log.info("return %s withdrawn (%s): %d lines", return_id, channel, len(rows))
+        return rows
 
     def refund_target(self, line_id: str, return_id: str | None) -> StoredReturn:
         """The return a refund is for: ``return_id``'s, or the line's only one (see :class:`ReturnIdRequired`)."""

@@ -30,6 +30,8 @@ class StageRecord:
     name: str
     seconds: float
     peak_rss_mb: float
+    #: CPU time of this process during the stage (all its threads): core-seconds, whatever the load
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -56,16 +58,17 @@ class StageClock:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             stop.set()
             sampler.join()
             peak[0] = max(peak[0], current_rss_mb())
-            record = StageRecord(name, time.perf_counter() - started, peak[0])
+            record = StageRecord(name, time.perf_counter() - started, peak[0], time.process_time() - cpu)
             self.records.append(record)
-            log.debug("stage %s: %.1f s, peak %.0f MiB", name, record.seconds, record.peak_rss_mb)
+            log.debug("stage %s: %.1f s, peak %.0f MiB, cpu %.1f s", name, record.seconds, record.peak_rss_mb,
+                      record.cpu_seconds)
             if self.on_end:
                 self.on_end(record)
 

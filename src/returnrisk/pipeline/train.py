@@ -52,8 +52,8 @@ from returnrisk.pipeline.stages import StageClock
 from returnrisk.timeutil import DAY, default_as_of, epoch_seconds, to_utc
 from returnrisk.tracking import CHALLENGER_ALIAS, CHAMPION_ALIAS, Tracker, model_signature
 
-__all__ = ["TrainResult", "run_training", "run_params", "TimeSplit", "time_split", "fingerprint",
-           "code_version"]
+__all__ = ["TrainResult", "run_training", "run_params", "TimeSplit", "time_split", "fingerprint", "code_version",
+           "bundle_meta", "register_and_promote"]
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,12 @@ class TrainResult:
             "as_of": self.as_of.isoformat(),
             "metrics": self.metrics,
             "comparison": self.comparison,
-            "stages": [{"name": s.name, "seconds": round(s.seconds, 2), "peak_rss_mb": round(s.peak_rss_mb)}
+            "stages": [{"name": s.name, "seconds": round(s.seconds, 2), "peak_rss_mb": round(s.peak_rss_mb),
+                        "cpu_s": round(s.cpu_seconds, 2),
+                        **({"workers_peak_mb": {w: round(v) for w, v in s.workers_peak_mb.items()}}
+                           if getattr(s, "workers_peak_mb", None) else {}),
+                        **({"workers_cpu_s": {w: round(v, 2) for w, v in s.workers_cpu_s.items()}}
+                           if getattr(s, "workers_cpu_s", None) else {})}
                        for s in self.stages],
         }
 
@@ -264,6 +269,7 @@ def run_training(
     """
     data = Path(data)
     clock = clock or StageClock()
+    tracker.reap_stuck_runs()   # runs a killed training left RUNNING on this host (issue 18)
     with clock.stage("load"):
         raws = read_shop_tables(data)
     with clock.stage("validate"):
@@ -330,30 +336,56 @@ def run_training(
     with clock.stage("snapshot"):
         snapshot = Snapshot.from_history(frame.history, frame.attrs, frame.vocabulary, params.smoothing,
                                          params.window_days)
-        meta = {
-            "code_version": code_version(),
-            "as_of": as_of.isoformat(),
-            "data_dir": str(data.resolve()),
-            "data": inputs,
-            "validation_start": split.validation_start.isoformat(),
-            "metrics": {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))},
-            "risk_bands": {"low_ratio": params.risk_bands.low_ratio, "high_ratio": params.risk_bands.high_ratio},
-            "refit": params.refit,
-            "monitoring_reference": reference_of(frame, served, split.validation_start, as_of, seed=params.model.seed),
-        }
+        meta = bundle_meta(str(data.resolve()), as_of, inputs, split, metrics, params)
+        meta["monitoring_reference"] = reference_of(frame, served, split.validation_start, as_of,
+                                                    seed=params.model.seed)
         bundle = ServingBundle(served, snapshot, meta)
-        example = input_example(snapshot, as_of)
 
+    return register_and_promote(tracker, bundle, data_label=str(data.resolve()), params=params, inputs=inputs,
+                                metrics=metrics, comparison=comparison, figures=figures, decision=decision,
+                                promote=promote, champion=champion, as_of=as_of, clock=clock, alias=alias,
+                                rows={"matured_rows": int((frame.outcome >= 0).sum()),
+                                      "immature_rows": frame.n_immature})
+
+
+def bundle_meta(data_label: str, as_of: pd.Timestamp, inputs: dict, split: TimeSplit, metrics: dict,
+                params: TrainParams) -> dict:
+    """The serving bundle's metadata (shared by the single-process and the cluster paths)."""
+    return {
+        "code_version": code_version(),
+        "as_of": as_of.isoformat(),
+        "data_dir": data_label,
+        "data": inputs,
+        "validation_start": split.validation_start.isoformat(),
+        "metrics": {k: v for k, v in metrics.items() if not (isinstance(v, float) and np.isnan(v))},
+        "risk_bands": {"low_ratio": params.risk_bands.low_ratio, "high_ratio": params.risk_bands.high_ratio},
+        "refit": params.refit,
+    }
+
+
+def register_and_promote(tracker: Tracker, bundle: ServingBundle, *, data_label: str, params: TrainParams,
+                         inputs: dict, metrics: dict, comparison: dict, figures: dict, decision: str,
+                         promote: bool, champion, as_of: pd.Timestamp, clock: StageClock, alias: str | None = None,
+                         rows: dict | None = None) -> TrainResult:
+    """The "log" stage and the promotion: one MLflow run, the registered version, the champion gate.
+
+    Shared by the single-process and the cluster paths, so a model is logged and served the same
+    way wherever it was trained. ``rows`` (matured and immature line counts) goes to the logged
+    training input's profile; ``alias="challenger"`` registers without promoting.
+    """
+    meta = bundle.meta
+    example = input_example(bundle.snapshot, as_of)
+    data_name = data_label.rstrip("/").rsplit("/", 1)[-1] or data_label
     with clock.stage("log"), tempfile.TemporaryDirectory(prefix="returnrisk-bundle-") as tmp:
         bundle_dir = bundle.save(Path(tmp) / "bundle")
         tags = {"returnrisk.code_version": meta["code_version"], "returnrisk.as_of": meta["as_of"],
-                "returnrisk.data": str(data.resolve())}
+                "returnrisk.data": data_label}
         with tracker.run(run_name=run_name(as_of), tags=tags) as run_id:
             tracker.log_params(run_params(params, inputs, as_of, meta["code_version"]))
             tracker.log_training_input(
-                name=data.resolve().name, digest=inputs["input_sha256"], source=str(data.resolve()),
+                name=data_name, digest=inputs["input_sha256"], source=data_label,
                 profile={**{k: v for k, v in inputs.items() if k != "input_sha256"}, "as_of": as_of.isoformat(),
-                         "matured_rows": int((frame.outcome >= 0).sum()), "immature_rows": frame.n_immature},
+                         **(rows or {})},
                 columns=[(c, k, r) for c, k, r in model_io_columns()[0] if c in ORDER_LINE_COLUMNS],
                 tags={"as_of": as_of.isoformat(), "sha256": inputs["input_sha256"]})
             tracker.log_metrics({**metrics, **comparison})

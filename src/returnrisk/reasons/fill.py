@@ -33,6 +33,9 @@ __all__ = [
     "InferredReasons",
     "default_reason_filler",
     "fill_reasons",
+    "classifier_for_examples",
+    "examples_from_counts",
+    "labelled_pairs",
     "fit_for_shop",
     "infer_reasons",
     "shop_examples",
@@ -116,16 +119,34 @@ def shop_examples(
     pairs are kept. Texts are returned normalised.
     """
     empty = (np.array([], dtype=object), np.array([], dtype=object), np.array([], dtype=float))
-    if "reason_code" not in returns.columns or "reason_text" not in returns.columns or max_examples <= 0:
+    pairs = labelled_pairs(returns)
+    if max_examples <= 0 or pairs.empty:
         return empty
+    return examples_from_counts(pairs, max_examples=max_examples)
+
+
+def labelled_pairs(returns: pd.DataFrame) -> pd.DataFrame:
+    """The rows with both a taxonomy code and a non-blank text, counted: ``text``, ``code``, ``n``
+    (texts as written; counts of several parts of a returns table add up)."""
+    columns = {"text": pd.Series([], dtype="string[pyarrow]"), "code": pd.Series([], dtype="string[pyarrow]"),
+               "n": pd.Series([], dtype=np.int64)}
+    if "reason_code" not in returns.columns or "reason_text" not in returns.columns:
+        return pd.DataFrame(columns)
     codes = returns["reason_code"].astype("string[pyarrow]")
     labelled = codes.isin(list(REASON_CODES)).fillna(False).to_numpy(dtype=bool)
     labelled = labelled & _text_mask(returns["reason_text"])
     if not labelled.any():
-        return empty
+        return pd.DataFrame(columns)
     texts = returns.loc[labelled, "reason_text"].astype("string[pyarrow]")
     pairs = pd.DataFrame({"text": texts.to_numpy(), "code": codes[labelled].to_numpy()})
-    pairs = pairs.value_counts(sort=False).rename("n").reset_index()  # dedupe before normalising
+    return pairs.value_counts(sort=False).rename("n").reset_index()  # dedupe before normalising
+
+
+def examples_from_counts(pairs: pd.DataFrame, *, max_examples: int = DEFAULT_MAX_SHOP_EXAMPLES
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`shop_examples` from :func:`labelled_pairs` counts (counts of several parts of a
+    returns table add up: the cluster path counts each part and sums)."""
+    pairs = pairs.copy()
     pairs["text"] = normalize_texts(pairs["text"].to_numpy(dtype=object))
     pairs = pairs[pairs["text"].fillna("") != ""]
     pairs = pairs.groupby(["text", "code"], sort=False, observed=True)["n"].sum().reset_index()
@@ -151,6 +172,12 @@ def fit_for_shop(
 ) -> ReasonClassifier:
     """A classifier fitted on the seed set plus the shop's own labelled phrasings."""
     texts, codes, weights = shop_examples(returns, max_examples=max_shop_examples)
+    return classifier_for_examples(texts, codes, weights, threshold=threshold)
+
+
+def classifier_for_examples(texts: np.ndarray, codes: np.ndarray, weights: np.ndarray, *,
+                            threshold: float = DEFAULT_THRESHOLD) -> ReasonClassifier:
+    """The seed classifier refined with the shop's examples (see :func:`shop_examples`)."""
     if len(texts) == 0:
         log.debug("no labelled shop phrasings: using the seed classifier")
         classifier = _seed_classifier()

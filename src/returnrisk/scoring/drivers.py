@@ -55,9 +55,14 @@ def format_value(name: str, value, lang: str = "en") -> str:
     return f"{value:g}"
 
 
-def top_drivers(contributions: np.ndarray, x: np.ndarray, vocabulary: Vocabulary, lang: str, top: int) -> list[dict]:
-    """The ``top`` largest contributions (by magnitude) of one row, without the base value."""
+def top_drivers(contributions: np.ndarray, x: np.ndarray, vocabulary: Vocabulary, lang: str, top: int,
+                leave_out: frozenset[int] = frozenset()) -> list[dict]:
+    """The ``top`` largest contributions (by magnitude) of one row, without the base value and
+    without the features at positions ``leave_out``."""
     values = contributions[:-1]
+    if leave_out:
+        values = values.copy()
+        values[list(leave_out)] = 0.0
     order = np.argsort(-np.abs(values), kind="stable")[:top]
     drivers = []
     for i in order:

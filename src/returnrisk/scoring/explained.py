@@ -1,15 +1,18 @@
 """Scores with exact explanations, for the storefront and for merchandisers.
 
 * :meth:`ExplainedScorer.anonymous` — every (product, size) for a visitor with no history,
-  computed once when a model is loaded and served from memory;
+  computed once when a model is loaded and served from memory (with their drivers);
 * :meth:`ExplainedScorer.for_customer` — one (product, size) for a known customer: the
-  visitor's row with the customer's history swapped in, so only one row is explained;
-* :meth:`ExplainedScorer.score_lines` — baskets and batches, including products the model has
-  never seen (their attributes come with the line).
+  visitor's row with the customer's columns recomputed (:mod:`~returnrisk.scoring.rows`), scored
+  by LightGBM's prepared single-row path (:class:`~returnrisk.model.row_predictor.RowPredictor`),
+  explained only when asked;
+* :meth:`ExplainedScorer.score_lines` — baskets and batches (:mod:`~returnrisk.scoring.basket`),
+  including products the model has never seen (their attributes come with the line).
 
-Contributions are exact TreeSHAP values (LightGBM ``pred_contrib``): for ``p_return`` in
-calibrated log-odds (``base + sum(contributions) = logit(p_return)``), for each reason group in
-the raw score of that reason.
+Probabilities always come from the boosters' predictions, so an answer is the same with or
+without its explanation. Contributions are exact TreeSHAP values (LightGBM ``pred_contrib``):
+for ``p_return`` in calibrated log-odds (``base + sum(contributions) = logit(p_return)``), for
+each reason group in the raw score of that reason.
 """
 
 from __future__ import annotations
@@ -20,17 +23,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from returnrisk.features.catalog import FEATURE_INDEX
 from returnrisk.features.derive import derive_features
 from returnrisk.features.history import LineHistory
-from returnrisk.features.lines import line_inputs
+from returnrisk.features.lines import ORDER_CONTEXT_FEATURES, line_inputs
 from returnrisk.features.snapshot import SEP
 from returnrisk.model.bundle import ServingBundle
+from returnrisk.model.row_predictor import RowPredictor
+from returnrisk.scoring.basket import BasketLine, basket_features
 from returnrisk.scoring.drivers import top_drivers
 from returnrisk.scoring.fit import fit_message, fit_tendency
+from returnrisk.scoring.rows import FeatureRows
 from returnrisk.taxonomy import RETURN_GROUPS
 from returnrisk.timeutil import DAY
 
-__all__ = ["ExplainedScorer", "UnknownProduct", "SizeNotOffered", "LANGUAGES"]
+__all__ = ["ExplainedScorer", "UnknownProduct", "SizeNotOffered", "LANGUAGES", "BasketLine"]
 
 LANGUAGES = ("en", "fr")
 
@@ -45,6 +52,10 @@ class SizeNotOffered(LookupError):
     def __init__(self, product_id: str, size: str | None, offered: list[str]):
         super().__init__(product_id)
         self.product_id, self.size, self.offered = product_id, size, offered
+
+
+#: Positions of the order-context features, left out of a product page's drivers.
+_ORDER_POSITIONS = frozenset(FEATURE_INDEX[name] for name in ORDER_CONTEXT_FEATURES)
 
 
 def _sigmoid(x):
@@ -81,14 +92,20 @@ class ExplainedScorer:
         self.sizes: dict[str, list[str]] = {
             str(pid): group["size"].astype(str).tolist() for pid, group in sizes.groupby("product_id", sort=False)
         }
+        #: each sized product's size ordinals, in the order of its sizes
+        self.size_ordinals: dict[str, np.ndarray] = {
+            str(pid): group["ordinal"].to_numpy(dtype=float) for pid, group in sizes.groupby("product_id", sort=False)
+        }
         self._customers = self.snapshot.states["customer"]
-        self._customer_values = self._customers.to_numpy()
-        self._profiles = self.snapshot.profiles
-        self._profile_values = self._profiles.to_numpy()
-        self._bodies = self.snapshot.bodies
-        self._body_values = self._bodies.to_numpy()
         self._fit: dict[str, tuple[dict, dict]] = {}
         self.pairs = self._build_pairs()
+        self.rows = FeatureRows(self.snapshot, self.pairs.X, self.pairs.lines["product_id"].tolist(),
+                                self.pairs.lines["size_system"].astype(object).fillna("unsized").tolist(),
+                                self.pairs.inputs["size_ordinal"], self.pairs.history.moments)
+        self.predictor = RowPredictor(self.model)
+        products = self.snapshot.products
+        rates = bundle.category_rates(products["category"].astype(object).fillna(""))
+        self._category_rate = dict(zip(products.index.astype(str), rates.tolist()))
 
     # ---- catalogue ----------------------------------------------------------------------------
     def has_product(self, product_id: str) -> bool:
@@ -135,38 +152,61 @@ class ExplainedScorer:
         lines["size_system"] = rows["size_system"].to_numpy()
         return _Pairs(index, lines, history, inputs, X)
 
-    # ---- explanation of rows --------------------------------------------------------------------
-    def _explain(self, X: np.ndarray, product_ids: list[str]) -> dict[str, np.ndarray]:
-        # one row (the request path) on one thread; batches on every core
-        explanation = self.model.explain(X, num_threads=1 if len(X) < 64 else 0)
-        p_return = _sigmoid(explanation.return_contrib.sum(axis=1))
-        p_given = _softmax(explanation.reason_contrib.sum(axis=2))
-        rows, _ = self.snapshot.product_rows(pd.DataFrame({"product_id": product_ids}))
-        ratio = p_return / np.maximum(self.bundle.category_rates(rows["category"].astype(object).fillna("")), 1e-6)
-        return {"X": X, "p_return": p_return, "p_given": p_given, "band": self.bundle.bands.band(ratio),
-                "return_contrib": explanation.return_contrib, "reason_contrib": explanation.reason_contrib}
+    # ---- scores and explanations of rows ---------------------------------------------------------
+    def _category_rates(self, product_ids: list[str]) -> np.ndarray:
+        known = [self._category_rate.get(pid) for pid in product_ids]
+        if all(rate is not None for rate in known):
+            return np.asarray(known, dtype=float)
+        rows, _ = self.snapshot.product_rows(pd.DataFrame({"product_id": product_ids}))   # new products
+        return self.bundle.category_rates(rows["category"].astype(object).fillna(""))
 
-    def _body(self, e: dict[str, np.ndarray], i: int, product_id: str, lang: str) -> dict:
-        vocabulary = self.snapshot.vocabulary
+    def scores(self, X: np.ndarray, product_ids: list[str], *, explain: bool = False,
+               batch: bool = False) -> dict[str, np.ndarray]:
+        """Probabilities and band of each row; with ``explain`` its exact contributions too.
+
+        A few rows (the request path) are predicted row by row on one thread; ``batch`` (the
+        visitor table) uses LightGBM's batch prediction on every core.
+        """
+        prediction = self.model.predict(X) if batch else self.predictor.predict(X)
+        ratio = prediction.p_return / np.maximum(self._category_rates(product_ids), 1e-6)
+        out = {"X": X, "p_return": prediction.p_return, "p_reasons": prediction.p_reasons,
+               "band": self.bundle.bands.band(ratio)}
+        if explain:
+            # one row (the request path) on one thread; batches on every core
+            explanation = self.model.explain(X, num_threads=1 if len(X) < 64 else 0)
+            out["return_contrib"], out["reason_contrib"] = explanation.return_contrib, explanation.reason_contrib
+        return out
+
+    def _body(self, e: dict[str, np.ndarray], i: int, product_id: str, lang: str, product_page: bool = False) -> dict:
+        """One answer; ``product_page``: no order exists yet, so the order context (scored as the item
+        bought alone) is left out of the drivers and its contribution reported apart."""
         p = float(e["p_return"][i])
-        return {
+        body = {
             "p_return": round(p, 6),
-            "reasons": {g: round(p * float(e["p_given"][i, k]), 6) for k, g in enumerate(RETURN_GROUPS)},
+            "reasons": {g: round(float(e["p_reasons"][i, k]), 6) for k, g in enumerate(RETURN_GROUPS)},
             "risk_band": str(e["band"][i]),
-            "base_log_odds": round(float(e["return_contrib"][i, -1]), 5),
-            "drivers": top_drivers(e["return_contrib"][i], e["X"][i], vocabulary, lang, self.top),
-            "reason_drivers": {
-                g: top_drivers(e["reason_contrib"][i, k], e["X"][i], vocabulary, lang, self.reason_top)
-                for k, g in enumerate(RETURN_GROUPS)
-            },
-            "message": self.fit(product_id)[1][lang] if self.has_product(product_id) else None,
-            "model_version": self.version,
         }
+        if "return_contrib" in e:
+            vocabulary = self.snapshot.vocabulary
+            leave_out = _ORDER_POSITIONS if product_page else frozenset()
+            body["base_log_odds"] = round(float(e["return_contrib"][i, -1]), 5)
+            if product_page:
+                body["order_context_log_odds"] = round(float(e["return_contrib"][i, list(leave_out)].sum()), 5)
+            body["drivers"] = top_drivers(e["return_contrib"][i], e["X"][i], vocabulary, lang, self.top, leave_out)
+            body["reason_drivers"] = {
+                g: top_drivers(e["reason_contrib"][i, k], e["X"][i], vocabulary, lang, self.reason_top, leave_out)
+                for k, g in enumerate(RETURN_GROUPS)
+            }
+        body["message"] = self.fit(product_id)[1][lang] if self.has_product(product_id) else None
+        body["model_version"] = self.version
+        return body
 
-    def explain_rows(self, X: np.ndarray, product_ids: list[str], langs: list[str]) -> list[dict]:
-        """Probabilities, band, drivers and message of each feature row."""
-        e = self._explain(X, product_ids)
-        return [self._body(e, i, pid, lang) for i, (pid, lang) in enumerate(zip(product_ids, langs))]
+    def explain_rows(self, X: np.ndarray, product_ids: list[str], langs: list[str], *,
+                     explain: bool = True, product_page: bool = False) -> list[dict]:
+        """Probabilities, band, drivers (with ``explain``) and message of each feature row;
+        ``product_page``: rows of a product page (no order yet, see :meth:`_body`)."""
+        e = self.scores(X, product_ids, explain=explain)
+        return [self._body(e, i, pid, lang, product_page) for i, (pid, lang) in enumerate(zip(product_ids, langs))]
 
     def anonymous(self) -> dict[tuple[str, str, str], bytes]:
         """JSON bodies of every (product, size, language) for a visitor without history."""
@@ -177,59 +217,39 @@ class ExplainedScorer:
         chunk = 4096
         for start in range(0, len(ids), chunk):
             stop = min(start + chunk, len(ids))
-            e = self._explain(pairs.X[start:stop], ids[start:stop])
+            e = self.scores(pairs.X[start:stop], ids[start:stop], explain=True, batch=True)
             for j in range(stop - start):
                 pid, size = ids[start + j], sizes[start + j]
                 head = {"product_id": pid, "size": size or None, "customer_id": None, "customer_known": False}
                 for lang in LANGUAGES:
-                    body = {**head, **self._body(e, j, pid, lang)}
+                    body = {**head, **self._body(e, j, pid, lang, product_page=True)}
                     out[(pid, size, lang)] = json.dumps(body, separators=(",", ":")).encode()
         return out
 
     def customer_row(self, product_id: str, size_key: str, customer_id: str) -> tuple[np.ndarray, bool]:
         """The feature row of (product, size) for ``customer_id``; ``known`` if they have a history."""
         i = self.pairs.index[(product_id, size_key)]
-        h = self.pairs.history
-        states = {entity: values[i:i + 1] for entity, values in h.states.items()}
-        try:
-            position = self._customers.index.get_loc(customer_id)
-        except KeyError:
+        customer = self.rows.customer(customer_id)
+        if customer is None:
             return self.pairs.X[i:i + 1], False
-        states["customer"] = self._customer_values[position:position + 1]
-        system = self.pairs.lines["size_system"].iat[i]
-        profile = np.zeros((1, 3))
-        try:
-            profile[0] = self._profile_values[self._profiles.index.get_loc(f"{customer_id}{SEP}{system}")]
-        except KeyError:
-            pass
-        body = np.zeros((1, 2))
-        try:
-            body[0] = self._body_values[self._bodies.index.get_loc(customer_id)]
-        except KeyError:
-            pass
-        history = LineHistory(states, profile, h.fit_offset[i:i + 1], body, h.moments[i:i + 1])
-        inputs = {name: values[i:i + 1] for name, values in self.pairs.inputs.items()}
-        return derive_features(history, inputs, self.snapshot.smoothing), True
+        return self.rows.for_customer(np.array([i]), customer), True
 
-    def for_customer(self, product_id: str, size: str | None, customer_id: str, lang: str) -> dict:
+    def for_customer(self, product_id: str, size: str | None, customer_id: str, lang: str, *,
+                     explain: bool = False) -> dict:
+        """A known (or unknown: scored as new) customer's answer; drivers only with ``explain``."""
         pid, key = self.check(product_id, size)
         X, known = self.customer_row(pid, key, customer_id)
-        body = self.explain_rows(X, [pid], [lang])[0]
+        body = self.explain_rows(X, [pid], [lang], explain=explain, product_page=True)[0]
         return {"product_id": pid, "size": key or None, "customer_id": customer_id, "customer_known": known, **body}
 
-    def score_lines(self, lines: pd.DataFrame, lang: str, now: pd.Timestamp | None = None) -> list[dict]:
-        """Explained scores of arbitrary lines (known or new products, known or new customers)."""
-        X = self.snapshot.features(lines, now=now or pd.Timestamp.now(tz="UTC"))
-        ids = lines["product_id"].astype(str).tolist()
-        bodies = self.explain_rows(X, ids, [lang] * len(ids))
-        customers = lines["customer_id"] if "customer_id" in lines.columns else pd.Series([None] * len(lines))
-        known = self._customers.index.get_indexer(customers.astype(object).fillna("").astype(str)) >= 0
-        out = []
-        for i, body in enumerate(bodies):
-            size = lines["size"].iloc[i] if "size" in lines.columns else None
-            out.append({"line_id": str(lines["line_id"].iloc[i]), "product_id": ids[i],
-                        "size": None if size is None or size != size else str(size),
-                        "customer_id": None if customers.iloc[i] is None or customers.iloc[i] != customers.iloc[i]
-                        else str(customers.iloc[i]),
-                        "customer_known": bool(known[i]), "product_known": self.has_product(ids[i]), **body})
-        return out
+    def score_lines(self, lines: list[BasketLine], lang: str, now: pd.Timestamp | None = None, *,
+                    explain: bool = False) -> list[dict]:
+        """Scores of order lines (known or new products, known or new customers); drivers with ``explain``."""
+        X = basket_features(self, lines, now=now or pd.Timestamp.now(tz="UTC"))
+        ids = [line.product_id for line in lines]
+        bodies = self.explain_rows(X, ids, [lang] * len(ids), explain=explain)
+        known = self._customers.index.get_indexer([line.customer_id or "" for line in lines]) >= 0
+        return [{"line_id": line.line_id, "product_id": line.product_id, "size": line.size,
+                 "customer_id": line.customer_id, "customer_known": bool(known[i]),
+                 "product_known": self.has_product(line.product_id), **body}
+                for i, (line, body) in enumerate(zip(lines, bodies))]

@@ -4,23 +4,34 @@ The model scores the product in every size it is sold in, for the customer (thei
 per size system, corrected by how the products they kept fitted) or for an anonymous visitor.
 The recommendation is the size with the lowest expected return risk, ties going to the
 customer's usual size. A visitor gets product-level advice only, and only when the evidence
-supports it ("runs small: consider one size up").
+supports it ("runs small: consider one size up"). Each size carries a fit hint (often too
+small, often too large, fits) for the product page.
+
+A customer's rows are the visitor's with their columns recomputed (every size in one go,
+:meth:`~returnrisk.scoring.rows.FeatureRows.for_customer`); a visitor's advice of every product
+is computed once when the model is loaded (:func:`visitor_size_advice`) and served from memory.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from returnrisk.features.snapshot import SEP
-from returnrisk.scoring.explained import ExplainedScorer, SizeNotOffered, UnknownProduct
+from returnrisk.model.estimator import Prediction
+from returnrisk.scoring.explained import LANGUAGES, ExplainedScorer, SizeNotOffered, UnknownProduct
 from returnrisk.taxonomy import RETURN_GROUPS
 
-__all__ = ["SizeOption", "SizeAdvice", "size_advice", "TIE_TOLERANCE"]
+__all__ = ["SizeOption", "SizeAdvice", "size_advice", "visitor_size_advice", "fit_hint", "TIE_TOLERANCE",
+           "HINT_RATE", "HINT_RATIO"]
 
 #: Risks closer than this are a tie, broken towards the customer's usual size.
 TIE_TOLERANCE = 0.005
+#: A size is "often too small" when P(return as too small) is at least HINT_RATE and HINT_RATIO
+#: times P(return as too large) (and the other way round); otherwise it "fits".
+HINT_RATE, HINT_RATIO = 0.08, 2.0
 _SMALL, _LARGE = RETURN_GROUPS.index("too_small"), RETURN_GROUPS.index("too_large")
 
 
@@ -31,6 +42,7 @@ class SizeOption:
     p_too_small: float
     p_too_large: float
     p_fit: float
+    fit_hint: str = "fits"
 
 
 @dataclass
@@ -52,12 +64,20 @@ class SizeAdvice:
         return asdict(self)
 
 
+def fit_hint(p_too_small: float, p_too_large: float) -> str:
+    """``too_small``, ``too_large`` or ``fits``: what a shopper should know of a size (see :data:`HINT_RATE`)."""
+    if p_too_small >= HINT_RATE and p_too_small >= HINT_RATIO * p_too_large:
+        return "too_small"
+    if p_too_large >= HINT_RATE and p_too_large >= HINT_RATIO * p_too_small:
+        return "too_large"
+    return "fits"
+
+
 def _usual_ordinal(scorer: ExplainedScorer, customer_id: str, system: str) -> float | None:
-    profiles = scorer.snapshot.profiles
-    key = f"{customer_id}{SEP}{system}"
-    if key not in profiles.index:
+    try:
+        signal, count, _ = scorer.rows.profile_values(f"{customer_id}{SEP}{system}")
+    except KeyError:
         return None
-    signal, count, _ = profiles.loc[key].to_numpy()
     return float(signal / count) if count > 0 else None
 
 
@@ -80,39 +100,44 @@ _TEXT = {
 }
 
 
-def size_advice(scorer: ExplainedScorer, product_id: str, customer_id: str | None = None,
-                lang: str = "en") -> SizeAdvice:
-    """Advice for ``product_id`` (and ``customer_id`` if given); raises :class:`UnknownProduct`."""
+def _options(offered: list[str], prediction: Prediction, start: int = 0) -> list[SizeOption]:
+    options = []
+    for i, size in enumerate(offered, start):
+        small, large = prediction.p_reasons[i, _SMALL], prediction.p_reasons[i, _LARGE]
+        options.append(SizeOption(size, round(float(prediction.p_return[i]), 6), round(float(small), 6),
+                                  round(float(large), 6), round(float(1.0 - small - large), 6),
+                                  fit_hint(float(small), float(large))))
+    return options
+
+
+def _product(scorer: ExplainedScorer, product_id: str) -> tuple[list[str], str]:
     if not scorer.has_product(product_id):
         raise UnknownProduct(product_id)
     offered = scorer.offered_sizes(product_id)
-    tendency, messages = scorer.fit(product_id)
-    system = str(scorer.snapshot.products.loc[product_id, "size_system"])
     if not offered:
         raise SizeNotOffered(product_id, None, [])
-    rows, known = [], False
-    for size in offered:
-        if customer_id:
-            x, known = scorer.customer_row(product_id, size, customer_id)
-        else:
-            x = scorer.pairs.X[[scorer.pairs.index[(product_id, size)]]]
-        rows.append(x[0])
-    prediction = scorer.model.predict(np.vstack(rows), num_threads=1)
-    options = []
-    for i, size in enumerate(offered):
-        small, large = prediction.p_reasons[i, _SMALL], prediction.p_reasons[i, _LARGE]
-        options.append(SizeOption(size, round(float(prediction.p_return[i]), 6), round(float(small), 6),
-                                  round(float(large), 6), round(float(1.0 - small - large), 6)))
-    usual_ordinal = _usual_ordinal(scorer, customer_id, system) if customer_id and known else None
+    return offered, str(scorer.snapshot.products.at[product_id, "size_system"])
+
+
+def size_advice(scorer: ExplainedScorer, product_id: str, customer_id: str | None = None,
+                lang: str = "en") -> SizeAdvice:
+    """Advice for ``product_id`` (and ``customer_id`` if given); raises :class:`UnknownProduct`."""
+    offered, system = _product(scorer, product_id)
+    tendency, messages = scorer.fit(product_id)
+    rows = scorer.rows.rows_of[product_id]
+    customer = scorer.rows.customer(customer_id) if customer_id else None
+    X = scorer.rows.for_customer(rows, customer) if customer is not None else scorer.pairs.X[rows]
+    options = _options(offered, scorer.predictor.predict(X))
+    known = customer is not None
+    usual_ordinal = _usual_ordinal(scorer, customer_id, system) if known else None
     advice = SizeAdvice(product_id, customer_id, known, system, None, None, None, None, tendency.direction,
                         None, options, scorer.version)
     if usual_ordinal is None:
         advice.message = messages["fr" if lang == "fr" else "en"]  # product-level only, if supported
         return advice
 
-    ordinals = scorer.snapshot.product_sizes
-    ordinals = ordinals[ordinals["product_id"] == product_id].set_index("size")["ordinal"].reindex(offered)
-    distance = np.abs(ordinals.to_numpy(dtype=float) - usual_ordinal)
+    ordinals = scorer.size_ordinals[product_id]
+    distance = np.abs(ordinals - usual_ordinal)
     usual_size = offered[int(np.nanargmin(distance))] if np.isfinite(distance).any() else None
     risks = np.array([o.p_return for o in options])
     best = risks.min()
@@ -123,7 +148,8 @@ def size_advice(scorer: ExplainedScorer, product_id: str, customer_id: str | Non
     advice.recommended_size = recommended.size
     advice.confidence = recommended.p_fit
     advice.confidence_label = _confidence_label(recommended.p_fit)
-    step = (ordinals.get(recommended.size, np.nan) - ordinals.get(usual_size, np.nan)) if usual_size else np.nan
+    position = {size: i for i, size in enumerate(offered)}
+    step = ordinals[position[recommended.size]] - ordinals[position[usual_size]] if usual_size else np.nan
     if recommended.size == usual_size:
         key = "same"
     elif step > 0 and tendency.direction == "runs_small":
@@ -134,3 +160,28 @@ def size_advice(scorer: ExplainedScorer, product_id: str, customer_id: str | Non
         key = "other"
     advice.message = _TEXT[key]["fr" if lang == "fr" else "en"].format(rec=recommended.size, usual=usual_size)
     return advice
+
+
+def visitor_size_advice(scorer: ExplainedScorer) -> dict[tuple[str, str], bytes]:
+    """The JSON answer of every sized product in every language for a visitor, computed in one batch.
+
+    The same answer as :func:`size_advice` without a customer (a test compares them), for the
+    service to serve from memory.
+    """
+    products = [pid for pid in scorer.sizes if scorer.has_product(pid)]
+    if not products:
+        return {}
+    rows = np.concatenate([scorer.rows.rows_of[pid] for pid in products])
+    prediction = scorer.model.predict(scorer.pairs.X[rows])
+    out: dict[tuple[str, str], bytes] = {}
+    start = 0
+    for pid in products:
+        offered, system = _product(scorer, pid)
+        tendency, messages = scorer.fit(pid)
+        options = _options(offered, prediction, start)
+        start += len(offered)
+        for lang in LANGUAGES:
+            advice = SizeAdvice(pid, None, False, system, None, None, None, None, tendency.direction, messages[lang],
+                                options, scorer.version)
+            out[(pid, lang)] = json.dumps(advice.to_dict(), separators=(",", ":")).encode()
+    return out

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.widget_events import WidgetEvents
+from returnrisk.serving.customers import Shopper
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
@@ -24,11 +27,12 @@ from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.serving.state import LoadedModel
+from returnrisk.serving.storefront import Storefront
 
 __all__ = [
-    "get_services", "current_model", "merchant", "merchant_identity", "admin", "storefront",
-    "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep", "FiguresDep",
-    "LifecycleDep", "IdentityDep",
+    "get_services", "current_model", "merchant", "merchant_identity", "admin", "storefront", "customer_token",
+    "shopper", "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep",
+    "FiguresDep", "LifecycleDep", "IdentityDep", "StorefrontDep", "CustomerTokenDep", "ShopperDep", "EventsDep",
 ]
 
 
@@ -44,7 +48,15 @@ async def current_model(services: ServicesDep) -> LoadedModel:
     return services.model()
 
 
-async def merchant(request: Request, services: ServicesDep) -> str:
+#: Declares bearer auth in the OpenAPI document (``securitySchemes.bearer``: Swagger's *Authorize*); the
+#: key itself is checked by :class:`~returnrisk.serving.security.KeyChecker` (constant time, every key).
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearer",
+                     description="A merchant key (business data, dashboard) or an admin key (reload): "
+                                 "`Authorization: Bearer <key>`.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def merchant(request: Request, services: ServicesDep, _declared: BearerDep) -> str:
     return services.keys.merchant_access(request)
 
 
@@ -53,7 +65,7 @@ async def merchant_identity(request: Request, services: ServicesDep) -> Identity
     return services.keys.merchant_identity(request)
 
 
-async def admin(request: Request, services: ServicesDep) -> str:
+async def admin(request: Request, services: ServicesDep, _declared: BearerDep) -> str:
     return services.keys.admin_access(request)
 
 
@@ -100,3 +112,41 @@ FiguresDep = Annotated[ReturnsFigures, Depends(_figures)]
 #: Fix statuses, measured effects and alerts.
 LifecycleDep = Annotated[FixLifecycle, Depends(_lifecycle)]
 IdentityDep = Annotated[Identity, Depends(merchant_identity)]
+
+
+async def _storefront(services: ServicesDep) -> Storefront:
+    return services.storefront
+
+
+async def customer_token(
+    customer_token: Annotated[str | None, Query(
+        max_length=4096, description="The shopper's customer token: an HS256 JWT the shop's backend signs with "
+                                     "RETURNRISK_CUSTOMER_TOKEN_SECRET (sub = customer id, exp ≤ 24 h).")] = None,
+    x_customer_token: Annotated[str | None, Header(
+        max_length=4096, description="The customer token, as a header (keeps it out of URLs and logs).")] = None,
+) -> str | None:
+    return customer_token or x_customer_token
+
+
+StorefrontDep = Annotated[Storefront, Depends(_storefront)]
+CustomerTokenDep = Annotated[str | None, Depends(customer_token)]
+
+
+async def shopper(
+    request: Request, services: ServicesDep, token: CustomerTokenDep,
+    customer_id: Annotated[str | None, Query(
+        max_length=200, description="A raw customer id: only with a merchant key (server to server).")] = None,
+) -> Shopper:
+    """Who is shopping (:mod:`returnrisk.serving.customers`): a visitor, or a customer vouched for by a
+    token, a Shopify App Proxy signature or a merchant key; 401 otherwise."""
+    return services.storefront.shopper(request, customer_id, token)
+
+
+ShopperDep = Annotated[Shopper, Depends(shopper)]
+
+
+async def _events(services: ServicesDep) -> WidgetEvents:
+    return services.events
+
+
+EventsDep = Annotated[WidgetEvents, Depends(_events)]

@@ -2,7 +2,7 @@
 
 Every expected failure is a :class:`~returnrisk.errors.ReturnRiskError`; one handler answers
 them all, with the status of their class (:func:`status_of`: bad input 422, not found 404,
-conflict 409, unavailable 503, any other 500) and their ``code`` and ``details``. An
+conflict 409, unavailable 503, unauthenticated 401, any other 500) and their ``code`` and ``details``. An
 :class:`ApiError` is the HTTP layer's own (keys, limits, a size the product is not sold in) and
 names its status. Validation errors of FastAPI, unknown paths and unexpected exceptions have
 their handlers too; an unexpected exception is logged and answered 500 without its text.
@@ -18,7 +18,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from returnrisk.errors import ConflictError, InputError, NotFoundError, ReturnRiskError, UnavailableError
+from returnrisk.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    ReturnRiskError,
+    UnauthenticatedError,
+    UnavailableError,
+)
 
 __all__ = ["ApiError", "STATUS_OF", "error_body", "install_error_handlers", "product_not_found", "status_of"]
 
@@ -27,6 +34,7 @@ log = logging.getLogger(__name__)
 #: The API status of each kind of expected failure (the first class that matches; else 500).
 STATUS_OF: tuple[tuple[type[ReturnRiskError], int], ...] = (
     (InputError, 422),
+    (UnauthenticatedError, 401),
     (NotFoundError, 404),
     (ConflictError, 409),
     (UnavailableError, 503),

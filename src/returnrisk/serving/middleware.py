@@ -1,40 +1,18 @@
-"""Pure ASGI middleware (cheap on the hot path): request metrics and the body size limit."""
+"""Pure ASGI middleware (cheap on the hot path): request metrics and the body size limit.
+
+The metrics themselves are in :mod:`returnrisk.serving.metrics` (``Metrics`` is re-exported here).
+"""
 
 from __future__ import annotations
 
 import json
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.exceptions import HTTPException
 
+from returnrisk.serving.metrics import Metrics
+
 __all__ = ["Metrics", "MetricsMiddleware", "BodyLimitMiddleware"]
-
-_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
-
-
-class Metrics:
-    """The service's Prometheus metrics, in a registry of their own."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("returnrisk_http_requests_total", "HTTP requests by route, method and status",
-                                ["route", "method", "status"], registry=self.registry)
-        self.latency = Histogram("returnrisk_http_request_duration_seconds", "Request latency by route",
-                                 ["route", "method"], buckets=_BUCKETS, registry=self.registry)
-        self.model_version = Gauge("returnrisk_model_version", "Version of the model being served",
-                                   registry=self.registry)
-        self.reloads = Counter("returnrisk_model_reloads_total", "Model reloads by result", ["result"],
-                               registry=self.registry)
-        self.model_load_seconds = Gauge("returnrisk_model_load_seconds", "Time to load and precompute the model",
-                                        registry=self.registry)
-
-    def model_loaded(self, loaded, result: str) -> None:
-        """Count a model load (``startup`` or ``ok``) and show its version and load time."""
-        self.reloads.labels(result).inc()
-        self.model_load_seconds.set(loaded.load_seconds)
-        if loaded.version and str(loaded.version).isdigit():
-            self.model_version.set(int(loaded.version))
 
 
 class MetricsMiddleware:

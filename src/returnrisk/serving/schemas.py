@@ -74,9 +74,19 @@ class RiskResponse(BaseModel):
     p_return: float = Field(ge=0, le=1, description="Calibrated probability that the line comes back.")
     reasons: dict[str, float] = Field(description="P(return for this reason group); they sum to p_return.")
     risk_band: Literal["low", "medium", "high"] = Field(description="Relative to the product's category.")
-    base_log_odds: float = Field(description="base_log_odds + sum of all contributions = logit(p_return).")
-    drivers: list[Driver]
-    reason_drivers: dict[str, list[Driver]]
+    base_log_odds: float | None = Field(None, description="base_log_odds + sum of all contributions = "
+                                        "logit(p_return). Like the drivers: always for a visitor, for a known "
+                                        "customer and in /v1/score only with explain=true (absent otherwise).")
+    order_context_log_odds: float | None = Field(None, description="On a product page (this endpoint) there is no "
+                                                 "order yet: the line is scored as bought alone and the contribution "
+                                                 "of that order context (items in the order, same item several "
+                                                 "times, several sizes) is this sum, left out of the drivers. "
+                                                 "base_log_odds + this + the other contributions = logit(p_return).")
+    drivers: list[Driver] | None = Field(None, description="The five largest exact TreeSHAP contributions "
+                                         "(present as base_log_odds is; on a product page without the order "
+                                         "context).")
+    reason_drivers: dict[str, list[Driver]] | None = Field(None, description="The three largest per reason group "
+                                                           "(present as base_log_odds is).")
     message: str | None = Field(description="Shopper-facing sentence, only when the evidence supports it.")
     model_version: str | None
 

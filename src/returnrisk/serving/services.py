@@ -15,16 +15,24 @@ part                 what it holds
                      precomputed visitor answers (``visitor_answers``: the fast path's bytes)
 ``metrics``          Prometheus metrics of requests and model loads
 ``keys``             who may call what (:class:`~returnrisk.serving.security.KeyChecker`)
-``sessions``         dashboard session tokens
+``sessions``         dashboard sessions in the service database (revocable)
+``login_throttle``   failed dashboard logins per address and in all (429 beyond)
+``watch``            the registry alias watch: a new champion reaches every worker
 ``slots``            first-come-first-served limit on model computations
+``storefront``       the storefront's answers: who the shopper is (customer tokens, Shopify App
+                     Proxy, merchant keys), visitor answers with their HTTP caching, customers'
+                     answers computed (:class:`~returnrisk.serving.storefront.Storefront`)
 ``shop``             the shop history: one resolver, one cache (:class:`~returnrisk.serving.shops.ServiceShop`)
 ``store``            the returns table of the service database
+``events``           the widget's event counts (``POST /v1/events``), same database
 ``reasons``          the reason inferrer of text-only returns
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
 ``csrf``             CSRF tokens of the dashboard's forms (:class:`~returnrisk.serving.csrf.CsrfGuard`)
 ``lifecycle``        fix statuses, measured effects and alerts (:class:`~returnrisk.serving.fix_lifecycle.FixLifecycle`)
+``orders``           the order lines received by webhook (service database)
+``webhooks``         ``POST /v1/webhooks/shopify`` (signature, orders, returns, refunds)
 ``monitor``          the served model's last monitoring report, cached, and its ``/metrics`` gauges
                      (:mod:`~returnrisk.serving.monitor_gauges`; registered on ``metrics.registry``)
 ===================  ==============================================================================
@@ -37,15 +45,20 @@ from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
-from returnrisk.dashboard.sessions import SessionSigner
+from returnrisk.dashboard.sessions import SessionStore
 from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
+from returnrisk.operations.shopify_webhooks import ShopifyWebhooks
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.webhook_orders import WebhookOrderStore
+from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.csrf import CsrfGuard
 from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
-from returnrisk.serving.middleware import Metrics
+from returnrisk.serving.login_throttle import LoginThrottle
+from returnrisk.serving.metrics import Metrics
+from returnrisk.serving.model_watch import AliasWatch, VersionResolver
 from returnrisk.serving.monitor_gauges import MonitorGauges, tracker_reader
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
@@ -53,6 +66,7 @@ from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
 from returnrisk.serving.slots import ModelSlots
 from returnrisk.serving.state import LoadedModel, ModelHolder, ModelLoader
+from returnrisk.serving.storefront import Storefront
 
 __all__ = ["Services", "ReloadFailed"]
 
@@ -71,21 +85,29 @@ class Services:
     holder: ModelHolder
     metrics: Metrics
     keys: KeyChecker
-    sessions: SessionSigner
+    sessions: SessionStore
     slots: ModelSlots
+    storefront: Storefront
     shop: ServiceShop
     store: ReturnStore
+    events: WidgetEvents
     reasons: ReasonInferrer
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
     lifecycle: FixLifecycle
     csrf: CsrfGuard
+    orders: WebhookOrderStore
+    webhooks: ShopifyWebhooks
     monitor: MonitorGauges
+    login_throttle: LoginThrottle
+    watch: AliasWatch | None = None
 
     @classmethod
-    def build(cls, settings: Settings, loader: ModelLoader) -> Services:
-        """Every part, wired; nothing is loaded or connected until :meth:`start`."""
+    def build(cls, settings: Settings, loader: ModelLoader, resolver: VersionResolver | None = None) -> Services:
+        """Every part, wired; nothing is loaded or connected until :meth:`start`.
+
+        ``resolver`` (the version the model URI designates now) turns on the alias watch."""
         holder = ModelHolder(loader)
         try:
             store = ReturnStore(settings.database_url)
@@ -95,20 +117,33 @@ class Services:
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
         fix_reports = FixReports(settings, shop)
+        orders = WebhookOrderStore(store.engine)
+        returns = ReturnsDesk(store, shop, reasons, orders)
         metrics = Metrics()
+        slots = ModelSlots(settings.model_slots, metrics)
         monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
                                 tracker_reader(settings.tracking_uri))
-        metrics.registry.register(monitor)
-        return cls(
+        metrics.add_collector(monitor)
+        services = cls(
             settings=settings, holder=holder, metrics=metrics, keys=keys,
-            sessions=SessionSigner(settings.session_secret, keys.merchant),
-            slots=ModelSlots(settings.model_slots), shop=shop, store=store, reasons=reasons,
+            sessions=SessionStore(store.engine, settings.session_secret, keys.merchant,
+                                  lifetime_s=settings.session_hours * 3600),
+            slots=slots, storefront=Storefront(settings, keys, slots, metrics), shop=shop, store=store,
+            events=WidgetEvents(store.engine), reasons=reasons,
             fix_reports=fix_reports, figures=ReturnsFigures(settings, holder, shop),
-            returns=ReturnsDesk(store, shop, reasons), monitor=monitor,
+            returns=returns, orders=orders, monitor=monitor,
+            webhooks=ShopifyWebhooks(settings.shopify_webhook_secret, orders, returns),
+            login_throttle=LoginThrottle(store.engine, max_per_client=settings.login_max_failures,
+                                         max_global=settings.login_max_failures_global,
+                                         window_s=settings.login_window_seconds),
             lifecycle=FixLifecycle(settings, store.engine, fix_reports, shop),
             csrf=CsrfGuard(settings.session_secret or "\n".join(sorted(keys.merchant)) or "no-keys",
                            purpose="dashboard", path="/dashboard"),
         )
+        if resolver is not None and settings.model_poll_seconds > 0:
+            services.watch = AliasWatch(resolver, lambda: holder.current.version if holder.current else None,
+                                        lambda: services.reload(result="watch"), settings.model_poll_seconds)
+        return services
 
     # ---- lifespan -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -116,8 +151,12 @@ class Services:
         await run_in_threadpool(self.store.prepare)
         loaded = await run_in_threadpool(self.holder.load)
         self.metrics.model_loaded(loaded, "startup")
+        if self.watch is not None:
+            self.watch.start()
 
     async def stop(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
         self.store.dispose()
 
     # ---- the model ------------------------------------------------------------------------------
@@ -125,15 +164,21 @@ class Services:
         """The served model, or ``ModelNotLoaded`` (503)."""
         return self.holder.require()
 
-    async def reload(self) -> dict:
-        """Load the current champion and swap it in; on failure the previous model keeps serving."""
+    async def reload(self, result: str = "ok") -> dict:
+        """Load the current champion and swap it in; on any failure (:class:`ReloadFailed`, 503) the
+        previous model keeps serving and ``returnrisk_model_reloads_total{result="failed"}`` counts it."""
         before = self.holder.current.version if self.holder.current else None
         try:
             loaded = await run_in_threadpool(self.holder.load)
-        except ReturnRiskError as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever broke the new model, the old one serves on
             self.metrics.reloads.labels("failed").inc()
-            raise ReloadFailed(f"{exc}; the previous model (v{before}) is still served") from None
-        self.metrics.model_loaded(loaded, "ok")
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if not isinstance(exc, ReturnRiskError):
+                log.error("model reload failed", exc_info=exc)
+                why = f"{type(exc).__name__}: {why}"
+            raise ReloadFailed(f"the new model could not be loaded ({why}); the previous model (v{before}) is "
+                               "still served") from None
+        self.metrics.model_loaded(loaded, result)
         return {"previous_version": before, "version": loaded.version, "load_seconds": round(loaded.load_seconds, 3)}
 
     def model_versions(self) -> list[dict]:

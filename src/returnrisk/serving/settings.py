@@ -9,7 +9,8 @@ factory receives the object.
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,13 +41,45 @@ class Settings(BaseSettings):
                               "by POST /v1/returns, …): any SQLAlchemy URL.")
     returns_db_url: str | None = Field(None, description="Old name of database_url (RETURNRISK_RETURNS_DB_URL), read "
                                                          "when RETURNRISK_DATABASE_URL is not set; mirrors it after.")
+    shopify_webhook_secret: str | None = Field(None, description="Secret Shopify signs its webhooks with "
+                                               "(X-Shopify-Hmac-Sha256); POST /v1/webhooks/shopify answers 404 "
+                                               "until it is set.")
+    customer_token_secret: str | None = Field(None, description="Secret of the shop's customer tokens (HS256 JWTs: "
+                                              "sub = customer id, exp at most 24 h ahead), at least 32 characters.")
+    shopify_app_secret: str | None = Field(None, description="Shared secret of the Shopify app whose App Proxy "
+                                           "forwards storefront calls (its `signature` parameter is checked).")
+    allow_raw_customer_ids: bool = Field(False, description="Accept a raw customer_id without a merchant key (the "
+                                         "behaviour before customer tokens; anyone who knows an id sees its answer).")
+    visitor_cache_max_age: int = Field(300, ge=0, description="Seconds browsers and shared caches may keep a "
+                                       "visitor's answer (Cache-Control: public, max-age=…).")
     session_secret: str | None = Field(None, description="Secret signing dashboard sessions (random if unset).")
     secure_cookies: bool = Field(True, description="Mark the dashboard session cookie Secure (https only).")
+    # ---- production (issue 18): several workers, logs, login ------------------------------------
+    model_poll_seconds: float = Field(30.0, ge=0, description="How often each worker checks the registry alias "
+                                      "(RETURNRISK_MODEL_URI) and loads a new champion; 0 turns the watch off.")
+    log_format: Literal["auto", "json", "text"] = Field("auto", description="Log lines: json, text, or auto (text "
+                                                         "on a terminal, JSON otherwise).")
+    access_log: bool = Field(False, description="Log one line per request (uvicorn's access log, same format).")
+    metrics_dir: str | None = Field(None, description="Folder of the workers' Prometheus files (multiprocess mode; "
+                                    "default: a new temporary folder per `returnrisk serve`).")
+    session_hours: float = Field(8.0, gt=0, description="Lifetime of a dashboard session.")
+    login_max_failures: int = Field(5, ge=1, description="Failed dashboard logins allowed from one client address "
+                                    "within login_window_seconds; then 429 with Retry-After.")
+    login_max_failures_global: int = Field(100, ge=1, description="Failed dashboard logins allowed from all "
+                                           "addresses together within login_window_seconds.")
+    login_window_seconds: int = Field(300, ge=1, description="The window of the login throttle.")
     economics: Economics = Field(default_factory=Economics, description="Costs, refund promise, flag threshold, "
                                  "currency: RETURNRISK_RETURN_COST_PER_RETURN, RETURNRISK_FLAG_THRESHOLD, … (see "
                                  "returnrisk.config.Economics).")
 
     def __init__(self, **values):
+        # secrets as files (Docker/compose secrets): RETURNRISK_SECRETS_DIR, else /run/secrets when it exists; one
+        # file per setting named like its variable (returnrisk_database_url, …); the environment wins
+        if "_secrets_dir" not in values:
+            folder = os.environ.get("RETURNRISK_SECRETS_DIR") or ("/run/secrets" if os.path.isdir("/run/secrets")
+                                                                  else None)
+            if folder:
+                values["_secrets_dir"] = folder
         if "economics" not in values and "_env_file" in values:   # the same .env choice for both
             values["economics"] = Economics(_env_file=values["_env_file"])
         super().__init__(**values)
@@ -57,6 +90,16 @@ class Settings(BaseSettings):
             self.database_url = self.returns_db_url   # the new name wins wherever both are set
         self.returns_db_url = self.database_url
         return self
+
+    @field_validator("customer_token_secret", "shopify_app_secret", mode="after")
+    @classmethod
+    def _secret(cls, value, info):
+        if value is None or not value.strip():
+            return None
+        if info.field_name == "customer_token_secret" and len(value) < 32:   # Shopify chooses its own
+            raise ValueError(f"a secret of {len(value)} characters is too short: use at least 32 random characters "
+                             "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        return value
 
     @field_validator("merchant_api_keys", "admin_api_keys", "public_api_keys", "cors_origins", mode="before")
     @classmethod

@@ -3,7 +3,7 @@
 A request takes ``holder.current`` once and uses that object to the end, so a reload — which
 builds the new :class:`LoadedModel` completely before assigning it — never mixes two models
 in one answer and never fails a request in flight. What is derived from one model (its
-precomputed visitor answers here; its fix report in
+precomputed visitor answers — risk and size advice, with their entity tags — here; its fix report in
 :class:`~returnrisk.serving.fix_reports.FixReports`) lives and dies with that object.
 """
 
@@ -21,16 +21,21 @@ import pandas as pd
 from returnrisk.errors import UnavailableError
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.scoring import ExplainedScorer
+from returnrisk.scoring.size_advice import visitor_size_advice
+from returnrisk.serving.http_cache import VisitorAnswer, etag_for
 
-__all__ = ["LoadedModel", "ModelHolder", "ModelLoader", "ModelNotLoaded", "VisitorAnswers", "build_loaded"]
+__all__ = ["LoadedModel", "ModelHolder", "ModelLoader", "ModelNotLoaded", "VisitorAnswers", "VisitorAdvice",
+           "build_loaded"]
 
 log = logging.getLogger(__name__)
 
 #: ``() -> (bundle, info)`` where info has at least ``version`` and ``uri`` (and ``alias``).
 ModelLoader = Callable[[], tuple[ServingBundle, dict]]
 
-#: The precomputed JSON answer of every ``(product_id, size or "", lang)`` for a visitor.
-VisitorAnswers = dict[tuple[str, str, str], bytes]
+#: The precomputed risk answer of every ``(product_id, size or "", lang)`` for a visitor.
+VisitorAnswers = dict[tuple[str, str, str], VisitorAnswer]
+#: The precomputed size advice of every sized ``(product_id, lang)`` for a visitor.
+VisitorAdvice = dict[tuple[str, str], VisitorAnswer]
 
 
 class ModelNotLoaded(UnavailableError):
@@ -50,6 +55,7 @@ class LoadedModel:
     info: dict
     scorer: ExplainedScorer
     visitor_answers: VisitorAnswers
+    visitor_advice: VisitorAdvice
     loaded_at: str
     load_seconds: float
 
@@ -73,14 +79,17 @@ class LoadedModel:
 
 
 def build_loaded(bundle: ServingBundle, info: dict) -> LoadedModel:
-    """The scorer of ``bundle`` and the visitor answer of every (product, size, language)."""
+    """The scorer of ``bundle`` and the visitor answers of every (product, size, language): risk and size advice."""
     started = time.perf_counter()
-    scorer = ExplainedScorer(bundle, info.get("version"))
-    answers = scorer.anonymous()
+    version = info.get("version")
+    scorer = ExplainedScorer(bundle, version)
+    answers = {key: VisitorAnswer(body, etag_for(version, *key, body)) for key, body in scorer.anonymous().items()}
+    advice = {(pid, lang): VisitorAnswer(body, etag_for(version, pid, "", lang, body))
+              for (pid, lang), body in visitor_size_advice(scorer).items()}
     seconds = time.perf_counter() - started
-    log.info("model v%s ready: %d product-size answers precomputed in %.1f s", info.get("version"),
-             len(answers) // 2, seconds)
-    return LoadedModel(bundle, info, scorer, answers, pd.Timestamp.now(tz="UTC").isoformat(), seconds)
+    log.info("model v%s ready: %d product-size answers and %d size advices precomputed in %.1f s", version,
+             len(answers) // 2, len(advice) // 2, seconds)
+    return LoadedModel(bundle, info, scorer, answers, advice, pd.Timestamp.now(tz="UTC").isoformat(), seconds)
 
 
 class ModelHolder:

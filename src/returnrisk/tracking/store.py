@@ -136,10 +136,20 @@ class Tracker:
     # ---- runs ---------------------------------------------------------------------------------
     @contextmanager
     def run(self, run_name: str, tags: dict[str, str]):
-        """An MLflow run; it ends FAILED (and nothing is promoted) if the block raises."""
+        """An MLflow run; it ends FAILED (and nothing is promoted) if the block raises. It records the
+        host and process that run it (see :mod:`returnrisk.tracking.stuck_runs`)."""
         mlflow = _mlflow()
+        from returnrisk.tracking.stuck_runs import process_tags
+
+        tags = {**tags, **process_tags()}
         with mlflow.start_run(experiment_id=self._experiment_id(), run_name=run_name, tags=tags) as active:
             yield active.info.run_id
+
+    def reap_stuck_runs(self):
+        """Runs of this host left RUNNING by a dead process → FAILED; their undecided versions → ``abandoned``."""
+        from returnrisk.tracking.stuck_runs import reap_stuck_runs
+
+        return reap_stuck_runs(self.client, self._experiment_id(), MODEL_NAME)
 
     def log_params(self, params: dict[str, object]) -> None:
         mlflow = _mlflow()

@@ -45,17 +45,19 @@ def _lang(request: Request) -> str:
     return lang
 
 
-def _identity(request: Request, services: Services) -> Identity | None:
-    """Who is looking: a merchant/admin bearer key, else the session (its role and key label)."""
+async def _identity(request: Request, services: Services) -> Identity | None:
+    """Who is looking: a merchant/admin bearer key, else the session (its role and key label, kept in
+    the session's row of the service database)."""
     found = services.keys.identify(bearer_key(request))
     if found is not None:
         return found
-    session = services.sessions.identity(request.cookies.get(COOKIE))
-    return None if session is None else Identity(*session)
+    token = request.cookies.get(COOKIE)
+    session = await run_in_threadpool(services.sessions.lookup, token) if token else None
+    return None if session is None else Identity(session.role, session.label or session.role)
 
 
-def _role(request: Request, services: Services) -> str | None:
-    who = _identity(request, services)
+async def _role(request: Request, services: Services) -> str | None:
+    who = await _identity(request, services)
     return None if who is None else who.role
 
 
@@ -97,8 +99,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/dashboard/login")
-def login_form(request: Request, services: ServicesDep, next: str = "/dashboard"):
-    if _role(request, services):
+async def login_form(request: Request, services: ServicesDep, next: str = "/dashboard"):
+    if await _role(request, services):
         return RedirectResponse(_safe_next(next), status_code=303)
     t = translator(_lang(request))
     keys_configured = bool(services.keys.merchant)
@@ -112,11 +114,21 @@ def login(request: Request, services: ServicesDep, key: str = Form(""), next: st
     if not services.keys.merchant:
         return _render(request, "login.html", logged_in=False, next=_safe_next(next), error=t("no_keys"),
                        status=403, page_title=t("login"))
+    client = request.client.host if request.client else "unknown"
+    throttled = services.login_throttle.check(client)
+    if throttled is not None:
+        response = _render(request, "login.html", logged_in=False, next=_safe_next(next), status=429,
+                           error=t("too_many_logins", minutes=max(1, round(throttled.retry_after / 60))),
+                           page_title=t("login"))
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     who = services.keys.identify(key.strip())
     if who is None:
+        services.login_throttle.failed(client)
         # the form again, with the message (200: a re-displayed form, not a failed resource)
         return _render(request, "login.html", logged_in=False, next=_safe_next(next), error=t("wrong_key"),
                        page_title=t("login"))
+    services.login_throttle.succeeded(client)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(COOKIE, services.sessions.issue(who.role, label=who.label), httponly=True,
                         secure=services.settings.secure_cookies, samesite="strict", path="/dashboard",
@@ -125,7 +137,8 @@ def login(request: Request, services: ServicesDep, key: str = Form(""), next: st
 
 
 @router.get("/dashboard/logout")
-def logout(request: Request):
+def logout(request: Request, services: ServicesDep):
+    services.sessions.revoke(request.cookies.get(COOKIE))   # the cookie stops working on every worker
     response = RedirectResponse(f"/dashboard/login?lang={_lang(request)}", status_code=303)
     response.delete_cookie(COOKIE, path="/dashboard")
     return response
@@ -133,7 +146,7 @@ def logout(request: Request):
 
 @router.get("/dashboard")
 async def overview(request: Request, services: ServicesDep) -> Response:
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     t = translator(_lang(request))
     try:
@@ -170,7 +183,7 @@ def _fix_query(request: Request) -> tuple[FixQuery, str]:
 
 @router.get("/dashboard/fixes")
 async def fixes(request: Request, services: ServicesDep):
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     lang = _lang(request)
     t = translator(lang)
@@ -189,7 +202,7 @@ async def fixes(request: Request, services: ServicesDep):
 @router.get("/dashboard/fixes.csv")
 async def fixes_export(request: Request, services: ServicesDep):
     """Exactly the rows and columns the list shows for the same query string."""
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     lang = _lang(request)
     try:
@@ -206,7 +219,7 @@ async def fixes_export(request: Request, services: ServicesDep):
 async def change_status(request: Request, services: ServicesDep, fix_id: str, status: str = Form(""),
                         live_at: str = Form(""), note: str = Form(""), dismiss_reason: str = Form(""),
                         next: str = Form("/dashboard/fixes"), csrf_token: str = Form("")):
-    who = _identity(request, services)
+    who = await _identity(request, services)
     if who is None:
         return _login_redirect(request)
     t = translator(_lang(request))
@@ -224,7 +237,7 @@ async def change_status(request: Request, services: ServicesDep, fix_id: str, st
 
 @router.get("/dashboard/products/{product_id}")
 async def product(request: Request, services: ServicesDep, product_id: str):
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     lang = _lang(request)
     t = translator(lang)
@@ -260,7 +273,7 @@ def _product_fixes(services: Services, model, product_id: str, t, lang: str) -> 
 
 @router.get("/dashboard/model")
 async def model_info(request: Request, services: ServicesDep):
-    if not _role(request, services):
+    if not await _role(request, services):
         return _login_redirect(request)
     t = translator(_lang(request))
     try:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from returnrisk.serving.deps import ServicesDep
+from returnrisk.serving.metrics import exposition
 
 __all__ = ["router"]
 
@@ -26,6 +27,6 @@ async def readyz(services: ServicesDep):
     return {"status": "ready", "model_version": model.version}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics (every worker's, in one scrape)", response_class=Response)
 def metrics(services: ServicesDep) -> Response:
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(services.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -1,16 +1,18 @@
-"""Storefront size advice: ``GET /v1/products/{product_id}/size-advice``."""
+"""Storefront size advice: ``GET /v1/products/{product_id}/size-advice``.
+
+A visitor's advice is usually answered before routing by :mod:`returnrisk.serving.fastpath`;
+the answers come from :class:`~returnrisk.serving.storefront.Storefront`.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, Field
 
-from returnrisk.scoring import SizeNotOffered, UnknownProduct
-from returnrisk.scoring.size_advice import size_advice
-from returnrisk.serving.deps import ModelDep, storefront
-from returnrisk.serving.errors import ApiError, product_not_found
+from returnrisk.scoring.size_advice import HINT_RATE, HINT_RATIO
+from returnrisk.serving.deps import ModelDep, ShopperDep, StorefrontDep, storefront
 from returnrisk.serving.schemas import Lang, error_responses
 
 __all__ = ["router", "SizeAdviceOut", "SizeOptionOut"]
@@ -24,6 +26,9 @@ class SizeOptionOut(BaseModel):
     p_too_small: float
     p_too_large: float
     p_fit: float
+    fit_hint: Literal["too_small", "too_large", "fits"] = Field(
+        description=f"too_small / too_large: P(return for that reason) ≥ {HINT_RATE:.0%} and at least "
+                    f"{HINT_RATIO:g} times the other; else fits.")
 
 
 class SizeAdviceOut(BaseModel):
@@ -42,19 +47,15 @@ class SizeAdviceOut(BaseModel):
 
 
 @router.get("/v1/products/{product_id}/size-advice", response_model=SizeAdviceOut,
-            responses=error_responses(404, 422, 503),
-            summary="Which size to take: per size P(return), P(too small), P(too large), P(fit)")
-def get_size_advice(
-    product_id: Annotated[str, Path(max_length=200)],
+            responses={304: {"description": "Not modified: the visitor answer named by If-None-Match"},
+                       **error_responses(401, 403, 404, 422, 503)},
+            summary="Which size to take: per size P(return), P(too small), P(too large), P(fit) and a fit hint")
+async def get_size_advice(
+    request: Request,
+    answers: StorefrontDep,
     model: ModelDep,
-    customer_id: Annotated[str | None, Query(max_length=200)] = None,
+    shopper: ShopperDep,
+    product_id: Annotated[str, Path(max_length=200)],
     lang: Lang = "en",
-) -> SizeAdviceOut:
-    try:
-        advice = size_advice(model.scorer, product_id, customer_id or None, lang)
-    except UnknownProduct:
-        raise product_not_found(product_id) from None
-    except SizeNotOffered:
-        raise ApiError(422, "size_not_offered", f"product {product_id!r} is not sold in sizes: "
-                                                "there is no size to advise", sizes=[]) from None
-    return SizeAdviceOut(**advice.to_dict())
+):
+    return answers.size_advice(request, model, shopper, product_id, lang)

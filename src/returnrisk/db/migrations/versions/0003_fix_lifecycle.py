@@ -1,7 +1,7 @@
 """Fix lifecycle: fix statuses with their audit trail, alerts and their outbox (issue 17).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01
 
 * ``returnrisk_fix_status_changes`` — every status change of a fix, appended, never rewritten;
