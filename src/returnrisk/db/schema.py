@@ -124,7 +124,10 @@ fix_statuses_table = sa.Table(
     FIX_STATUSES_TABLE,
     metadata,
     sa.Column("fix_id", sa.String(32), primary_key=True),
-    sa.Column("change_id", sa.Integer(), sa.ForeignKey(f"{FIX_STATUS_CHANGES_TABLE}.change_id"), nullable=False),
+    sa.Column("change_id", sa.Integer(), sa.ForeignKey(f"{FIX_STATUS_CHANGES_TABLE}.change_id",
+                                                         # the convention's name is longer than PostgreSQL's 63
+                                                         name="fk_returnrisk_fix_statuses_change_id"),
+              nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
 )
 

@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("change_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
         sa.ForeignKeyConstraint(["change_id"], ["returnrisk_fix_status_changes.change_id"],
-                                name="fk_returnrisk_fix_statuses_change_id_returnrisk_fix_status_changes"),
+                                name="fk_returnrisk_fix_statuses_change_id"),
         sa.PrimaryKeyConstraint("fix_id"),
     )
     op.create_table(
