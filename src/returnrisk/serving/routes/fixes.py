@@ -209,7 +209,8 @@ async def list_fixes(
     sort: Annotated[Literal[tuple(SORTS)], Query(description="Column to sort by.")] = "rank",  # type: ignore[valid-type]
     order: Annotated[Literal["asc", "desc"] | None, Query(description="Default: money and counts largest "
                                                                        "first, text A→Z.")] = None,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000,
+                                 description="Fixes skipped before the first one returned (paging).")] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Most fixes returned.")] = 100,
     format: Annotated[Literal["json", "csv"], Query(description="csv: the same rows as CSV.")] = "json",
     lang: Annotated[Literal["en", "fr"], Query(description="Language of the CSV's headers and labels.")] = "en",
