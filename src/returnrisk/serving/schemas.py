@@ -34,10 +34,13 @@ def _storable(value: datetime | None, info: ValidationInfo) -> datetime | None:
     return value
 
 
-#: A price: a finite number ≥ 0.
-Price = Annotated[float, BeforeValidator(_finite), Field(ge=0)]
+#: A price: a finite number ≥ 0 (``Field`` first, so the schema says ``minimum: 0``).
+Price = Annotated[float, Field(ge=0), BeforeValidator(_finite)]
+#: The years a scored date may have, as the OpenAPI schema states them (1678–2261: inside what a
+#: nanosecond timestamp holds, 1677-09-22 … 2262-04-11), so clients and schema-driven tests know.
+STORABLE_YEARS = r"^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])-"
 #: A date of a line or product scored: inside what a timestamp holds.
-ScoredTime = Annotated[datetime, AfterValidator(_storable)]
+ScoredTime = Annotated[datetime, Field(json_schema_extra={"pattern": STORABLE_YEARS}), AfterValidator(_storable)]
 
 
 class FieldError(BaseModel):
