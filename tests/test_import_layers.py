@@ -97,7 +97,8 @@ LAYERS = (
     {"model"},
     {"scoring"},
     {"tracking", "fixes", "operations", "monitoring"},
-    {"pipeline", "dashboard", "cluster"},   # cluster: a training run on Dask (shares pipeline's log and gate)
+    # cluster: a training run on Dask (shares pipeline's log and gate); lifecycle: fix statuses, effects, alerts
+    {"pipeline", "dashboard", "cluster", "lifecycle"},
     {"serving"},
     {"cli", "__main__"},   # __main__: `python -m returnrisk` runs the CLI
 )

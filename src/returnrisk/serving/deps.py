@@ -19,8 +19,10 @@ from returnrisk.operations.store import ReturnStore
 from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.customers import Shopper
 from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.returns_desk import ReturnsDesk
+from returnrisk.serving.security import Identity
 from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
@@ -28,9 +30,9 @@ from returnrisk.serving.state import LoadedModel
 from returnrisk.serving.storefront import Storefront
 
 __all__ = [
-    "get_services", "current_model", "merchant", "admin", "storefront", "customer_token", "shopper",
-    "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep", "FiguresDep",
-    "StorefrontDep", "CustomerTokenDep", "ShopperDep", "EventsDep",
+    "get_services", "current_model", "merchant", "merchant_identity", "admin", "storefront", "customer_token",
+    "shopper", "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep",
+    "FiguresDep", "LifecycleDep", "IdentityDep", "StorefrontDep", "CustomerTokenDep", "ShopperDep", "EventsDep",
 ]
 
 
@@ -56,6 +58,11 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 async def merchant(request: Request, services: ServicesDep, _declared: BearerDep) -> str:
     return services.keys.merchant_access(request)
+
+
+async def merchant_identity(request: Request, services: ServicesDep) -> Identity:
+    """A merchant (or admin) key's role and label: the author recorded for a change."""
+    return services.keys.merchant_identity(request)
 
 
 async def admin(request: Request, services: ServicesDep, _declared: BearerDep) -> str:
@@ -90,6 +97,10 @@ async def _figures(services: ServicesDep) -> ReturnsFigures:
     return services.figures
 
 
+async def _lifecycle(services: ServicesDep) -> FixLifecycle:
+    return services.lifecycle
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ModelDep = Annotated[LoadedModel, Depends(current_model)]
 #: The shop history (one resolver, one cache); ``.get(model)`` loads on first use (blocking).
@@ -98,6 +109,9 @@ StoreDep = Annotated[ReturnStore, Depends(_store)]
 ReturnsDep = Annotated[ReturnsDesk, Depends(_returns)]
 FixReportsDep = Annotated[FixReports, Depends(_fix_reports)]
 FiguresDep = Annotated[ReturnsFigures, Depends(_figures)]
+#: Fix statuses, measured effects and alerts.
+LifecycleDep = Annotated[FixLifecycle, Depends(_lifecycle)]
+IdentityDep = Annotated[Identity, Depends(merchant_identity)]
 
 
 async def _storefront(services: ServicesDep) -> Storefront:
