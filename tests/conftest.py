@@ -129,6 +129,26 @@ def tiny_bundle(trained):
     return ServingBundle(bundle.model, cut, bundle.meta)
 
 
+@pytest.fixture(scope="session")
+def planted(tmp_path_factory) -> Trained:
+    """A 40,000-line demo shop with planted fixes (seed 5: improve_photos on P000122 went live on
+    2025-08-12 and cut its looks-different returns; placebos on P000017, P000194…), a model trained
+    on it with the fast parameters, in its own MLflow store (issue 17: fix lifecycle tests)."""
+    from returnrisk.demo.generator import generate_demo_shop
+    from returnrisk.pipeline.params import load_params
+    from returnrisk.pipeline.train import run_training
+    from returnrisk.reasons.fill import default_reason_filler
+    from returnrisk.tracking import Tracker
+
+    data = tmp_path_factory.mktemp("planted")
+    generate_demo_shop(data, seed=5, n_lines=40_000, plant_fixes=True)
+    store = tmp_path_factory.mktemp("mlruns_planted")
+    uri = f"sqlite:///{store}/mlflow.db"
+    result = run_training(data, params=load_params(Path(__file__).with_name("fast_params.yaml")),
+                          tracker=Tracker(uri), reason_filler=default_reason_filler())
+    return Trained(data, uri, result)
+
+
 class TinyRegistry:
     """An MLflow store (SQLite, artifacts beside it) with ``tiny_bundle`` registered as version 1, champion."""
 

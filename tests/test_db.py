@@ -130,6 +130,8 @@ def test_a_database_at_an_unknown_revision_is_refused(tmp_path):
 
 def test_new_revision_writes_the_migration_of_a_table_added_to_the_schema(tmp_path, monkeypatch):
     """The recipe of returnrisk.db's docstring: declare the table, generate its migration, upgrade."""
+    head = head_revision()
+    following = f"{int(head) + 1:04d}"
     copy = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(migrate, "MIGRATIONS", copy)

@@ -97,7 +97,8 @@ LAYERS = (
     {"model"},
     {"scoring"},
     {"tracking", "fixes", "operations", "capture", "monitoring"},
-    {"pipeline", "dashboard", "portal", "cluster"},   # cluster: a training run on Dask (shares pipeline's log and gate)
+    # cluster: a training run on Dask (shares pipeline's log and gate); lifecycle: fix statuses, effects, alerts
+    {"pipeline", "dashboard", "portal", "cluster", "lifecycle"},
     {"serving"},
     {"cli", "__main__"},   # __main__: `python -m returnrisk` runs the CLI
 )

@@ -50,12 +50,16 @@ def _empty(kind: str, title: str, message: str) -> str:
 
 def line_chart(title: str, labels: list[str], series: dict[str, list[float | None]], *,
                provisional: list[bool] | None = None, expected: list[float | None] | None = None,
-               percent: bool = True, width: int = 640, height: int = 240, empty: str = "no data") -> str:
-    """Lines over periods; provisional periods are shaded and their expected final value dotted."""
+               percent: bool = True, width: int = 640, height: int = 240, empty: str = "no data",
+               marker: tuple[int, str] | None = None) -> str:
+    """Lines over periods; provisional periods are shaded and their expected final value dotted;
+    ``marker`` ``(index, label)`` draws a labelled vertical line at that period (e.g. a fix going live)."""
     values = [v for s in series.values() for v in s if v is not None] + [v for v in expected or [] if v is not None]
     if not labels or not values:
         return _empty("line", title, empty)
     left, right, top, bottom = 48, 12, 12, 34
+    if len(series) > 1:
+        top = 26   # room for the legend above the plot, clear of the lines and of the marker's label
     w, h = width - left - right, height - top - bottom
     high = max(values) * 1.15 or 1.0
     n = len(labels)
@@ -79,6 +83,19 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float | Non
             parts.append(f'<polyline class="mark" points="{path}" fill="none" stroke="{colour}" stroke-width="2.2">'
                          f'<title>{escape(name)}</title></polyline>')
             parts.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.6" fill="{colour}"/>' for px, py in points)
+    if marker is not None and 0 <= marker[0] < n:
+        mx = x(marker[0])
+        parts.append(f'<line class="marker" x1="{mx:.1f}" x2="{mx:.1f}" y1="{top}" y2="{top + h}" '
+                     f'stroke="{PALETTE["ink"]}" stroke-dasharray="3 3"/>'
+                     f'<text x="{mx + 4:.1f}" y="{top + 11}" font-size="11" fill="{PALETTE["ink"]}">'
+                     f'{escape(marker[1])}</text>')
+    legend_x = left + 8
+    if len(series) > 1:
+        for (name, _), colour in zip(series.items(), colours):
+            parts.append(f'<rect class="legend" x="{legend_x}" y="4" width="10" height="10" fill="{colour}"/>'
+                         f'<text x="{legend_x + 14}" y="13" font-size="11" fill="{PALETTE["ink"]}">'
+                         f'{escape(name)}</text>')
+            legend_x += 24 + 7 * len(name)
     if expected:
         pts = [(x(i), y(v)) for i, v in enumerate(expected) if v is not None]
         if pts:

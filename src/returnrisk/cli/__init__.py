@@ -35,7 +35,8 @@ def _register() -> None:
     from returnrisk.cli import data_commands  # noqa: F401  (registers commands on import)
 
     for module in ("model_commands", "serve_command", "fixes_command", "size_command",
-                   "reasons_command", "ops_commands", "db_command", "import_command", "customer_commands",
+                   "reasons_command", "ops_commands", "db_command", "import_command", "lifecycle_commands",
+                   "customer_commands",
                    "monitor_command", "retrain_command", "capture_commands"):
         try:
             __import__(f"returnrisk.cli.{module}")

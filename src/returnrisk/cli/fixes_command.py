@@ -55,6 +55,11 @@ def fixes(
                                       "(default: $RETURNRISK_MARGIN_LOSS_RATE, else "
                                       f"{DEFAULT_ECONOMICS.margin_loss_rate:g})."),
     top: int = typer.Option(15, "--top", min=0, help="Suggestions shown in the terminal."),
+    status: str = typer.Option(None, "--status", help="Only fixes with these statuses (comma-separated: open, "
+                               "in_progress, done, dismissed, measuring, measured, all), as recorded in the service "
+                               "database; done fixes no longer suggested are listed as last suggested."),
+    db: str = typer.Option(None, "--db", help="With --status: the service database (default "
+                           "$RETURNRISK_DATABASE_URL)."),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line: output, summary."),
 ) -> None:
     """Rank the product pages to fix: levers, evidence, expected returns avoided and savings per month.
@@ -91,6 +96,9 @@ def fixes(
     with out.status("weighing the evidence, product by product"):
         report = compute_fixes(shop, bundle, params, as_of=when,
                                model_info={"version": ref.version, "alias": ref.alias, "uri": ref.uri})
+    statuses: dict[str, str] = {}
+    if status is not None:
+        report, statuses = _with_status(report, shop, status, db)
     write_report(report, output)
     summary = report.summary()
     capture = report.reason_capture.message if report.reason_capture is not None else None
@@ -101,12 +109,14 @@ def fixes(
                   title_justify="left")
     for column, justify in (("#", "right"), ("product", "left"), ("size", "left"), ("lever", "left"),
                             ("returns avoided / month", "right"), ("savings / month", "right"),
-                            ("confidence", "right"), ("flagged since", "left")):
+                            ("confidence", "right"), ("flagged since", "left"), ("fix id", "left"),
+                            ("status", "left")):
         table.add_column(column, justify=justify)
     for fix in report.fixes[:top]:
         table.add_row(str(fix["priority_rank"]), fix["product_id"], fix["size"] or "", fix["lever"],
                       f"{fix['expected_returns_avoided_per_month']:.2f}", f"{fix['expected_savings_per_month']:,.2f}",
-                      f"{fix['confidence']:.3f}", fix["flagged_since"] or "")
+                      f"{fix['confidence']:.3f}", fix["flagged_since"] or "", fix["fix_id"],
+                      statuses.get(fix["fix_id"], "open" if status is None else ""))
     if top:
         out.print(table)
     out.print(f"in all: {summary['returns_avoided_per_month']:,.1f} returns avoided and "
@@ -114,4 +124,31 @@ def fixes(
               f"→ {output}")
     if as_json:
         print_json_line({"output": str(output), "model_version": ref.version, "data_dir": str(folder),
-                         "summary": summary})
+                         "summary": summary, **({"statuses": statuses} if status is not None else {})})
+
+
+def _with_status(report, shop, status: str, db: str | None):
+    """``report`` cut to the fixes whose recorded status (or phase) is in ``status``, and each one's phase."""
+    import dataclasses
+
+    from pydantic import TypeAdapter
+
+    from returnrisk.cli.lifecycle_commands import open_store
+    from returnrisk.config import Economics, read_settings
+    from returnrisk.fixes.suggestion import FixSuggestion
+    from returnrisk.lifecycle import FixBoard, FixQuery, select
+
+    query = FixQuery(status=FixQuery.parse_status(status), limit=10**9)
+    store = open_store(db)
+    try:
+        state = FixBoard(store, read_settings(Economics)).state(report, shop)
+    finally:
+        store.engine.dispose()
+    rows = select(state.rows, query).rows
+    current = {s.fix_id: s for s in report.suggestions}
+    adapter = TypeAdapter(FixSuggestion)
+    chosen = [current.get(r.fix_id) or adapter.validate_python(r.fix) for r in rows]
+    kept = {s.product_id for s in chosen}
+    cut = dataclasses.replace(report, suggestions=chosen, _json=None, _by_product=None,
+                              profiles={k: v for k, v in report.profiles.items() if k in kept})
+    return cut, {r.fix_id: r.phase for r in rows}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from returnrisk.dashboard.fix_words import FIX_TEXT
+
 __all__ = ["TEXT", "translator"]
 
 TEXT: dict[str, dict[str, str]] = {
@@ -155,6 +157,9 @@ TEXT: dict[str, dict[str, str]] = {
     "level_retrain_recommended": {"en": "retrain recommended", "fr": "réentraînement recommandé"},
     "no_data": {"en": "no data", "fr": "aucune donnée"},
 }
+
+
+TEXT.update(FIX_TEXT)   # the fix lifecycle's words (issue 17)
 
 
 def translator(lang: str):

@@ -9,11 +9,10 @@ import pandas as pd
 
 from returnrisk import charts
 from returnrisk.features.history import STATE_COLUMNS
-from returnrisk.fixes.levers import LEVERS
 from returnrisk.scoring.size_advice import size_advice
 from returnrisk.taxonomy import GROUP_LABELS, REASON_LABELS, RETURN_GROUPS
 
-__all__ = ["overview_page", "fixes_page", "product_page", "model_page"]
+__all__ = ["overview_page", "product_page", "model_page"]
 
 _S = {name: i for i, name in enumerate(STATE_COLUMNS)}
 
@@ -95,22 +94,6 @@ def overview_page(kpis, forecast, t, lang: str, refund_days: float) -> dict:
     return {"cards": cards, "trend": trend, "mix": mix_chart, "forecast_chart": band, "forecast_rows": rows,
             "forecast_total": fc["total"], "staff_total": round(sum(r["hours"] or 0 for r in rows), 1),
             "data_end": end}
-
-
-def fixes_page(report, *, category: str | None, brand: str | None, lever: str | None, sort: str,
-               limit: int = 100) -> dict:
-    fixes = report.select(category=category or None, brand=brand or None, lever=lever or None)
-    keys = {"savings": "expected_savings_per_month", "returns": "expected_returns_avoided_per_month",
-            "confidence": "confidence", "flagged": "flagged_since"}
-    key = keys.get(sort, "expected_savings_per_month")
-    fixes = sorted(fixes, key=lambda f: (f.get(key) is None, f.get(key) or 0), reverse=key != "flagged_since")
-    categories = sorted({f["category"] for f in report.fixes if f.get("category")})
-    brands = sorted({f["brand"] for f in report.fixes if f.get("brand")})
-    capture = getattr(report, "reason_capture", None)
-    return {"fixes": fixes[:limit], "matching": len(fixes), "categories": categories, "brands": brands,
-            "levers": list(LEVERS), "total_savings": sum(f["expected_savings_per_month"] for f in fixes),
-            "total_returns": sum(f["expected_returns_avoided_per_month"] for f in fixes),
-            "reason_note": capture.message if capture is not None else None}
 
 
 def _rate(row: np.ndarray, column: str) -> float:

@@ -14,11 +14,17 @@ from datetime import timezone
 
 import sqlalchemy as sa
 
-__all__ = ["metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING",
-           "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE",
-           "SESSIONS_TABLE", "sessions_table", "LOGIN_FAILURES_TABLE", "login_failures_table", "FORGOTTEN_TABLE",
-           "forgotten_table", "widget_events_table", "WIDGET_EVENTS_TABLE",
-           "customer_returns_table", "return_photos_table", "inbox_messages_table", "review_returns_table"]
+__all__ = [
+    "metadata", "returns_table", "RETURNS_TABLE", "VERSION_TABLE", "UTCDateTime", "NAMING",
+    # issue 17: fix lifecycle and alerts
+    "FIX_STATUS_CHANGES_TABLE", "FIX_STATUSES_TABLE", "ALERTS_TABLE", "ALERT_DELIVERIES_TABLE",
+    "fix_status_changes_table", "fix_statuses_table", "alerts_table", "alert_deliveries_table",
+    "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE",
+    "SESSIONS_TABLE", "sessions_table", "LOGIN_FAILURES_TABLE", "login_failures_table", "FORGOTTEN_TABLE",
+    "forgotten_table", "widget_events_table", "WIDGET_EVENTS_TABLE",
+    # issue 16: return capture
+    "customer_returns_table", "return_photos_table", "inbox_messages_table", "review_returns_table",
+]
 
 #: Names of the constraints SQLAlchemy generates (checks and primary keys are left unnamed or
 #: named explicitly, as in the first schema, so that databases created before the migrations match).
@@ -82,6 +88,75 @@ returns_table = sa.Table(
     sa.PrimaryKeyConstraint("line_id", "return_id", name="pk_returnrisk_returns"),
     sa.CheckConstraint("return_cost IS NULL OR return_cost >= 0", name="return_cost_not_negative"),
     sa.CheckConstraint("quantity IS NULL OR quantity >= 1", name="return_quantity_positive"),
+)
+
+
+# ==== issue 17: fix lifecycle (statuses with their audit trail, measured effects) and alerts ====
+# (migration 0003_fix_lifecycle.py; tables used by returnrisk.lifecycle)
+
+FIX_STATUS_CHANGES_TABLE = "returnrisk_fix_status_changes"
+FIX_STATUSES_TABLE = "returnrisk_fix_statuses"
+ALERTS_TABLE = "returnrisk_alerts"
+ALERT_DELIVERIES_TABLE = "returnrisk_alert_deliveries"
+
+#: Every status change of a fix, appended, never updated nor deleted: the audit trail.
+fix_status_changes_table = sa.Table(
+    FIX_STATUS_CHANGES_TABLE,
+    metadata,
+    sa.Column("change_id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("fix_id", sa.String(32), nullable=False, index=True),
+    sa.Column("product_id", sa.String(200), nullable=False),
+    sa.Column("size", sa.String(100), nullable=True),
+    sa.Column("lever", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("changed_by", sa.String(200), nullable=False),
+    sa.Column("changed_at", UTCDateTime(), nullable=False),
+    sa.Column("live_at", sa.Date(), nullable=True),
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("dismiss_reason", sa.String(20), nullable=True),
+    sa.Column("evidence", sa.JSON(), nullable=True),     # the evidence at the change (kept with a dismissal)
+    sa.Column("suggestion", sa.JSON(), nullable=True),   # the suggestion's JSON as last known at the change
+    sa.CheckConstraint("status IN ('open', 'in_progress', 'done', 'dismissed')", name="fix_status_known"),
+)
+
+#: The current status of each fix that was ever changed: its latest change (kept alongside the
+#: trail, in the same transaction; a change is written only if this row still points at the
+#: change it was decided on — two people changing one fix at once cannot interleave).
+fix_statuses_table = sa.Table(
+    FIX_STATUSES_TABLE,
+    metadata,
+    sa.Column("fix_id", sa.String(32), primary_key=True),
+    sa.Column("change_id", sa.Integer(), sa.ForeignKey(f"{FIX_STATUS_CHANGES_TABLE}.change_id",
+                                                         # the convention's name is longer than PostgreSQL's 63
+                                                         name="fk_returnrisk_fix_statuses_change_id"),
+              nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+)
+
+#: Alerts, once each (``alert_id`` is derived from what the alert is about: detecting it again
+#: finds it there), with the JSON body delivered to webhooks.
+alerts_table = sa.Table(
+    ALERTS_TABLE,
+    metadata,
+    sa.Column("alert_id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("product_id", sa.String(200), nullable=True),
+    sa.Column("fix_id", sa.String(32), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("payload", sa.JSON(), nullable=False),
+)
+
+#: The outbox: one row per alert and webhook destination (a hash of its URL), sent at least once.
+alert_deliveries_table = sa.Table(
+    ALERT_DELIVERIES_TABLE,
+    metadata,
+    sa.Column("alert_id", sa.String(40), sa.ForeignKey(f"{ALERTS_TABLE}.alert_id"), primary_key=True),
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("sent_at", UTCDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
 )
 
 

@@ -69,7 +69,7 @@ class EffectParams:
     draws: int = 2000
     seed: int = 0
     recent_days: int = 90
-    return_cost_per_unit: float = DEFAULT_ECONOMICS.return_cost_per_unit
+    return_cost_per_unit: float = DEFAULT_ECONOMICS.return_cost_per_return   # one return (a parcel), as FixParams
     margin_loss_rate: float = DEFAULT_ECONOMICS.margin_loss_rate
 
     def __post_init__(self):

@@ -20,9 +20,11 @@ from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.capture_desk import CaptureDesk
 from returnrisk.serving.customers import Shopper
 from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.portal_desk import PortalDesk
 from returnrisk.serving.returns_desk import ReturnsDesk
+from returnrisk.serving.security import Identity
 from returnrisk.serving.services import Services
 from returnrisk.serving.settings import Settings
 from returnrisk.serving.shops import ServiceShop
@@ -30,9 +32,10 @@ from returnrisk.serving.state import LoadedModel
 from returnrisk.serving.storefront import Storefront
 
 __all__ = [
-    "get_services", "current_model", "merchant", "admin", "storefront", "customer_token", "shopper",
-    "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep", "FiguresDep",
-    "StorefrontDep", "CustomerTokenDep", "ShopperDep", "EventsDep", "PortalDep", "CapturedDep",
+    "get_services", "current_model", "merchant", "merchant_identity", "admin", "storefront", "customer_token",
+    "shopper", "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep",
+    "FiguresDep", "LifecycleDep", "IdentityDep", "StorefrontDep", "CustomerTokenDep", "ShopperDep", "EventsDep",
+    "PortalDep", "CapturedDep",
 ]
 
 
@@ -58,6 +61,11 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 async def merchant(request: Request, services: ServicesDep, _declared: BearerDep) -> str:
     return services.keys.merchant_access(request)
+
+
+async def merchant_identity(request: Request, services: ServicesDep) -> Identity:
+    """A merchant (or admin) key's role and label: the author recorded for a change."""
+    return services.keys.merchant_identity(request)
 
 
 async def admin(request: Request, services: ServicesDep, _declared: BearerDep) -> str:
@@ -100,6 +108,10 @@ async def _captured(services: ServicesDep) -> CaptureDesk:
     return services.captured
 
 
+async def _lifecycle(services: ServicesDep) -> FixLifecycle:
+    return services.lifecycle
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ModelDep = Annotated[LoadedModel, Depends(current_model)]
 #: The shop history (one resolver, one cache); ``.get(model)`` loads on first use (blocking).
@@ -110,6 +122,9 @@ FixReportsDep = Annotated[FixReports, Depends(_fix_reports)]
 FiguresDep = Annotated[ReturnsFigures, Depends(_figures)]
 PortalDep = Annotated[PortalDesk, Depends(_portal)]
 CapturedDep = Annotated[CaptureDesk, Depends(_captured)]
+#: Fix statuses, measured effects and alerts.
+LifecycleDep = Annotated[FixLifecycle, Depends(_lifecycle)]
+IdentityDep = Annotated[Identity, Depends(merchant_identity)]
 
 
 async def _storefront(services: ServicesDep) -> Storefront:

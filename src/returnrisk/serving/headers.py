@@ -5,7 +5,8 @@ A pure ASGI middleware, outermost but for the metrics: it adds precomputed heade
 
 * ``Content-Security-Policy`` (:data:`CSP`): scripts, styles, fonts and connections from this
   origin only (the dashboard has no inline script or style: its CSS is a static file), images
-  also as ``data:`` URLs, no plugins, no ``<base>``, forms post here, and no framing
+  also as ``data:`` URLs and from HTTPS origins (the shop's product photos on the fix list and
+  product page), no plugins, no ``<base>``, forms post here, and no framing
   (``frame-ancestors 'none'``); only ``/redoc`` allows inline styles (:data:`CSP_REDOC`: Redoc
   writes its styles at run time; Swagger UI on ``/docs`` needs nothing more);
 * ``X-Frame-Options: DENY`` (browsers without CSP 2), ``X-Content-Type-Options: nosniff``,
@@ -29,7 +30,7 @@ from returnrisk.serving.logs import REQUEST_ID
 
 __all__ = ["CSP", "CSP_REDOC", "ResponseHeadersMiddleware", "security_headers"]
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; font-src 'self'; "
        "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "
        "frame-ancestors 'none'")
 #: Redoc (``/redoc`` only) writes its styles at run time (styled-components): inline styles allowed there.

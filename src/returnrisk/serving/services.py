@@ -29,6 +29,8 @@ part                 what it holds
 ``fix_reports``      the fix report of each loaded model, computed once
 ``figures``          KPIs and forecast, cached
 ``returns``          recording returns (line checks, reasons, store)
+``csrf``             CSRF tokens of the dashboard's forms (:class:`~returnrisk.serving.csrf.CsrfGuard`)
+``lifecycle``        fix statuses, measured effects and alerts (:class:`~returnrisk.serving.fix_lifecycle.FixLifecycle`)
 ``orders``           the order lines received by webhook (service database)
 ``webhooks``         ``POST /v1/webhooks/shopify`` (signature, orders, returns, refunds)
 ``capture``          the capture tables (portal and e-mail returns, photos, inbox, review list)
@@ -56,6 +58,8 @@ from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.capture_desk import CaptureDesk
 from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.csrf import CsrfGuard
+from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.login_throttle import LoginThrottle
 from returnrisk.serving.metrics import Metrics
@@ -97,6 +101,8 @@ class Services:
     fix_reports: FixReports
     figures: ReturnsFigures
     returns: ReturnsDesk
+    lifecycle: FixLifecycle
+    csrf: CsrfGuard
     orders: WebhookOrderStore
     webhooks: ShopifyWebhooks
     capture: CaptureRecords
@@ -119,6 +125,7 @@ class Services:
         shop = ServiceShop(settings, holder)
         reasons = ReasonInferrer()
         keys = KeyChecker(settings)
+        fix_reports = FixReports(settings, shop)
         orders = WebhookOrderStore(store.engine)
         returns = ReturnsDesk(store, shop, reasons, orders)
         capture = CaptureRecords(store.engine)
@@ -138,13 +145,16 @@ class Services:
                                   lifetime_s=settings.session_hours * 3600),
             slots=slots, storefront=Storefront(settings, keys, slots, metrics), shop=shop, store=store,
             events=WidgetEvents(store.engine), reasons=reasons,
-            fix_reports=FixReports(settings, shop), figures=ReturnsFigures(settings, holder, shop),
+            fix_reports=fix_reports, figures=ReturnsFigures(settings, holder, shop),
             returns=returns, orders=orders, monitor=monitor,
             webhooks=ShopifyWebhooks(settings.shopify_webhook_secret, orders, returns),
             login_throttle=LoginThrottle(store.engine, max_per_client=settings.login_max_failures,
                                          max_global=settings.login_max_failures_global,
                                          window_s=settings.login_window_seconds),
             capture=capture, portal=portal, captured=CaptureDesk(store, capture, shop, settings.economics),
+            lifecycle=FixLifecycle(settings, store.engine, fix_reports, shop),
+            csrf=CsrfGuard(settings.session_secret or "\n".join(sorted(keys.merchant)) or "no-keys",
+                           purpose="dashboard", path="/dashboard"),
         )
         if resolver is not None and settings.model_poll_seconds > 0:
             services.watch = AliasWatch(resolver, lambda: holder.current.version if holder.current else None,

@@ -1,5 +1,9 @@
 """The merchandiser dashboard under ``/dashboard`` (merchant key: login form → session cookie, or a
-``Authorization: Bearer`` header). Pages are rendered on the server with inline SVG charts."""
+``Authorization: Bearer`` header). Pages are rendered on the server with inline SVG charts.
+
+Fix statuses are changed with plain HTML forms (``POST /dashboard/fixes/{fix_id}/status``), each
+carrying a CSRF token (:class:`~returnrisk.serving.csrf.CsrfGuard`); the change is recorded under
+the label of the key that logged in."""
 
 from __future__ import annotations
 
@@ -12,12 +16,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from returnrisk.dashboard.capture_pages import capture_section, review_page
+from returnrisk.dashboard.fix_pages import fix_list_page, form_change, product_fixes
 from returnrisk.dashboard.i18n import translator
 from returnrisk.dashboard.model_health import monitoring_panel
-from returnrisk.dashboard.pages import fixes_page, model_page, overview_page, product_page
+from returnrisk.dashboard.pages import model_page, overview_page, product_page
 from returnrisk.dashboard.sessions import COOKIE
+from returnrisk.errors import InputError, ReturnRiskError
+from returnrisk.lifecycle import FixQuery
+from returnrisk.lifecycle.export import fixes_csv
 from returnrisk.serving.deps import ServicesDep
-from returnrisk.serving.security import bearer_key
+from returnrisk.serving.errors import status_of
+from returnrisk.serving.security import Identity, bearer_key
 from returnrisk.serving.services import Services
 from returnrisk.timeutil import DAY
 
@@ -37,26 +46,38 @@ def _lang(request: Request) -> str:
     return lang
 
 
-async def _role(request: Request, services: Services) -> str | None:
-    role = services.keys.role_of(bearer_key(request))
-    if role in ("merchant", "admin"):
-        return role
+async def _identity(request: Request, services: Services) -> Identity | None:
+    """Who is looking: a merchant/admin bearer key, else the session (its role and key label, kept in
+    the session's row of the service database)."""
+    found = services.keys.identify(bearer_key(request))
+    if found is not None:
+        return found
     token = request.cookies.get(COOKIE)
-    return await run_in_threadpool(services.sessions.role, token) if token else None
+    session = await run_in_threadpool(services.sessions.lookup, token) if token else None
+    return None if session is None else Identity(session.role, session.label or session.role)
+
+
+async def _role(request: Request, services: Services) -> str | None:
+    who = await _identity(request, services)
+    return None if who is None else who.role
 
 
 def _render(request: Request, template: str, *, status: int = 200, nav: str = "", logged_in: bool = True,
-            **context) -> HTMLResponse:
+            services: Services | None = None, **context) -> HTMLResponse:
     lang = _lang(request)
     other = "fr" if lang == "en" else "en"
     params = {k: v for k, v in request.query_params.items() if k != "lang"}
     switch_url = f"{request.url.path}?{urlencode({**params, 'lang': other})}"
+    seed = services.csrf.seed(request) if services is not None else None
     html = _templates.get_template(template).render(
         t=translator(lang), lang=lang, other_lang=other, switch_url=switch_url, nav=nav, logged_in=logged_in,
-        page_title=context.pop("page_title", "returnrisk"), **context)
+        page_title=context.pop("page_title", "returnrisk"),
+        csrf_token=services.csrf.token(seed) if seed else "", **context)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in ("en", "fr"):
         response.set_cookie(_LANG_COOKIE, lang, max_age=365 * DAY, samesite="lax")
+    if seed:
+        services.csrf.keep(response, seed, secure=services.settings.secure_cookies)
     return response
 
 
@@ -65,11 +86,13 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/dashboard/login?next={quote(target)}&lang={_lang(request)}", status_code=303)
 
 
-def _problem(request: Request, exc: Exception, heading: str, status: int = 503) -> HTMLResponse:
+def _problem(request: Request, exc: Exception, heading: str, status: int = 503, *, back: str | None = None
+             ) -> HTMLResponse:
     text = str(exc)
     log.warning("dashboard: %s", text)
-    return _render(request, "message.html", status=status, heading=heading,
-                   text=translator(_lang(request))("unavailable", why=text), page_title=heading)
+    shown = text if back else translator(_lang(request))("unavailable", why=text)
+    return _render(request, "message.html", status=status, heading=heading, text=shown, page_title=heading,
+                   back=back)
 
 
 def _safe_next(target: str | None) -> str:
@@ -100,15 +123,15 @@ def login(request: Request, services: ServicesDep, key: str = Form(""), next: st
                            page_title=t("login"))
         response.headers["Retry-After"] = str(throttled.retry_after)
         return response
-    role = services.keys.role_of(key.strip())
-    if role not in ("merchant", "admin"):
+    who = services.keys.identify(key.strip())
+    if who is None:
         services.login_throttle.failed(client)
         # the form again, with the message (200: a re-displayed form, not a failed resource)
         return _render(request, "login.html", logged_in=False, next=_safe_next(next), error=t("wrong_key"),
                        page_title=t("login"))
     services.login_throttle.succeeded(client)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, services.sessions.issue(role), httponly=True,
+    response.set_cookie(COOKIE, services.sessions.issue(who.role, label=who.label), httponly=True,
                         secure=services.settings.secure_cookies, samesite="strict", path="/dashboard",
                         max_age=services.sessions.lifetime_s)
     return response
@@ -139,7 +162,28 @@ async def overview(request: Request, services: ServicesDep) -> Response:
         data["capture"] = capture_section(await run_in_threadpool(services.captured.figures), t)
     except Exception as exc:  # noqa: BLE001 - the overview still shows the rest
         log.warning("dashboard: capture figures unavailable: %s", exc)
-    return _render(request, "overview.html", nav="overview", page_title=t("overview"), **data)
+    try:
+        alerts = await run_in_threadpool(services.lifecycle.alerts, limit=10)
+    except Exception as exc:  # noqa: BLE001 - the overview still shows its figures
+        log.warning("dashboard: alerts unavailable: %s", exc)
+        alerts = []
+    return _render(request, "overview.html", nav="overview", page_title=t("overview"), alerts=alerts, **data)
+
+
+def _fix_query(request: Request) -> tuple[FixQuery, str]:
+    """The list's view from the query string (``InputError`` for a bad value)."""
+    p = request.query_params
+    status = p.get("status", "")
+    order = p.get("order", "")
+    try:
+        offset, limit = int(p.get("offset") or 0), int(p.get("limit") or 50)
+    except ValueError:
+        raise InputError("offset and limit must be whole numbers") from None
+    query = FixQuery(status=FixQuery.parse_status(status), lever=p.get("lever") or None,
+                     category=p.get("category") or None, brand=p.get("brand") or None, search=p.get("q") or None,
+                     sort=p.get("sort") or "rank", descending=None if order not in ("asc", "desc") else order == "desc",
+                     offset=offset, limit=min(limit, 500))
+    return query, status
 
 
 @router.get("/dashboard/review")
@@ -156,18 +200,57 @@ async def review(request: Request, services: ServicesDep):
 
 
 @router.get("/dashboard/fixes")
-async def fixes(request: Request, services: ServicesDep, category: str = "", brand: str = "", lever: str = "",
-                sort: str = "savings"):
+async def fixes(request: Request, services: ServicesDep):
     if not await _role(request, services):
         return _login_redirect(request)
-    t = translator(_lang(request))
+    lang = _lang(request)
+    t = translator(lang)
     try:
-        report = await run_in_threadpool(services.fix_reports.get, services.model())
-        data = fixes_page(report, category=category, brand=brand, lever=lever, sort=sort)
+        query, status = _fix_query(request)
+        state, page = await run_in_threadpool(services.lifecycle.page, services.model(), query)
+        data = fix_list_page(state, page, query, status, lang, t, services.lifecycle.currency)
     except Exception as exc:  # noqa: BLE001
-        return _problem(request, exc, t("fixes"))
-    return _render(request, "fixes.html", nav="fixes", page_title=t("fixes"),
-                   selected={"category": category, "brand": brand, "lever": lever, "sort": sort}, **data)
+        return _problem(request, exc, t("fixes"), status=status_of(exc) if isinstance(exc, ReturnRiskError) else 503)
+    selected = {"status": status, "lever": query.lever or "", "category": query.category or "",
+                "brand": query.brand or "", "q": query.search or ""}
+    return _render(request, "fixes.html", nav="fixes", page_title=t("fixes"), services=services, selected=selected,
+                   next_url=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), **data)
+
+
+@router.get("/dashboard/fixes.csv")
+async def fixes_export(request: Request, services: ServicesDep):
+    """Exactly the rows and columns the list shows for the same query string."""
+    if not await _role(request, services):
+        return _login_redirect(request)
+    lang = _lang(request)
+    try:
+        query, _ = _fix_query(request)
+        _, page = await run_in_threadpool(services.lifecycle.page, services.model(), query)
+    except Exception as exc:  # noqa: BLE001
+        return _problem(request, exc, translator(lang)("fixes"),
+                        status=status_of(exc) if isinstance(exc, ReturnRiskError) else 503)
+    return Response(fixes_csv(page.rows, lang), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="fixes.csv"'})
+
+
+@router.post("/dashboard/fixes/{fix_id}/status")
+async def change_status(request: Request, services: ServicesDep, fix_id: str, status: str = Form(""),
+                        live_at: str = Form(""), note: str = Form(""), dismiss_reason: str = Form(""),
+                        next: str = Form("/dashboard/fixes"), csrf_token: str = Form("")):
+    who = await _identity(request, services)
+    if who is None:
+        return _login_redirect(request)
+    t = translator(_lang(request))
+    back = _safe_next(next)
+    problem = services.csrf.valid(request, csrf_token)
+    if problem is not None:
+        return _problem(request, Exception(problem), t("cannot_change"), status=403, back=back)
+    try:
+        change = form_change(fix_id, status, live_at, note, dismiss_reason)
+        await run_in_threadpool(services.lifecycle.change, services.model(), fix_id, change, who.label)
+    except ReturnRiskError as exc:
+        return _problem(request, exc, t("cannot_change"), status=status_of(exc), back=back)
+    return RedirectResponse(back, status_code=303)
 
 
 @router.get("/dashboard/products/{product_id}")
@@ -187,9 +270,23 @@ async def product(request: Request, services: ServicesDep, product_id: str):
             log.warning("dashboard: fixes unavailable for the product page: %s", exc)
             report = None
         data = await run_in_threadpool(product_page, model, product_id, report, t, lang)
+        data.update(await run_in_threadpool(_product_fixes, services, model, product_id, t, lang))
     except Exception as exc:  # noqa: BLE001
         return _problem(request, exc, product_id)
-    return _render(request, "product.html", page_title=product_id, **data)
+    return _render(request, "product.html", page_title=product_id, services=services,
+                   next_url=str(request.url.path) + f"?lang={lang}", **data)
+
+
+def _product_fixes(services: Services, model, product_id: str, t, lang: str) -> dict:
+    """The product's fixes with their buttons and the measured effects (``dashboard.fix_pages``)."""
+    lifecycle = services.lifecycle
+    try:
+        state = lifecycle.state(model)
+    except Exception as exc:  # noqa: BLE001 - the page still shows what it can without fixes
+        log.warning("dashboard: fix statuses unavailable for the product page: %s", exc)
+        return product_fixes(None, product_id, lambda fix_id: None, lang, t, lifecycle.currency)
+    return product_fixes(state, product_id, lambda fix_id: lifecycle.chart(model, fix_id), lang, t,
+                         lifecycle.currency)
 
 
 @router.get("/dashboard/model")

@@ -29,11 +29,11 @@ async def shopify_webhook(
     request: Request,
     services: ServicesDep,
     x_shopify_topic: Annotated[str | None, Header(
-        description="The webhook's topic: orders/create, orders/updated, returns/*, refunds/create.")] = None,
+        description="The webhook's topic, e.g. orders/create, returns/request, refunds/create.")] = None,
     x_shopify_hmac_sha256: Annotated[str | None, Header(
-        description="Base64 HMAC-SHA256 of the raw body, keyed with RETURNRISK_SHOPIFY_WEBHOOK_SECRET.")] = None,
+        description="Base64 HMAC-SHA256 of the raw body with RETURNRISK_SHOPIFY_WEBHOOK_SECRET.")] = None,
     x_shopify_triggered_at: Annotated[str | None, Header(
-        description="When Shopify sent the event (ISO 8601).")] = None,
+        description="When Shopify triggered the webhook (ISO time).")] = None,
 ) -> dict:
     body = await request.body()
     return await run_in_threadpool(services.webhooks.handle, x_shopify_topic, body, x_shopify_hmac_sha256,

@@ -1,7 +1,7 @@
 """Dashboard sessions (revocable), failed logins (the throttle), forgotten customers (issue 18).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 
 Three new tables, nothing altered: ``returnrisk_sessions`` (a row per dashboard login; logout
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
