@@ -21,7 +21,6 @@ from PIL import Image
 from portal_support import SECRET, Orders, expired_token, hidden, portal_shop
 from returnrisk.capture.exchange import exchange_offer
 from returnrisk.capture.links import PortalLinks
-from returnrisk.capture.records import CaptureRecords
 from returnrisk.capture.settings import PortalSettings
 from returnrisk.cli import main
 from returnrisk.serving.app import create_app

@@ -57,8 +57,8 @@ from returnrisk.operations.store import ReturnStore
 from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.operations.widget_events import WidgetEvents
 from returnrisk.serving.capture_desk import CaptureDesk
-from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.csrf import CsrfGuard
+from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.login_throttle import LoginThrottle
