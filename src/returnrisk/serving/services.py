@@ -119,7 +119,7 @@ class Services:
         fix_reports = FixReports(settings, shop)
         orders = WebhookOrderStore(store.engine)
         returns = ReturnsDesk(store, shop, reasons, orders)
-        metrics = Metrics()
+        metrics = Metrics(settings.metrics_dir)
         slots = ModelSlots(settings.model_slots, metrics)
         monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
                                 tracker_reader(settings.tracking_uri))
