@@ -10,6 +10,7 @@ from the environment, through :func:`read_settings`.
 
 from __future__ import annotations
 
+import os
 from typing import TypeVar
 
 from pydantic import Field, ValidationError, field_validator
@@ -125,14 +126,23 @@ def env_name(field: str, cls: type[BaseSettings] | None = None) -> str:
     return f"{prefix}{field.upper()}"
 
 
-def read_settings(cls: type[_S], docs: str = "docs/serving.md#settings") -> _S:
-    """``cls()`` read from the environment and ``.env`` — for entry points only.
+def secrets_dir() -> str | None:
+    """Where settings may also be read from files (Docker/compose secrets), one file per setting named
+    like its variable (``returnrisk_database_url``, …; the environment wins): ``RETURNRISK_SECRETS_DIR``,
+    else ``/run/secrets`` when it exists."""
+    return os.environ.get("RETURNRISK_SECRETS_DIR") or ("/run/secrets" if os.path.isdir("/run/secrets") else None)
+
+
+def read_settings(cls: type[_S], docs: str = "docs/serving.md#settings", **overrides) -> _S:
+    """``cls()`` read from the environment, ``.env`` and the secrets folder (:func:`secrets_dir`) —
+    for entry points only; ``overrides`` are values the entry point decided itself.
 
     An invalid value raises :class:`~returnrisk.errors.InputError` naming the variable, the
     value found and what is expected (instead of a validation traceback).
     """
     try:
-        return cls()
+        folder = secrets_dir()
+        return cls(**overrides, **({"_secrets_dir": folder} if folder else {}))
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

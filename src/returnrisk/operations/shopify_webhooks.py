@@ -51,6 +51,7 @@ from returnrisk.importers.webhooks import WebhookRefund, parse_order, parse_refu
 from returnrisk.operations.return_events import RecordOutcome, StoredReturn, utc_datetime
 from returnrisk.operations.store import ReturnStore
 from returnrisk.operations.webhook_orders import WebhookOrderStore
+from returnrisk.timeutil import to_utc
 
 __all__ = ["ShopifyWebhooks", "WebhookSignatureInvalid", "WebhooksNotConfigured", "ReturnRecorder",
            "shopify_signature", "ORDER_TOPICS", "RETURN_TOPICS", "REFUND_TOPICS", "SECRET_VARIABLE"]
@@ -238,5 +239,5 @@ def _header_time(value: str | None) -> pd.Timestamp | None:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError):
         return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return to_utc(stamp)
 

@@ -122,7 +122,7 @@ class CustomerTokens:
         lifetime = expires - (float(issued) if isinstance(issued, (int, float)) else now)
         if lifetime > MAX_TOKEN_LIFETIME + LEEWAY:
             raise _invalid(f"the customer token is valid for {lifetime / 3600:.1f} hours: tokens may live at most "
-                           "24 hours (set 'exp' to at most iat + 86400)")
+                           "24 hours (set 'exp' at most 24 hours after 'iat')")
         return subject, expires
 
 

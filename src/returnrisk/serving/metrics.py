@@ -37,7 +37,7 @@ from pathlib import Path
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["Metrics", "exposition", "multiprocess_dir", "prepare_multiprocess_dir", "BANDS"]
+__all__ = ["Metrics", "exposition", "prepare_multiprocess_dir", "BANDS"]
 
 prometheus_client.disable_created_metrics()
 
@@ -45,11 +45,6 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 _SCORE_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _WAIT_BUCKETS = (0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 BANDS = ("low", "medium", "high")
-
-
-def multiprocess_dir() -> str | None:
-    """The multiprocess folder in force (``PROMETHEUS_MULTIPROC_DIR``), or ``None``."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir") or None
 
 
 def prepare_multiprocess_dir(folder: str | Path) -> Path:
@@ -83,7 +78,7 @@ def _alive(pid: int) -> bool:
 
 def exposition(metrics: "Metrics") -> bytes:
     """The text of ``GET /metrics``: this process's registry, or every worker's in multiprocess mode."""
-    folder = multiprocess_dir()
+    folder = metrics.multiprocess_dir
     if folder is None:
         return prometheus_client.generate_latest(metrics.registry)
     from prometheus_client import multiprocess
@@ -99,7 +94,10 @@ def exposition(metrics: "Metrics") -> bytes:
 class Metrics:
     """The metrics of one app (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        #: The workers' shared folder (multiprocess mode: the ``PROMETHEUS_MULTIPROC_DIR`` the entry
+        #: point found, ``Settings.metrics_dir``), or ``None`` for one process.
+        self.multiprocess_dir = multiprocess_dir
         self.registry = registry = CollectorRegistry()
         #: Custom collectors (values computed at scrape time, the same in every worker), also
         #: exposed in multiprocess mode, where the registry above is not read.

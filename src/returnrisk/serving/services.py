@@ -134,7 +134,7 @@ class Services:
                                 holder, reasons, secure_cookies=settings.secure_cookies)
         except ValueError as exc:
             raise InputError(f"RETURNRISK_PORTAL_RATE_LIMIT: {exc}") from None
-        metrics = Metrics()
+        metrics = Metrics(settings.metrics_dir)
         slots = ModelSlots(settings.model_slots, metrics)
         monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
                                 tracker_reader(settings.tracking_uri))

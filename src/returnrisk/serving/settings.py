@@ -9,7 +9,6 @@ factory receives the object.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -77,13 +76,8 @@ class Settings(BaseSettings):
                                    "returnrisk.capture.settings.PortalSettings).")
 
     def __init__(self, **values):
-        # secrets as files (Docker/compose secrets): RETURNRISK_SECRETS_DIR, else /run/secrets when it exists; one
-        # file per setting named like its variable (returnrisk_database_url, …); the environment wins
-        if "_secrets_dir" not in values:
-            folder = os.environ.get("RETURNRISK_SECRETS_DIR") or ("/run/secrets" if os.path.isdir("/run/secrets")
-                                                                  else None)
-            if folder:
-                values["_secrets_dir"] = folder
+        # secrets as files (Docker/compose secrets): the entry points pass ``_secrets_dir``
+        # (returnrisk.config.secrets_dir: RETURNRISK_SECRETS_DIR, else /run/secrets when it exists)
         if "economics" not in values and "_env_file" in values:   # the same .env choice for both
             values["economics"] = Economics(_env_file=values["_env_file"])
         if "portal" not in values and "_env_file" in values:
