@@ -155,7 +155,7 @@ def test_overview_shows_kpis_trend_reasons_and_forecast(service, browser):
     assert p.page.locator(".kpi").count() == 6
     assert p.charts_drawn() >= 3
     assert p.page.locator("svg[data-chart=line] .provisional").count() >= 1   # open windows are marked
-    assert p.page.locator("table tbody tr").count() == 14                      # 14 forecast days
+    assert p.page.locator("#forecast-table tbody tr").count() == 14            # 14 forecast days
     p.shot("overview")
     p.close()
 

@@ -96,9 +96,9 @@ LAYERS = (
     {"features"},
     {"model"},
     {"scoring"},
-    {"tracking", "fixes", "operations", "monitoring"},
+    {"tracking", "fixes", "operations", "capture", "monitoring"},
     # cluster: a training run on Dask (shares pipeline's log and gate); lifecycle: fix statuses, effects, alerts
-    {"pipeline", "dashboard", "cluster", "lifecycle"},
+    {"pipeline", "dashboard", "portal", "cluster", "lifecycle"},
     {"serving"},
     {"cli", "__main__"},   # __main__: `python -m returnrisk` runs the CLI
 )

@@ -286,7 +286,9 @@ def test_kpis_endpoint_matches_the_library_and_the_raw_files(served, bundle, tra
     shop = load_shop(trained.data, quarantine_dir=trained.data / ".q-test", reason_filler=default_reason_filler())
     expected = compute_kpis(shop, start=pd.Timestamp("2026-06-01", tz="UTC"), by="week", bundle=bundle,
                             model_info={"version": "7"}, limit=100).to_dict()
+    capture = report.pop("capture")          # the capture channels' figures (issue 16), from the returns store
     assert report == expected
+    assert capture == served.app.state.services.captured.figures()
     lines = pd.read_csv(trained.data / "order_lines.csv", dtype=str, keep_default_na=False)
     returns = pd.read_csv(trained.data / "returns.csv", dtype=str, keep_default_na=False)
     lines = lines[pd.to_datetime(lines["ordered_at"], utc=True) >= pd.Timestamp("2026-06-01", tz="UTC")]

@@ -37,7 +37,7 @@ def _register() -> None:
     for module in ("model_commands", "serve_command", "fixes_command", "size_command",
                    "reasons_command", "ops_commands", "db_command", "import_command", "lifecycle_commands",
                    "customer_commands",
-                   "monitor_command", "retrain_command"):
+                   "monitor_command", "retrain_command", "capture_commands"):
         try:
             __import__(f"returnrisk.cli.{module}")
         except ModuleNotFoundError as exc:  # a command group not built in this version

@@ -246,6 +246,18 @@ def forecast(
 
 
 # ---- export-returns -----------------------------------------------------------------------------
+def _export_exchanges(store, out_dir: Path) -> int:
+    """exchanges.csv beside returns.csv: the customer returns with their exchange or refund (issue 16)."""
+    from returnrisk.capture.listing import exchanges_table
+    from returnrisk.capture.records import CaptureRecords
+    from returnrisk.io_files import write_table
+
+    table = exchanges_table(store, CaptureRecords(store.engine))
+    write_table(table, Path(out_dir) / "exchanges.csv")
+    return len(table)
+
+
+
 @app.command("export-returns")
 def export_returns_command(
     out_dir: Path = typer.Option(..., "--out", help="Folder to write returns.csv to."),
@@ -271,6 +283,7 @@ def export_returns_command(
 
     try:
         result = export_returns(store, out_dir, merge_with=merge_with)
+        exchanges = _export_exchanges(store, out_dir)
     except SQLAlchemyError as exc:
         raise InputError(f"cannot read the returns database {url}: {str(exc).splitlines()[0]} — check --db") from None
     finally:
@@ -293,5 +306,7 @@ def export_returns_command(
         if result.malformed_shop_rows:
             out.print(f"[yellow]{result.malformed_shop_rows:,} malformed rows of the shop's returns file could not be "
                       "carried over: fix them (returnrisk validate --data DIR lists them)[/]")
+    out.print(f"{exchanges:,} customer returns (portal, e-mail: exchange or refund, size asked) written to "
+              f"{Path(out_dir) / 'exchanges.csv'}")
     if as_json:
-        print_json_line(result.to_dict())
+        print_json_line({**result.to_dict(), "exchanges": exchanges})

@@ -94,6 +94,37 @@ TEXT: dict[str, dict[str, str]] = {
     "no_previous": {"en": "No previous version to compare with.", "fr": "Pas de version précédente à comparer."},
     "unavailable": {"en": "Not available: {why}", "fr": "Indisponible : {why}"},
     "page_not_found": {"en": "Product not found", "fr": "Produit introuvable"},
+    # ---- capture channels (issue 16) ----
+    "capture": {"en": "Where returns are declared", "fr": "Où les retours sont déclarés"},
+    "returns_by_channel": {"en": "Returns by channel", "fr": "Retours par canal"},
+    "channel_portal": {"en": "Return portal", "fr": "Portail de retour"},
+    "channel_email": {"en": "E-mail", "fr": "E-mail"},
+    "channel_api": {"en": "API", "fr": "API"},
+    "channel_import": {"en": "Import (history)", "fr": "Import (historique)"},
+    "channel_webhook": {"en": "Webhook", "fr": "Webhook"},
+    "with_reason": {"en": "Returns with a reason", "fr": "Retours avec un motif"},
+    "before_portal": {"en": "before: history ({n})", "fr": "avant : historique ({n})"},
+    "after_portal": {"en": "since the portal ({n})", "fr": "depuis le portail ({n})"},
+    "no_portal_yet": {"en": "no portal return yet", "fr": "aucun retour par le portail"},
+    "exchanges_vs_refunds": {"en": "Exchanges vs refunds (size offer)", "fr": "Échanges vs remboursements (offre de "
+                                                                           "taille)"},
+    "exchanges_line": {"en": "{exchanges} exchanges, {refunds} refunds of {offered} offered ({share})",
+                       "fr": "{exchanges} échanges, {refunds} remboursements sur {offered} offres ({share})"},
+    "sales_kept": {"en": "Sales kept", "fr": "Ventes conservées"},
+    "units_value": {"en": "{units} unit(s) · {value}", "fr": "{units} unité(s) · {value}"},
+    "review": {"en": "To review", "fr": "À vérifier"},
+    "review_intro": {"en": "E-mails the inbox could not match to an order (nothing recorded), or whose items were not "
+                           "named (the whole order recorded): check them and record or correct the returns.",
+                     "fr": "E-mails que la boîte de réception n'a pas pu rattacher à une commande (rien n'est "
+                           "enregistré), ou dont les articles ne sont pas nommés (toute la commande est enregistrée) : "
+                           "vérifiez-les et enregistrez ou corrigez les retours."},
+    "review_empty": {"en": "Nothing to review.", "fr": "Rien à vérifier."},
+    "received": {"en": "Received", "fr": "Reçu"},
+    "subject": {"en": "Subject", "fr": "Objet"},
+    "customer_words": {"en": "Customer's words", "fr": "Mots du client"},
+    "order_col": {"en": "Order", "fr": "Commande"},
+    "reason_guess": {"en": "Reason (confidence)", "fr": "Motif (confiance)"},
+    "recorded_returns": {"en": "Recorded", "fr": "Enregistré"},
     # model page: monitoring (returnrisk monitor)
     "monitoring": {"en": "Is the model still right?", "fr": "Le modèle a-t-il toujours raison ?"},
     "monitoring_none": {"en": "This model has not been monitored yet: run `returnrisk monitor` (it scores the lines "

@@ -22,6 +22,8 @@ __all__ = [
     "webhook_order_lines_table", "WEBHOOK_ORDER_LINES_TABLE",
     "SESSIONS_TABLE", "sessions_table", "LOGIN_FAILURES_TABLE", "login_failures_table", "FORGOTTEN_TABLE",
     "forgotten_table", "widget_events_table", "WIDGET_EVENTS_TABLE",
+    # issue 16: return capture
+    "customer_returns_table", "return_photos_table", "inbox_messages_table", "review_returns_table",
 ]
 
 #: Names of the constraints SQLAlchemy generates (checks and primary keys are left unnamed or
@@ -188,6 +190,86 @@ webhook_order_lines_table = sa.Table(
     sa.Index("ix_returnrisk_webhook_order_lines_order_id", "order_id"),
 )
 
+
+# ---- issue 16: return capture where customers are (portal, e-mail) — migration 0006 -----------------
+#: What the returns table does not hold about a return declared by a customer (portal, e-mail): its
+#: return id and quantity, the form or message it came from, the exchange offered and chosen.
+customer_returns_table = sa.Table(
+    "returnrisk_customer_returns",
+    metadata,
+    sa.Column("return_id", sa.String(200), primary_key=True),
+    sa.Column("request_id", sa.String(200), nullable=False, index=True),
+    sa.Column("line_id", sa.String(200), nullable=False, index=True),
+    sa.Column("order_id", sa.String(200), nullable=False),
+    sa.Column("product_id", sa.String(200), nullable=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),            # pending (being recorded) | recorded
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("reason_code", sa.String(40), nullable=True),       # as chosen by the customer (None: own words)
+    sa.Column("resolution", sa.String(20), nullable=False),       # refund | exchange
+    sa.Column("exchange_offered", sa.Boolean(), nullable=False),
+    sa.Column("size_ordered", sa.String(40), nullable=True),
+    sa.Column("size_offered", sa.String(40), nullable=True),      # the recommended size offered
+    sa.Column("size_asked", sa.String(40), nullable=True),        # the size asked for in exchange
+    sa.Column("offer_source", sa.String(20), nullable=True),      # size_advice | next_size
+    sa.Column("unit_price", sa.Float(), nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("lang", sa.String(2), nullable=True),
+    sa.Column("review", sa.Boolean(), nullable=False),            # lines to check (e-mail naming no line)
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("quantity >= 1", name="customer_return_quantity_positive"),
+)
+
+#: Photos attached to a return ("Arrived damaged"): metadata here, the files beside the database.
+return_photos_table = sa.Table(
+    "returnrisk_return_photos",
+    metadata,
+    sa.Column("photo_id", sa.String(64), primary_key=True),
+    sa.Column("request_id", sa.String(200), nullable=False, index=True),
+    sa.Column("line_id", sa.String(200), nullable=False),
+    sa.Column("file_name", sa.String(200), nullable=False),
+    sa.Column("content_type", sa.String(40), nullable=False),
+    sa.Column("bytes", sa.Integer(), nullable=False),
+    sa.Column("width", sa.Integer(), nullable=False),
+    sa.Column("height", sa.Integer(), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+#: E-mails the inbox has processed (by Message-ID): a message is never recorded twice.
+inbox_messages_table = sa.Table(
+    "returnrisk_inbox_messages",
+    metadata,
+    sa.Column("message_id", sa.String(500), primary_key=True),
+    sa.Column("source", sa.String(20), nullable=False),           # imap | maildir | eml
+    sa.Column("status", sa.String(20), nullable=False),           # processing | recorded | review
+    sa.Column("order_id", sa.String(200), nullable=True),
+    sa.Column("received_at", UTCDateTime(), nullable=True),
+    sa.Column("processed_at", UTCDateTime(), nullable=False),
+)
+
+#: Returns a person must look at: e-mails that could not be matched (nothing recorded), or whose
+#: lines were not named (the whole order recorded). Never dropped.
+review_returns_table = sa.Table(
+    "returnrisk_review_returns",
+    metadata,
+    sa.Column("review_id", sa.String(64), primary_key=True),
+    sa.Column("source", sa.String(20), nullable=False),           # email
+    sa.Column("message_id", sa.String(500), nullable=True, index=True),
+    sa.Column("why", sa.String(40), nullable=False),
+    sa.Column("detail", sa.Text(), nullable=False),
+    sa.Column("subject", sa.Text(), nullable=True),
+    sa.Column("excerpt", sa.Text(), nullable=True),
+    sa.Column("order_number", sa.String(200), nullable=True),
+    sa.Column("order_id", sa.String(200), nullable=True),
+    sa.Column("reason_code_inferred", sa.String(40), nullable=True),
+    sa.Column("reason_confidence", sa.Float(), nullable=True),
+    sa.Column("return_ids", sa.Text(), nullable=True),            # recorded returns, comma-separated
+    sa.Column("status", sa.String(20), nullable=False),           # open | resolved
+    sa.Column("received_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
 
 # ---- issue 18 (production): dashboard sessions, login failures, forgotten customers -------------
 #: Dashboard sessions, revocable server-side. The cookie holds ``session_id`` signed (itsdangerous);

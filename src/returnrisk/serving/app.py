@@ -34,7 +34,9 @@ from returnrisk.serving.routes import (
     health,
     model,
     operations,
+    portal,
     returns,
+    review,
     risk,
     score,
     size_advice,
@@ -52,7 +54,8 @@ log = logging.getLogger(__name__)
 
 #: The routers of the app, in order.
 ROUTERS = (health.router, risk.router, score.router, model.router, size_advice.router, widget.router, events.router,
-           fixes.router, returns.router, operations.router, dashboard.router, assets.router, webhooks.router)
+           fixes.router, review.router, returns.router, operations.router, dashboard.router, assets.router,
+           webhooks.router, portal.router)
 
 
 def mlflow_loader(settings: Settings) -> ModelLoader:
@@ -135,7 +138,10 @@ def create_app(settings: Settings, *, loader: ModelLoader | None = None, resolve
     if settings.cors_origins:   # the shops' origins: the widget calls the API from their pages
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "PATCH"],
                            allow_headers=["Authorization", "Content-Type", TOKEN_HEADER], max_age=3600)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    # the portal's form carries photos: its own limit (the photos allowed + 1 MiB of fields)
+    portal_limit = settings.portal.portal_photo_max_bytes * settings.portal.portal_max_photos + (1 << 20)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes,
+                       path_limits={"/returns/": max(portal_limit, settings.max_body_bytes)})
     app.add_middleware(ResponseHeadersMiddleware, hsts=settings.secure_cookies)
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     return app

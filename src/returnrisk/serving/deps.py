@@ -17,10 +17,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from returnrisk.operations.store import ReturnStore
 from returnrisk.operations.widget_events import WidgetEvents
+from returnrisk.serving.capture_desk import CaptureDesk
 from returnrisk.serving.customers import Shopper
 from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
+from returnrisk.serving.portal_desk import PortalDesk
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import Identity
 from returnrisk.serving.services import Services
@@ -33,6 +35,7 @@ __all__ = [
     "get_services", "current_model", "merchant", "merchant_identity", "admin", "storefront", "customer_token",
     "shopper", "ServicesDep", "SettingsDep", "ModelDep", "ShopDep", "StoreDep", "ReturnsDep", "FixReportsDep",
     "FiguresDep", "LifecycleDep", "IdentityDep", "StorefrontDep", "CustomerTokenDep", "ShopperDep", "EventsDep",
+    "PortalDep", "CapturedDep",
 ]
 
 
@@ -97,6 +100,14 @@ async def _figures(services: ServicesDep) -> ReturnsFigures:
     return services.figures
 
 
+async def _portal(services: ServicesDep) -> PortalDesk:
+    return services.portal
+
+
+async def _captured(services: ServicesDep) -> CaptureDesk:
+    return services.captured
+
+
 async def _lifecycle(services: ServicesDep) -> FixLifecycle:
     return services.lifecycle
 
@@ -109,6 +120,8 @@ StoreDep = Annotated[ReturnStore, Depends(_store)]
 ReturnsDep = Annotated[ReturnsDesk, Depends(_returns)]
 FixReportsDep = Annotated[FixReports, Depends(_fix_reports)]
 FiguresDep = Annotated[ReturnsFigures, Depends(_figures)]
+PortalDep = Annotated[PortalDesk, Depends(_portal)]
+CapturedDep = Annotated[CaptureDesk, Depends(_captured)]
 #: Fix statuses, measured effects and alerts.
 LifecycleDep = Annotated[FixLifecycle, Depends(_lifecycle)]
 IdentityDep = Annotated[Identity, Depends(merchant_identity)]

@@ -80,7 +80,9 @@ class ResponseHeadersMiddleware:
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
+                own = message.get("headers", ())
+                present = {name.lower() for name, _ in own}   # a route's own header wins (the portal's CSP)
+                message["headers"] = [*own, *(h for h in extra if h[0].lower() not in present)]
             await send(message)
 
         try:

@@ -41,13 +41,25 @@ class MetricsMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Answers 413 when a request body is larger than ``limit`` bytes (declared or streamed)."""
+    """Answers 413 when a request body is larger than ``limit`` bytes (declared or streamed).
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+    ``path_limits`` gives other limits to paths starting with a prefix (the portal's photo uploads).
+    """
 
-    async def _too_large(self, send):
-        body = json.dumps({"detail": f"request body larger than {self.limit} bytes: send fewer lines per request",
+    def __init__(self, app, limit: int, path_limits: dict[str, int] | None = None):
+        self.app, self.default_limit = app, limit
+        self.path_limits = tuple((path_limits or {}).items())
+
+    def _limit_of(self, scope) -> int:
+        path = scope.get("path", "")
+        return next((limit for prefix, limit in self.path_limits if path.startswith(prefix)), self.default_limit)
+
+    @property
+    def limit(self) -> int:
+        return self.default_limit
+
+    async def _too_large(self, send, limit: int):
+        body = json.dumps({"detail": f"request body larger than {limit} bytes: send fewer lines per request",
                            "code": "payload_too_large"}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
@@ -56,11 +68,12 @@ class BodyLimitMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
+        limit = self._limit_of(scope)
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
-                    if int(value) > self.limit:
-                        return await self._too_large(send)
+                    if int(value) > limit:
+                        return await self._too_large(send, limit)
                 except ValueError:
                     pass
         received = 0
@@ -70,9 +83,9 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     # handled by the app's HTTP error handler: 413 with a JSON body
-                    raise HTTPException(413, f"request body larger than {self.limit} bytes: "
+                    raise HTTPException(413, f"request body larger than {limit} bytes: "
                                              "send fewer lines per request")
             return message
 

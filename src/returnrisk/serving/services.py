@@ -33,6 +33,9 @@ part                 what it holds
 ``lifecycle``        fix statuses, measured effects and alerts (:class:`~returnrisk.serving.fix_lifecycle.FixLifecycle`)
 ``orders``           the order lines received by webhook (service database)
 ``webhooks``         ``POST /v1/webhooks/shopify`` (signature, orders, returns, refunds)
+``capture``          the capture tables (portal and e-mail returns, photos, inbox, review list)
+``portal``           the return portal behind ``/returns`` (links, form, exchange offer)
+``captured``         customer returns, review list and channel figures for the merchant
 ``monitor``          the served model's last monitoring report, cached, and its ``/metrics`` gauges
                      (:mod:`~returnrisk.serving.monitor_gauges`; registered on ``metrics.registry``)
 ===================  ==============================================================================
@@ -45,6 +48,7 @@ from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 
+from returnrisk.capture.records import CaptureRecords
 from returnrisk.dashboard.sessions import SessionStore
 from returnrisk.errors import InputError, ReturnRiskError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
@@ -52,14 +56,16 @@ from returnrisk.operations.shopify_webhooks import ShopifyWebhooks
 from returnrisk.operations.store import ReturnStore
 from returnrisk.operations.webhook_orders import WebhookOrderStore
 from returnrisk.operations.widget_events import WidgetEvents
-from returnrisk.serving.figures import ReturnsFigures
+from returnrisk.serving.capture_desk import CaptureDesk
 from returnrisk.serving.csrf import CsrfGuard
+from returnrisk.serving.figures import ReturnsFigures
 from returnrisk.serving.fix_lifecycle import FixLifecycle
 from returnrisk.serving.fix_reports import FixReports
 from returnrisk.serving.login_throttle import LoginThrottle
 from returnrisk.serving.metrics import Metrics
 from returnrisk.serving.model_watch import AliasWatch, VersionResolver
 from returnrisk.serving.monitor_gauges import MonitorGauges, tracker_reader
+from returnrisk.serving.portal_desk import PortalDesk
 from returnrisk.serving.returns_desk import ReturnsDesk
 from returnrisk.serving.security import KeyChecker
 from returnrisk.serving.settings import Settings
@@ -99,6 +105,9 @@ class Services:
     csrf: CsrfGuard
     orders: WebhookOrderStore
     webhooks: ShopifyWebhooks
+    capture: CaptureRecords
+    portal: PortalDesk
+    captured: CaptureDesk
     monitor: MonitorGauges
     login_throttle: LoginThrottle
     watch: AliasWatch | None = None
@@ -119,6 +128,12 @@ class Services:
         fix_reports = FixReports(settings, shop)
         orders = WebhookOrderStore(store.engine)
         returns = ReturnsDesk(store, shop, reasons, orders)
+        capture = CaptureRecords(store.engine)
+        try:
+            portal = PortalDesk(settings.portal, settings.economics, settings.database_url, store, capture, shop,
+                                holder, reasons, secure_cookies=settings.secure_cookies)
+        except ValueError as exc:
+            raise InputError(f"RETURNRISK_PORTAL_RATE_LIMIT: {exc}") from None
         metrics = Metrics(settings.metrics_dir)
         slots = ModelSlots(settings.model_slots, metrics)
         monitor = MonitorGauges(lambda: holder.current.info if holder.current else None,
@@ -136,6 +151,7 @@ class Services:
             login_throttle=LoginThrottle(store.engine, max_per_client=settings.login_max_failures,
                                          max_global=settings.login_max_failures_global,
                                          window_s=settings.login_window_seconds),
+            capture=capture, portal=portal, captured=CaptureDesk(store, capture, shop, settings.economics),
             lifecycle=FixLifecycle(settings, store.engine, fix_reports, shop),
             csrf=CsrfGuard(settings.session_secret or "\n".join(sorted(keys.merchant)) or "no-keys",
                            purpose="dashboard", path="/dashboard"),

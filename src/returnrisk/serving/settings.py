@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from returnrisk.capture.settings import PortalSettings
 from returnrisk.config import DEFAULT_MODEL_URI, ENV_PREFIX, Economics
 
 __all__ = ["Settings"]
@@ -70,12 +71,17 @@ class Settings(BaseSettings):
     economics: Economics = Field(default_factory=Economics, description="Costs, refund promise, flag threshold, "
                                  "currency: RETURNRISK_RETURN_COST_PER_RETURN, RETURNRISK_FLAG_THRESHOLD, … (see "
                                  "returnrisk.config.Economics).")
+    portal: PortalSettings = Field(default_factory=PortalSettings, description="The return portal: "
+                                   "RETURNRISK_PORTAL_SECRET, RETURNRISK_PORTAL_LINK_DAYS, … (see "
+                                   "returnrisk.capture.settings.PortalSettings).")
 
     def __init__(self, **values):
         # secrets as files (Docker/compose secrets): the entry points pass ``_secrets_dir``
         # (returnrisk.config.secrets_dir: RETURNRISK_SECRETS_DIR, else /run/secrets when it exists)
         if "economics" not in values and "_env_file" in values:   # the same .env choice for both
             values["economics"] = Economics(_env_file=values["_env_file"])
+        if "portal" not in values and "_env_file" in values:
+            values["portal"] = PortalSettings(_env_file=values["_env_file"])
         super().__init__(**values)
 
     @model_validator(mode="after")

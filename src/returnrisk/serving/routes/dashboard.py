@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
+from returnrisk.dashboard.capture_pages import capture_section, review_page
 from returnrisk.dashboard.fix_pages import fix_list_page, form_change, product_fixes
 from returnrisk.dashboard.i18n import translator
 from returnrisk.dashboard.model_health import monitoring_panel
@@ -158,6 +159,10 @@ async def overview(request: Request, services: ServicesDep) -> Response:
     except Exception as exc:  # noqa: BLE001 - the page says what is missing, never a stack trace
         return _problem(request, exc, t("overview"))
     try:
+        data["capture"] = capture_section(await run_in_threadpool(services.captured.figures), t)
+    except Exception as exc:  # noqa: BLE001 - the overview still shows the rest
+        log.warning("dashboard: capture figures unavailable: %s", exc)
+    try:
         alerts = await run_in_threadpool(services.lifecycle.alerts, limit=10)
     except Exception as exc:  # noqa: BLE001 - the overview still shows its figures
         log.warning("dashboard: alerts unavailable: %s", exc)
@@ -179,6 +184,19 @@ def _fix_query(request: Request) -> tuple[FixQuery, str]:
                      sort=p.get("sort") or "rank", descending=None if order not in ("asc", "desc") else order == "desc",
                      offset=offset, limit=min(limit, 500))
     return query, status
+
+
+@router.get("/dashboard/review")
+async def review(request: Request, services: ServicesDep):
+    if not await _role(request, services):
+        return _login_redirect(request)
+    t = translator(_lang(request))
+    try:
+        data = review_page(await run_in_threadpool(lambda: services.captured.review(status="open", limit=200,
+                                                                                     offset=0)))
+    except Exception as exc:  # noqa: BLE001
+        return _problem(request, exc, t("review"))
+    return _render(request, "review.html", nav="review", page_title=t("review"), **data)
 
 
 @router.get("/dashboard/fixes")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 
 from returnrisk.operations.forecast import MAX_FORECAST_DAYS
 from returnrisk.operations.kpis import GROUPINGS
-from returnrisk.serving.deps import FiguresDep, ModelDep, merchant
+from returnrisk.serving.deps import CapturedDep, FiguresDep, ModelDep, merchant
 from returnrisk.serving.schemas import error_responses
 
 __all__ = ["router"]
@@ -25,6 +25,7 @@ ERRORS = error_responses(401, 403, 422, 503)
             summary="Return rates, reasons, delays, refunds within the promise, costs and weekly volumes")
 def kpis(
     figures: FiguresDep,
+    captured: CapturedDep,
     start: Annotated[str | None, Query(alias="from", max_length=40,
                                        description="First order date included (ISO 8601).")] = None,
     end: Annotated[str | None, Query(alias="to", max_length=40,
@@ -33,7 +34,8 @@ def kpis(
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="Largest groups kept (category/brand/product).")]
     = 100,
 ) -> dict:
-    return figures.kpis(start, end, by, limit)
+    # ``capture``: returns by channel, share with a reason before/after the portal, exchanges (all recorded returns)
+    return {**figures.kpis(start, end, by, limit), "capture": captured.figures()}
 
 
 @router.get("/v1/forecast", responses=ERRORS,

@@ -1,7 +1,7 @@
 """Order lines received by the Shopify webhook (``POST /v1/webhooks/shopify``).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 
 One row per order line the platform sent (``orders/create``, ``orders/updated``), in the data
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
