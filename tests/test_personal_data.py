@@ -88,6 +88,7 @@ def test_forget_erases_the_words_now_and_the_id_from_every_later_export(held, tm
     code, stdout, err = run(capsys, "forget", "--customer", "C1", "--data", str(shop), "--db", url, "--json")
     assert code == 0, err
     assert json.loads(stdout) == {"customer_hash": customer_hash("C1"), "order_lines": 2, "texts_erased": 1,
+                                  "webhook_lines": 0, "photos_erased": 0, "emails_erased": 0,
                                   "already_forgotten": False}
     texts = _texts(url)
     assert texts["L1"] is None and texts["L4"] == "sac abîmé"            # only C1's words
@@ -136,3 +137,63 @@ def test_personal_data_commands_explain_bad_input(argv, message, tmp_path, capsy
     code, out, err = run(capsys, *argv)
     assert code == 2 and "Traceback" not in out + err
     assert message.format(tmp=tmp_path) in " ".join((out + err).split())
+
+
+def test_forget_reaches_webhook_lines_portal_photos_and_review_emails(held, tmp_path, capsys, monkeypatch):
+    """C1 also placed O9 (webhook only, line W1), returned it on the portal with a photo, and wrote an e-mail
+    about O1 that was set aside for review; C3's e-mail about O3 stays."""
+    from returnrisk.capture.records import CaptureRecords, now_utc
+    from returnrisk.db.schema import return_photos_table, webhook_order_lines_table
+
+    shop, url = held
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "abc.jpg").write_bytes(b"jpeg of C1's dress")
+    (photos / "keep.jpg").write_bytes(b"jpeg of C3's bag")
+    monkeypatch.setenv("RETURNRISK_PORTAL_PHOTO_DIR", str(photos))
+    store = ReturnStore(url)
+    store.prepare()
+    now = now_utc()
+    records = CaptureRecords(store.engine)
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(webhook_order_lines_table).values(
+            line_id="W1", order_id="O9", customer_id="C1", product_id="P1", size="M", quantity=1, unit_price=79.9,
+            ordered_at=pd.Timestamp("2025-03-20T10:00:00Z"), platform="shopify",
+            recorded_at=pd.Timestamp("2025-03-20T10:00:01Z")))
+        conn.execute(sa.insert(webhook_order_lines_table).values(
+            line_id="W2", order_id="O10", customer_id="C3", product_id="P3", quantity=1,
+            ordered_at=pd.Timestamp("2025-03-21T10:00:00Z"), platform="shopify",
+            recorded_at=pd.Timestamp("2025-03-21T10:00:01Z")))
+        for photo_id, line, name in (("p1", "W1", "abc.jpg"), ("p2", "L4", "keep.jpg")):
+            conn.execute(sa.insert(return_photos_table).values(
+                photo_id=photo_id, request_id=f"r-{line}", line_id=line, file_name=name, content_type="image/jpeg",
+                bytes=18, width=10, height=10, sha256="0" * 64, created_at=now))
+    assert records.claim_return({"return_id": "R1", "request_id": "r-W1", "line_id": "W1", "order_id": "O9",
+                                 "product_id": "P1", "channel": "portal", "quantity": 1, "resolution": "refund",
+                                 "exchange_offered": False, "review": False})
+    records.add_review({"source": "email", "message_id": "<m1@x>", "why": "ambiguous", "detail": "two orders",
+                        "subject": f"Retour commande O1 — {PRIVATE}", "excerpt": f"Bonjour, {PRIVATE} ici",
+                        "order_id": "O1"})
+    records.add_review({"source": "email", "message_id": "<m2@x>", "why": "ambiguous", "detail": "two orders",
+                        "subject": "Retour O3", "excerpt": "sac abîmé", "order_id": "O3"})
+    store.dispose()
+
+    access = tmp_path / "C1.json"
+    assert run(capsys, "export-customer", "--customer", "C1", "--data", str(shop), "--db", url,
+               "--out", str(access))[0] == 0
+    record = json.loads(access.read_text())
+    assert [r["line_id"] for r in record["order_lines_received_by_webhook"]] == ["W1"]
+    assert [r["return_id"] for r in record["returns_declared_on_portal_or_by_email"]] == ["R1"]
+    assert [p["file_name"] for p in record["photos"]] == ["abc.jpg"]
+    assert [e["subject"] for e in record["emails_set_aside_for_review"]] == [f"Retour commande O1 — {PRIVATE}"]
+    assert "C3" not in access.read_text() and "keep.jpg" not in access.read_text()
+
+    code, stdout, err = run(capsys, "forget", "--customer", "C1", "--data", str(shop), "--db", url, "--json")
+    assert code == 0, err
+    assert json.loads(stdout) == {"customer_hash": customer_hash("C1"), "order_lines": 2, "texts_erased": 1,
+                                  "webhook_lines": 1, "photos_erased": 1, "emails_erased": 1,
+                                  "already_forgotten": False}
+    assert not (photos / "abc.jpg").exists() and (photos / "keep.jpg").exists()
+    stored = _everything_in(url)
+    assert PRIVATE not in stored and "'C1'" not in stored and "abc.jpg" not in stored
+    assert "'forgotten:W1'" in stored and "'C3'" in stored and "keep.jpg" in stored and "sac abîmé" in stored

@@ -22,6 +22,8 @@ _DATA_HELP = "The shop's data folder (its order lines say which lines are the cu
 
 
 def _store_and_data(db: str | None, data: Path | None):
+    """The service database's store, the shop folder, the database URL and the portal's photos folder."""
+    from returnrisk.capture.settings import photo_dir_for
     from returnrisk.operations.store import ReturnStore
     from returnrisk.serving.settings import Settings  # the service's database: a service setting
 
@@ -31,7 +33,7 @@ def _store_and_data(db: str | None, data: Path | None):
         raise InputError("no shop folder: pass --data DIR (the folder you train on) or set RETURNRISK_DATA_DIR")
     url = db or settings.database_url
     try:
-        return ReturnStore(url), folder, url
+        return ReturnStore(url), folder, url, photo_dir_for(settings.portal, url)
     except ValueError as exc:
         raise InputError(f"--db: {exc}") from None
 
@@ -53,23 +55,27 @@ def forget(
     data: Path = typer.Option(None, "--data", help=_DATA_HELP),
     db: str = typer.Option(None, "--db", help=_DB_HELP),
     as_json: bool = typer.Option(False, "--json", help="End with one JSON line: customer_hash, order_lines, "
-                                 "texts_erased, already_forgotten."),
+                                 "texts_erased, webhook_lines, photos_erased, emails_erased, already_forgotten."),
 ) -> None:
-    """Erase a customer's personal data: the words of their recorded returns now, their id and words in every
-    later export (export-returns --merge-with), hence in the next model's snapshot."""
+    """Erase a customer's personal data: now, the words of their recorded returns, their id in the order lines
+    received by webhook, the photos of their returns and the e-mails about their orders on the review list;
+    their id and words in every later export (export-returns --merge-with), hence in the next model's
+    snapshot."""
     from returnrisk.operations.personal_data import forget_customer
 
-    store, folder, url = _store_and_data(db, data)
+    store, folder, url, photos = _store_and_data(db, data)
     try:
-        result = _run(url, lambda: forget_customer(store, customer, folder))
+        result = _run(url, lambda: forget_customer(store, customer, folder, photos))
     finally:
         store.dispose()
     out = err_console if as_json else console
-    if result.lines == 0:
+    if result.lines == 0 and result.webhook_lines == 0:
         out.print(f"[yellow]no order line of customer {customer!r} in {folder}: nothing held in the shop's files "
                   "(check the id); recorded as forgotten anyway[/]")
     out.print(f"customer forgotten ({'again' if result.already_forgotten else 'recorded as a hash, not the id'}): "
-              f"{result.texts_erased} recorded return text(s) erased; {result.lines} order line(s) will be exported "
+              f"{result.texts_erased} recorded return text(s), {result.photos_erased} photo(s) and "
+              f"{result.emails_erased} e-mail excerpt(s) erased, {result.webhook_lines} order line(s) received by "
+              f"webhook anonymised; {result.lines} order line(s) will be exported "
               "without the customer's id (returnrisk export-returns --merge-with) and the next training drops them "
               f"from the model. The shop's own files in {folder} still hold them: export again and replace them.")
     if as_json:
@@ -89,7 +95,7 @@ def export_customer(
     from returnrisk.operations.personal_data import customer_record
     from returnrisk.strict_json import dumps
 
-    store, folder, url = _store_and_data(db, data)
+    store, folder, url, _ = _store_and_data(db, data)
     try:
         record = _run(url, lambda: customer_record(store, customer, folder))
     finally:
