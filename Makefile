@@ -6,6 +6,8 @@ STAMP   = $(VENV)/.installed
 DEMO   ?= demo-shop
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# test processes (pytest-xdist; test files stay whole on one process): 2 fits the 2-core CI machine
+TEST_WORKERS ?= 2
 
 .PHONY: install install-prod demo demo-data test bench clean stack-up stack-down
 
@@ -34,7 +36,7 @@ demo: demo-data
 	@scripts/demo.sh $(BIN) $(DEMO) $(HOST) $(PORT)
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) mlruns $(DEMO) test-output .pytest_cache

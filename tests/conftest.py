@@ -194,9 +194,35 @@ def tiny_registry(tiny_bundle, tmp_path_factory) -> TinyRegistry:
 # ---- PostgreSQL (issue 18): the store's tests run on SQLite and on a real server ------------------
 #: An EMPTY database the tests may use and wipe (e.g. postgresql+psycopg://user:pw@127.0.0.1/returnrisk_test);
 #: .ci/run starts PostgreSQL from the Debian packages, creates one and sets this with RETURNRISK_REQUIRE_POSTGRES=1.
+#: Under pytest-xdist (make test runs two workers) each worker uses its own database beside that one,
+#: ``<name>_gw0``, ``<name>_gw1``…, created on first use (the role needs CREATEDB, as .ci/run's has).
 POSTGRES_URL = os.environ.get("RETURNRISK_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("RETURNRISK_REQUIRE_POSTGRES") == "1"
 _postgres_problem: list = []
+_worker_urls: dict[str, str] = {}
+
+
+def _worker_database_url(url: str) -> str:
+    """``url`` itself, or under pytest-xdist the URL of this worker's own database (created if missing)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    if url not in _worker_urls:
+        import sqlalchemy as sa
+        from sqlalchemy.engine import make_url
+
+        base = make_url(url)
+        name = f"{base.database}_{worker}"
+        engine = sa.create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+        try:
+            with engine.connect() as conn:
+                if conn.execute(sa.text("select 1 from pg_database where datname = :name"), {"name": name}).first() \
+                        is None:
+                    conn.execute(sa.text(f'create database "{name}"'))
+        finally:
+            engine.dispose()
+        _worker_urls[url] = base.set(database=name).render_as_string(hide_password=False)
+    return _worker_urls[url]
 
 
 def postgres_url_or_skip() -> str:
@@ -210,7 +236,8 @@ def postgres_url_or_skip() -> str:
         problem = _postgres_problem[0]
     else:
         try:
-            drop_returnrisk_tables(POSTGRES_URL)
+            url = _worker_database_url(POSTGRES_URL)
+            drop_returnrisk_tables(url)
         except Exception as exc:  # noqa: BLE001 - any reason the server cannot be used
             problem = (f"PostgreSQL at RETURNRISK_TEST_POSTGRES_URL cannot be used ({type(exc).__name__}: "
                        f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})")
@@ -219,7 +246,7 @@ def postgres_url_or_skip() -> str:
         if REQUIRE_POSTGRES:
             pytest.fail(f"{problem} — and RETURNRISK_REQUIRE_POSTGRES=1 makes PostgreSQL required", pytrace=False)
         pytest.skip(problem)
-    return POSTGRES_URL
+    return url
 
 
 def drop_returnrisk_tables(url: str) -> None:

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from returnrisk.config import ENV_PREFIX
+from returnrisk.timeutil import DAY
 
 __all__ = ["DEFAULT_ORDER_PATTERN", "InboxSettings", "PortalSettings", "photo_dir_for"]
 
@@ -62,7 +63,7 @@ class PortalSettings(BaseSettings):
 
     @property
     def link_seconds(self) -> int:
-        return round(self.portal_link_days * 86400)
+        return round(self.portal_link_days * DAY)
 
     def instructions(self, lang: str) -> str:
         return self.portal_instructions_fr if lang == "fr" else self.portal_instructions_en

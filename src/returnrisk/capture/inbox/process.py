@@ -37,6 +37,7 @@ from returnrisk.errors import UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.sources import LoadedShop
 from returnrisk.operations.store import ReturnStore
+from returnrisk.timeutil import to_utc
 
 __all__ = ["REVIEW_REASONS", "InboxOutcome", "InboxProcessor"]
 
@@ -162,6 +163,6 @@ class InboxProcessor:
 def _returned_at(received: datetime | None) -> datetime:
     """The message's date, unless missing or in the future (then now)."""
     now = pd.Timestamp.now(tz="UTC")
-    if received is None or pd.Timestamp(received) > now + pd.Timedelta(days=1):
+    if received is None or to_utc(received) > now + pd.Timedelta(days=1):
         return now.to_pydatetime()
-    return pd.Timestamp(received).tz_convert("UTC").to_pydatetime()
+    return to_utc(received).to_pydatetime()
