@@ -309,3 +309,13 @@ def test_the_review_table_holds_no_email_address(shop, db, capsys):
     engine.dispose()
     for address in ("emma@gmail.example", "kim@gmail.example", "paul@gmail.example", "anna@shop.example"):
         assert address not in dump
+
+
+def test_maildir_messages_come_in_delivery_order_not_name_order():
+    from returnrisk.capture.inbox.sources import maildir_arrival
+
+    keys = ["1796105034.M96411P13035Q1.vm", "1796105034.M100000P13035Q2.vm", "1796105033.M999999P1Q9.vm",
+            "1796105034.M100000P13035Q10.vm", "not-a-maildir-name", "1796105035.P77.host"]
+    assert sorted(keys, key=maildir_arrival) == [
+        "1796105033.M999999P1Q9.vm", "1796105034.M96411P13035Q1.vm", "1796105034.M100000P13035Q2.vm",
+        "1796105034.M100000P13035Q10.vm", "1796105035.P77.host", "not-a-maildir-name"]

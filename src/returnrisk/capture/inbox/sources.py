@@ -32,6 +32,7 @@ __all__ = [
     "RawMessage",
     "eml_dir_messages",
     "imap_messages",
+    "maildir_arrival",
     "maildir_messages",
     "parse_imap_url",
 ]
@@ -93,13 +94,29 @@ def eml_dir_messages(folder: Path) -> Iterator[RawMessage]:
         yield RawMessage(path.name, path.read_bytes())
 
 
+#: A Maildir file name starts with its delivery time: seconds, then (Python, Dovecot, Postfix…)
+#: ``M`` microseconds and ``Q`` a per-process counter — numbers of varying width.
+_MAILDIR_KEY = re.compile(r"^(\d+)\.(?:[^.]*?M(\d+))?(?:[^.]*?Q(\d+))?")
+
+
+def maildir_arrival(key: str) -> tuple:
+    """Sort key putting Maildir messages in delivery order (a plain text sort does not: ``M96411``
+    sorts after ``M100000``); keys of another form come last, by name."""
+    found = _MAILDIR_KEY.match(key)
+    if not found:
+        return (1, 0, 0, 0, key)
+    seconds, micro, counter = (int(g) if g else 0 for g in found.groups())
+    return (0, seconds, micro, counter, key)
+
+
 def maildir_messages(folder: Path) -> Iterator[RawMessage]:
-    """Every message of the Maildir ``folder`` (``new`` and ``cur``), left where it is."""
+    """Every message of the Maildir ``folder`` (``new`` and ``cur``), left where it is, in delivery order
+    (of two copies of one message, the first delivered is the one recorded)."""
     folder = Path(folder)
     if not (folder / "cur").is_dir() or not (folder / "new").is_dir():
         raise InputError(f"--maildir {folder} is not a Maildir (it needs cur/ and new/ folders)")
     box = mailbox.Maildir(folder, factory=None, create=False)
-    for key in sorted(box.keys()):
+    for key in sorted(box.keys(), key=maildir_arrival):
         try:
             yield RawMessage(key, box.get_bytes(key))
         except (KeyError, FileNotFoundError):   # moved by a mail client meanwhile
