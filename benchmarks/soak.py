@@ -11,7 +11,10 @@ seconds, and one worker is killed with SIGKILL at ``--kill-at`` of the run. It p
 
 * ``requests``, ``ok`` (2xx/3xx/4xx as expected), ``failed`` (5xx or no answer) — split into
   ``failed_in_flight_at_kill`` (no answer, sent before the kill, answered never: what the killed worker
-  held) and ``failed_other`` (the figure that must be 0);
+  held), ``failed_stale_connection_at_kill`` (no answer to a client's first request after the kill,
+  sent on the keep-alive connection the killed worker had accepted: the connection died with it — HTTP
+  clients retry such a request, httpx does not for a POST) and ``failed_other`` (the figure that must
+  be 0); ``failures`` lists each failure with its time relative to the kill;
 * latency percentiles per kind of call; reloads done;
 * ``rss_mb``: each worker's resident memory after warm-up and at the end (the killed one, its
   replacement), to check that memory stays flat.
@@ -144,7 +147,8 @@ def soak(args, base, supervisor, pairs, customers, free_lines) -> dict:
     merchant = {"Authorization": f"Bearer {MERCHANT}"}
     rng_lock, lines_lock, record_lock = threading.Lock(), threading.Lock(), threading.Lock()
     latencies: dict[str, list[float]] = defaultdict(list)
-    failures: list[tuple[str, float, float, str]] = []   # kind, sent, failed, what
+    failures: list[tuple[str, float, float, str, int]] = []   # kind, sent, failed, what, client
+    first_after_kill: dict[int, float] = {}                     # client → when it first sent after the kill
     counts = defaultdict(int)
     stop = threading.Event()
     kill_time: list[float] = []
@@ -184,6 +188,8 @@ def soak(args, base, supervisor, pairs, customers, free_lines) -> dict:
             while not stop.is_set():
                 kind, request = call(http, rng)
                 sent = time.monotonic()
+                if kill_time and seed not in first_after_kill and sent >= kill_time[0]:
+                    first_after_kill[seed] = sent
                 try:
                     answer = http.send(request)
                     failed = answer.status_code >= 500
@@ -194,7 +200,7 @@ def soak(args, base, supervisor, pairs, customers, free_lines) -> dict:
                 with record_lock:
                     counts[kind] += 1
                     if failed:
-                        failures.append((kind, sent, time.monotonic(), what))
+                        failures.append((kind, sent, time.monotonic(), what, seed))
                     else:
                         latencies[kind].append(took)
 
@@ -227,14 +233,23 @@ def soak(args, base, supervisor, pairs, customers, free_lines) -> dict:
         t.join(150)
     end_workers = workers_of(supervisor)
     at_kill = kill_time[0] if kill_time else None
-    in_flight = [f for f in failures if at_kill is not None and f[1] <= at_kill <= f[2] and f[3] != ""
-                 and not f[3][:1].isdigit()]
-    other = [f for f in failures if f not in in_flight]
+    def no_answer(f) -> bool:
+        return f[3] != "" and not f[3][:1].isdigit()
+
+    in_flight = [f for f in failures if at_kill is not None and f[1] <= at_kill <= f[2] and no_answer(f)]
+    stale = [f for f in failures if at_kill is not None and f not in in_flight and no_answer(f)
+             and first_after_kill.get(f[4]) == f[1]]
+    other = [f for f in failures if f not in in_flight and f not in stale]
     return {
         "duration_s": round(time.monotonic() - began, 1), "clients": args.clients, "workers": 2,
         "requests": sum(counts.values()), "by_kind": dict(counts),
-        "failed": len(failures), "failed_in_flight_at_kill": len(in_flight), "failed_other": len(other),
-        "failures_other_sample": [f"{k}: {w}" for k, _, _, w in other[:5]],
+        "failed": len(failures), "failed_in_flight_at_kill": len(in_flight),
+        "failed_stale_connection_at_kill": len(stale), "failed_other": len(other),
+        "failures_other_sample": [f"{k}: {w}" for k, _, _, w, _ in other[:5]],
+        "failures": [{"kind": k, "what": w, "client": c,
+                      "sent_s_after_kill": None if at_kill is None else round(sent - at_kill, 3),
+                      "failed_s_after_kill": None if at_kill is None else round(end - at_kill, 3)}
+                     for k, sent, end, w, c in failures[:20]],
         "reloads": reloads, "killed_worker": killed, "killed_at_s": round(at_kill - began, 1) if at_kill else None,
         "latency_ms": {k: {"p50": round(1000 * float(np.percentile(v, 50)), 1),
                            "p99": round(1000 * float(np.percentile(v, 99)), 1)} for k, v in sorted(latencies.items())},
