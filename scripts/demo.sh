@@ -29,10 +29,13 @@ cat <<TXT
 == serving the champion on ${BASE} (Ctrl-C to stop) ==
   API docs (OpenAPI):  ${BASE}/docs
   risk for a visitor:  curl '${BASE}/v1/products/${PRODUCT}/risk?size=${SIZE}'
-  for a customer, FR:  curl '${BASE}/v1/products/${PRODUCT}/risk?size=${SIZE}&customer_id=${CUSTOMER}&lang=fr'
-  score a basket:      curl -X POST ${BASE}/v1/score -H 'content-type: application/json' \\
+  size advice:         curl '${BASE}/v1/products/${PRODUCT}/size-advice'
+  a known customer (server to server, merchant key; a browser sends a signed customer token instead,
+  see docs/storefront.md):
+    risk, in French:   curl -H 'Authorization: Bearer ${MERCHANT_KEY}' '${BASE}/v1/products/${PRODUCT}/risk?size=${SIZE}&customer_id=${CUSTOMER}&lang=fr'
+    size advice:       curl -H 'Authorization: Bearer ${MERCHANT_KEY}' '${BASE}/v1/products/${PRODUCT}/size-advice?customer_id=${CUSTOMER}'
+    score a basket:    curl -X POST ${BASE}/v1/score -H 'Authorization: Bearer ${MERCHANT_KEY}' -H 'content-type: application/json' \\
                          -d '{"lines":[{"product_id":"${PRODUCT}","size":"${SIZE}","customer_id":"${CUSTOMER}"}]}'
-  size advice:         curl '${BASE}/v1/products/${PRODUCT}/size-advice?customer_id=${CUSTOMER}'
   fix suggestions:     curl -H 'Authorization: Bearer ${MERCHANT_KEY}' '${BASE}/v1/fixes?limit=5'
   dashboard:           ${BASE}/dashboard   (key: ${MERCHANT_KEY})
   model runs:          $BIN/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db
