@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from returnrisk.errors import InputError
 from returnrisk.importers.collector import Collector
 from returnrisk.importers.pages import Page, shape_of
@@ -10,7 +12,7 @@ from returnrisk.importers.settings import ImportSettings
 __all__ = ["PlatformReader", "nodes", "unknown_page"]
 
 
-class PlatformReader:
+class PlatformReader(ABC):
     """Base of the platform readers: :meth:`read` each page, then :meth:`finish` once."""
 
     platform = ""
@@ -21,8 +23,9 @@ class PlatformReader:
         self.collector = collector
         self.settings = settings
 
+    @abstractmethod
     def read(self, page: Page) -> None:
-        raise NotImplementedError
+        """Take one page of the platform's API responses into the collector."""
 
     def finish(self) -> None:
         """Called after the last page (readers that wait for linked resources resolve them here)."""
