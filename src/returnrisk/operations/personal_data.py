@@ -112,19 +112,24 @@ def _webhook_rows(conn: sa.Connection, customer_id: str) -> list[tuple[str, str]
         sa.select(table.c.line_id, table.c.order_id).where(table.c.customer_id == customer_id))]
 
 
-def _erase_photos(conn: sa.Connection, line_ids: list[str], photo_dir: Path | None) -> int:
-    """Delete the photos of these lines' returns: the files (when the folder is known), then the rows."""
+def _erase_photo_rows(conn: sa.Connection, line_ids: list[str], photo_dir: Path | None) -> list[Path]:
+    """Delete the rows of these lines' photos; the files to delete once the transaction has committed."""
     table = return_photos_table
-    erased = 0
+    files = []
     for chunk in _chunks(line_ids):
         names = [r[0] for r in conn.execute(sa.select(table.c.file_name).where(table.c.line_id.in_(chunk)))]
         if names and photo_dir is None:
             raise InputError(f"{len(names)} photo(s) of this customer's returns are on disk but the photos folder "
                              "is unknown: pass it (RETURNRISK_PORTAL_PHOTO_DIR) so they can be deleted")
-        for name in names:
-            (photo_dir / Path(name).name).unlink(missing_ok=True)
-        erased += conn.execute(sa.delete(table).where(table.c.line_id.in_(chunk))).rowcount
-    return erased
+        files += [photo_dir / Path(name).name for name in names]
+        conn.execute(sa.delete(table).where(table.c.line_id.in_(chunk)))
+    return files
+
+
+def _order_ids(lines: pd.DataFrame, webhook_orders: set[str]) -> list[str]:
+    """The customer's orders: those of their lines in the shop's files and those received by webhook."""
+    in_files = set(lines["order_id"].astype(str)) if "order_id" in lines.columns else set()
+    return sorted(in_files | webhook_orders)
 
 
 def forget_customer(store: ReturnStore, customer_id: str, shop_dir: str | Path,
@@ -132,7 +137,7 @@ def forget_customer(store: ReturnStore, customer_id: str, shop_dir: str | Path,
     """Erase the customer's personal data in the service database and record them as forgotten (idempotent).
 
     ``photo_dir`` is the portal's photos folder (the photos of the customer's returns are deleted from
-    it); all is done in one transaction, the files deleted just before it commits.
+    it); the database changes are one transaction, the photo files are deleted once it has committed.
     """
     customer_id = str(customer_id).strip()
     if not customer_id:
@@ -145,8 +150,7 @@ def forget_customer(store: ReturnStore, customer_id: str, shop_dir: str | Path,
     with store.engine.begin() as conn:
         webhook = _webhook_rows(conn, customer_id)
         line_ids = sorted(set(lines["line_id"].astype(str)) | {line for line, _ in webhook})
-        order_ids = sorted((set(lines["order_id"].astype(str)) if "order_id" in lines.columns else set())
-                           | {order for _, order in webhook})
+        order_ids = _order_ids(lines, {order for _, order in webhook})
         for chunk in _chunks(line_ids):
             erased += conn.execute(sa.update(returns_table).where(
                 returns_table.c.line_id.in_(chunk), returns_table.c.reason_text.is_not(None))
@@ -160,7 +164,7 @@ def forget_customer(store: ReturnStore, customer_id: str, shop_dir: str | Path,
             emails += conn.execute(sa.update(rv).where(
                 rv.c.order_id.in_(chunk), sa.or_(rv.c.subject.is_not(None), rv.c.excerpt.is_not(None)))
                 .values(subject=None, excerpt=None)).rowcount
-        photos = _erase_photos(conn, line_ids, None if photo_dir is None else Path(photo_dir))
+        photo_files = _erase_photo_rows(conn, line_ids, None if photo_dir is None else Path(photo_dir))
         known = conn.execute(sa.select(forgotten_table.c.returns_erased)
                              .where(forgotten_table.c.customer_hash == hashed)).first()
         if known is None:
@@ -169,6 +173,9 @@ def forget_customer(store: ReturnStore, customer_id: str, shop_dir: str | Path,
         else:
             conn.execute(sa.update(forgotten_table).where(forgotten_table.c.customer_hash == hashed)
                          .values(returns_erased=forgotten_table.c.returns_erased + erased))
+    for path in photo_files:
+        path.unlink(missing_ok=True)
+    photos = len(photo_files)
     log.info("customer %s… forgotten: %d order lines (%d received by webhook), %d recorded return texts, "
              "%d photos and %d e-mail excerpts erased", hashed[:12], len(line_ids), anonymised, erased, photos, emails)
     return ForgetResult(hashed, len(lines), erased, known is not None, anonymised, photos, emails)
@@ -225,8 +232,7 @@ def customer_record(store: ReturnStore, customer_id: str, shop_dir: str | Path) 
         wh = webhook_order_lines_table
         webhook = _rows(conn, sa.select(wh).where(wh.c.customer_id == customer_id).order_by(wh.c.line_id))
         line_ids |= {row["line_id"] for row in webhook}
-        order_ids = sorted((set(lines["order_id"].astype(str)) if "order_id" in lines.columns else set())
-                           | {row["order_id"] for row in webhook})
+        order_ids = _order_ids(lines, {row["order_id"] for row in webhook})
         ids = sorted(line_ids)
         portal, photos, emails = [], [], []
         for chunk in _chunks(ids):
