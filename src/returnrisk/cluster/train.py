@@ -29,10 +29,11 @@ from returnrisk.cluster.fitting import Slice, fit_on_cluster
 from returnrisk.cluster.loading import read_partitioned, validate_partitioned
 from returnrisk.cluster.metrics import Scored, distributed_probability_metrics_many, exact_aucs
 from returnrisk.cluster.sources import part_digest
-from returnrisk.errors import InputError, ReturnRiskError
-from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
+from returnrisk.errors import InputError
+from returnrisk.features.catalog import FEATURE_INDEX
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.model.estimator import ReturnRiskModel
+from returnrisk.pipeline.gate import Decision, comparable_champion, too_few_new_rows, verdict
 from returnrisk.pipeline.params import TrainParams
 from returnrisk.pipeline.stages import StageClock, StageRecord
 from returnrisk.pipeline.train import (
@@ -275,41 +276,23 @@ def _sizes(v: _Validation) -> tuple[int, int, float, int]:
     return v.outcome.size, int((v.outcome > 0).sum()), float(v.p_return.sum()), int(v.cold.sum())
 
 
-def _compare_with_champion(client, tracker: Tracker, champion, frames, vals, params: TrainParams):
+def _compare_with_champion(client, tracker: Tracker, champion, frames, vals, params: TrainParams) -> Decision:
     """The champion gate of the single-process path, with both models scored where the lines lie."""
-    if champion is None:
-        return True, "no champion yet: the new model becomes champion", {}
-    try:
-        bundle, _ = tracker.load_bundle(champion.uri)
-    except (ReturnRiskError, ValueError, OSError) as exc:
-        return True, (f"champion v{champion.version} cannot be loaded by this version of returnrisk "
-                      f"({str(exc).splitlines()[0]}): the new model becomes champion"), {}
-    if tuple(bundle.model.feature_names) != FEATURE_NAMES:
-        return False, (f"champion v{champion.version} uses another feature set and cannot be scored on the same "
-                       "rows: not promoted automatically; promote with `returnrisk promote --version N` "
-                       "after comparing the runs in MLflow"), {}
+    bundle, decision = comparable_champion(tracker, champion)
+    if decision is not None:
+        return decision
     seen_until = bundle.model.info.get("trained_through")
     seen_ns = pd.Timestamp(seen_until).value if seen_until else None
     old = hold(client, bundle.model, "champion-model")
     scored = [client.submit(_champion_scores, f, v, old, seen_ns) for f, v in zip(frames, vals)]
     counts = client.gather([client.submit(lambda s: (s[2], s[3]), s) for s in scored])
     unseen, returned = sum(c[0] for c in counts), sum(c[1] for c in counts)
-    if unseen < params.min_new_rows or returned in (0, unseen):
-        return False, (f"only {int(unseen)} validation rows are newer than what champion v{champion.version} "
-                       f"trained on (need {params.min_new_rows}): no fair comparison, champion kept; "
-                       "use `returnrisk promote --version N` to override"), {"comparison_rows": float(unseen)}
+    decision = too_few_new_rows(champion, unseen, returned, params)
+    if decision is not None:
+        return decision
     new, old_m = distributed_probability_metrics_many(client, [[client.submit(operator.getitem, s, i) for s in scored]
                                                                 for i in (0, 1)])
-    scores = {"comparison_rows": float(unseen),
-              "candidate_log_loss": new["log_loss"], "champion_log_loss": old_m["log_loss"],
-              "candidate_auc": new["auc"], "champion_auc": old_m["auc"]}
-    not_worse = (new["log_loss"] <= old_m["log_loss"] + params.tolerance_log_loss
-                 and new["auc"] >= old_m["auc"] - params.tolerance_auc)
-    verdict = "promoted" if not_worse else "not promoted (worse than the champion)"
-    return not_worse, (
-        f"{verdict}: on {int(unseen)} new validation rows, log-loss {new['log_loss']:.4f} vs champion "
-        f"v{champion.version} {old_m['log_loss']:.4f}, AUC {new['auc']:.4f} vs {old_m['auc']:.4f}"
-    ), scores
+    return verdict(champion, unseen, new, old_m, params)
 
 
 def _fit_at(client, frames, split, end: pd.Timestamp, validation_phase: bool, params: TrainParams,

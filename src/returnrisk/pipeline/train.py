@@ -37,14 +37,15 @@ import pyarrow.parquet as pq
 import returnrisk
 from returnrisk.arrow_lookup import release_arrow_memory
 from returnrisk.data.loader import Shop, clean_shop, read_shop_tables
-from returnrisk.errors import InputError, ReturnRiskError
+from returnrisk.errors import InputError
 from returnrisk.features.build import TrainingFrame, frame_from_history, index_shop, outcomes_at
-from returnrisk.features.catalog import FEATURE_INDEX, FEATURE_NAMES
+from returnrisk.features.catalog import FEATURE_INDEX
 from returnrisk.features.snapshot import Snapshot
 from returnrisk.model.bundle import ServingBundle
 from returnrisk.model.estimator import ReturnRiskModel
 from returnrisk.model.evaluation import evaluate_predictions, probability_metrics
 from returnrisk.monitoring.reference import reference_of
+from returnrisk.pipeline.gate import Decision, comparable_champion, too_few_new_rows, verdict
 from returnrisk.pipeline.model_io import ORDER_LINE_COLUMNS, input_example, model_io_columns, run_name
 from returnrisk.pipeline.params import TrainParams, flatten
 from returnrisk.pipeline.plots import close_figures, validation_figures
@@ -211,40 +212,21 @@ def _fit_at(frame: TrainingFrame, split: TimeSplit, end: pd.Timestamp, params: T
 
 
 def _compare_with_champion(tracker: Tracker, champion, frame: TrainingFrame, val: np.ndarray, y: np.ndarray,
-                           p_new: np.ndarray, params: TrainParams) -> tuple[bool, str, dict]:
-    if champion is None:
-        return True, "no champion yet: the new model becomes champion", {}
-    try:
-        bundle, _ = tracker.load_bundle(champion.uri)
-    except (ReturnRiskError, ValueError, OSError) as exc:
-        # this version of returnrisk could not serve the old champion either
-        return True, (f"champion v{champion.version} cannot be loaded by this version of returnrisk "
-                      f"({str(exc).splitlines()[0]}): the new model becomes champion"), {}
-    if tuple(bundle.model.feature_names) != FEATURE_NAMES:
-        return False, (f"champion v{champion.version} uses another feature set and cannot be scored on the same "
-                       "rows: not promoted automatically; promote with `returnrisk promote --version N` "
-                       "after comparing the runs in MLflow"), {}
+                           p_new: np.ndarray, params: TrainParams) -> Decision:
+    bundle, decision = comparable_champion(tracker, champion)
+    if decision is not None:
+        return decision
     seen_until = bundle.model.info.get("trained_through")
     unseen = np.ones(val.sum(), dtype=bool)
     if seen_until:
         unseen = (frame.lines["ordered_at"] > pd.Timestamp(seen_until)).to_numpy()[val]
-    if unseen.sum() < params.min_new_rows or y[unseen].min() == y[unseen].max():
-        return False, (f"only {int(unseen.sum())} validation rows are newer than what champion v{champion.version} "
-                       f"trained on (need {params.min_new_rows}): no fair comparison, champion kept; "
-                       "use `returnrisk promote --version N` to override"), {"comparison_rows": float(unseen.sum())}
+    n_unseen = int(unseen.sum())
+    decision = too_few_new_rows(champion, n_unseen, int(y[unseen].sum()), params)
+    if decision is not None:
+        return decision
     p_champ = bundle.model.predict(frame.X[val][unseen]).p_return
-    new = probability_metrics(y[unseen], p_new[unseen])
-    old = probability_metrics(y[unseen], p_champ)
-    scores = {"comparison_rows": float(unseen.sum()),
-              "candidate_log_loss": new["log_loss"], "champion_log_loss": old["log_loss"],
-              "candidate_auc": new["auc"], "champion_auc": old["auc"]}
-    not_worse = (new["log_loss"] <= old["log_loss"] + params.tolerance_log_loss
-                 and new["auc"] >= old["auc"] - params.tolerance_auc)
-    verdict = "promoted" if not_worse else "not promoted (worse than the champion)"
-    return not_worse, (
-        f"{verdict}: on {int(unseen.sum())} new validation rows, log-loss {new['log_loss']:.4f} vs champion "
-        f"v{champion.version} {old['log_loss']:.4f}, AUC {new['auc']:.4f} vs {old['auc']:.4f}"
-    ), scores
+    return verdict(champion, n_unseen, probability_metrics(y[unseen], p_new[unseen]),
+                   probability_metrics(y[unseen], p_champ), params)
 
 
 def run_training(
