@@ -16,6 +16,11 @@ Over-returns: more units than are left on the line (ordered − already back, co
 history and the store, each return once) raise the store's
 :class:`~returnrisk.operations.return_events.OverReturn` (409 ``over_returned``), checked before
 anything is written and again by the store inside its transaction (two tabs at once).
+
+The order lines: the shop's files first, else — when an ``orders`` lookup is given (the webhook
+order lines, :class:`~returnrisk.capture.orders.OrderLineLookup`) — the lines the platform sent by
+webhook, for the orders of the day that the files do not have yet: the same checks (line of the
+order, units left) and the same counts apply to them.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
+from returnrisk.capture.orders import OrderLineLookup, OrderView, order_lines_of, order_view_of
 from returnrisk.capture.records import CaptureRecords
 from returnrisk.errors import InputError, NotFoundError, UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
@@ -39,6 +45,7 @@ __all__ = [
     "CustomerReturn",
     "OverReturn",
     "RecordedReturn",
+    "customer_order",
     "line_quantities",
     "record_customer_return",
     "returned_units",
@@ -96,10 +103,31 @@ class RecordedReturn:
     details: dict = field(default_factory=dict)
 
 
-def line_quantities(loaded: LoadedShop, line_ids: list[str]) -> dict[str, int]:
-    """Ordered units of each line (lines unknown to the shop are left out)."""
+_LINE_FACTS = ["line_id", "order_id", "quantity", "ordered_at"]
+
+
+def _line_rows(loaded: LoadedShop, line_ids: list[str], orders: OrderLineLookup | None) -> pd.DataFrame:
+    """``line_id, order_id, quantity, ordered_at`` of the lines: the shop's files first, else ``orders``."""
     lines = loaded.shop.order_lines
-    rows = lines[lines["line_id"].isin(line_ids)]
+    rows = lines.loc[lines["line_id"].isin(line_ids), _LINE_FACTS]
+    if orders is None:
+        return rows
+    known = set(rows["line_id"].astype(str))
+    missing = [i for i in dict.fromkeys(str(i) for i in line_ids) if i not in known]
+    if not missing:
+        return rows
+    extra = _stored(lambda: orders.lines(missing))
+    if extra.empty:
+        return rows
+    extra = extra.loc[extra["line_id"].astype(str).isin(missing), _LINE_FACTS]
+    return pd.concat([rows.astype(object), extra.astype(object)], ignore_index=True) if len(rows) else extra
+
+
+def line_quantities(loaded: LoadedShop, line_ids: list[str],
+                    orders: OrderLineLookup | None = None) -> dict[str, int]:
+    """Ordered units of each line (lines unknown to the shop's files, and to ``orders`` when given, are left
+    out)."""
+    rows = _line_rows(loaded, line_ids, orders)
     return {str(k): int(v) for k, v in zip(rows["line_id"], rows["quantity"], strict=True)}
 
 
@@ -117,15 +145,21 @@ def _history_units(loaded: LoadedShop, line_ids: list[str]) -> dict[tuple, tuple
     return out
 
 
-def returned_units(store: ReturnStore, loaded: LoadedShop, line_ids: list[str]) -> dict[str, int]:
+def returned_units(store: ReturnStore, loaded: LoadedShop, line_ids: list[str],
+                   orders: OrderLineLookup | None = None) -> dict[str, int]:
     """Units already back (or declared) for each line: the shop's history and the store, each return once.
 
     A stored return is the history's return of the same line with the same ``return_id`` (the
     export writes it), or, for a history row without id, with the same ``returned_at``; it then
-    counts once. Whole-line returns count the line's ordered units. At most the ordered units.
+    counts once. Whole-line returns count the line's ordered units. At most the ordered units
+    (of the shop's files, else of ``orders``: the webhook order lines).
     """
     line_ids = list(dict.fromkeys(str(i) for i in line_ids))
-    ordered = line_quantities(loaded, line_ids)
+    return _returned_units(store, loaded, line_ids, line_quantities(loaded, line_ids, orders))
+
+
+def _returned_units(store: ReturnStore, loaded: LoadedShop, line_ids: list[str],
+                    ordered: dict[str, int]) -> dict[str, int]:
     counted = _history_units(loaded, line_ids)
     for line_id in line_ids:
         for stored in store.returns_of(line_id):
@@ -141,11 +175,26 @@ def returned_units(store: ReturnStore, loaded: LoadedShop, line_ids: list[str]) 
     return {k: min(v, ordered.get(k, v)) for k, v in out.items()}
 
 
-def _check_line(loaded: LoadedShop, request: CustomerReturn) -> tuple[int, pd.Timestamp]:
-    lines = loaded.shop.order_lines
-    row = lines[lines["line_id"] == request.line_id]
+def customer_order(store: ReturnStore, loaded: LoadedShop, order_id: str,
+                   orders: OrderLineLookup | None = None) -> OrderView | None:
+    """The order as its customer sees it, with the units already back on each line (:func:`returned_units`):
+    from the shop's files, else from ``orders`` (the webhook order lines); ``None`` if neither has it."""
+    rows = _stored(lambda: order_lines_of(loaded.shop, order_id, orders))
+    if rows.empty:
+        return None
+    ids = rows["line_id"].astype(str).tolist()
+    ordered = {str(k): int(v) for k, v in zip(rows["line_id"], rows["quantity"], strict=True)}
+    return order_view_of(rows, order_id, _stored(lambda: _returned_units(store, loaded, ids, ordered)))
+
+
+def _check_line(loaded: LoadedShop, request: CustomerReturn,
+                orders: OrderLineLookup | None = None) -> tuple[int, pd.Timestamp]:
+    row = _line_rows(loaded, [request.line_id], orders)
     if row.empty:
-        raise NotFoundError(f"line_id {request.line_id!r} is not an order line of the shop", code="line_not_found")
+        where = " (neither in its files nor among the order lines received by webhook)" \
+            if orders is not None else " (not in its files)"
+        raise NotFoundError(f"line_id {request.line_id!r} is not an order line of the shop{where}: return a "
+                            "line of the order the link or e-mail names", code="line_not_found")
     if str(row["order_id"].iloc[0]) != str(request.order_id):
         raise InputError(f"line {request.line_id!r} is not in order {request.order_id!r}", code="line_not_in_order")
     if request.quantity < 1:
@@ -167,18 +216,21 @@ def _stored(write):
 
 
 def record_customer_return(store: ReturnStore, records: CaptureRecords, loaded: LoadedShop,
-                           reasons: ReasonInferrer, request: CustomerReturn) -> RecordedReturn:
+                           reasons: ReasonInferrer, request: CustomerReturn,
+                           orders: OrderLineLookup | None = None) -> RecordedReturn:
     """Record one customer return in the returns store (and its details in the capture table), once.
 
+    The line is the shop's (its files), else one of ``orders`` (the webhook order lines) when given.
     Raises :class:`OverReturn` (409 ``over_returned``) when the line has fewer units left than
-    asked, ``line_not_found`` (404) for a line the shop does not have.
+    asked, ``line_not_found`` (404) for a line neither has.
     """
     existing = _stored(lambda: records.get_return(request.return_id))
     if existing is not None:
         return RecordedReturn(request.return_id, existing["line_id"], "unchanged",
                               _stored(lambda: store.get(existing["line_id"], request.return_id)), existing)
-    ordered, ordered_at = _check_line(loaded, request)
-    already = _stored(lambda: returned_units(store, loaded, [request.line_id]))[request.line_id]
+    ordered, ordered_at = _check_line(loaded, request, orders)
+    already = _stored(lambda: _returned_units(store, loaded, [request.line_id],
+                                              {request.line_id: ordered}))[request.line_id]
     _refuse_over_return(request, ordered, already)
     returned_at = request.returned_at
     if pd.Timestamp(returned_at) < ordered_at:

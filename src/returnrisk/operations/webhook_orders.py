@@ -8,13 +8,17 @@ lines — and an older version than the one stored (Shopify may deliver out of o
 ``updated_at`` decides) changes nothing. The same version twice is ``unchanged``: nothing written.
 
 The lines answer "is this an order line, when was it ordered, how many units" for returns of
-orders newer than the shop's files (:class:`~returnrisk.serving.returns_desk.ReturnsDesk`), and are
+orders newer than the shop's files (:class:`~returnrisk.serving.returns_desk.ReturnsDesk`), show a
+customer her order on the return portal and let the e-mail inbox find it
+(:meth:`WebhookOrderStore.order_lines`, :meth:`WebhookOrderStore.lines`,
+:meth:`WebhookOrderStore.order_numbers`: the lookup of :mod:`returnrisk.capture.orders`), and are
 exported with the returns (:func:`returnrisk.operations.export.export_returns`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -124,12 +128,47 @@ class WebhookOrderStore:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
 
+    def order_lines(self, order_id: str) -> pd.DataFrame:
+        """The lines of order ``order_id`` (:data:`LINE_COLUMNS`, ``ordered_at`` aware UTC; empty if none),
+        in a stable order (the line ids')."""
+        return self._select(table.c.order_id == str(order_id))
+
+    def lines(self, line_ids: Iterable[str]) -> pd.DataFrame:
+        """The webhook order lines among ``line_ids`` (:data:`LINE_COLUMNS`; the others are left out)."""
+        wanted = list(dict.fromkeys(str(i) for i in line_ids))
+        if not wanted:
+            return _frame([])
+        frames = [self._select(table.c.line_id.in_(wanted[start:start + 500]))
+                  for start in range(0, len(wanted), 500)]
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def order_numbers(self) -> pd.DataFrame:
+        """``order_id`` and ``order_number`` of every webhook order (one row per order; the number may be
+        missing)."""
+        self._ensure()
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(table.c.order_id, table.c.order_number).distinct()
+                                .order_by(table.c.order_id)).all()
+        return pd.DataFrame([tuple(r) for r in rows], columns=["order_id", "order_number"], dtype=object)
+
+    def _select(self, where) -> pd.DataFrame:
+        self._ensure()
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                sa.select(*(table.c[c] for c in LINE_COLUMNS)).where(where).order_by(table.c.order_id,
+                                                                                        table.c.line_id))]
+        return _frame(rows)
+
     def frame(self) -> pd.DataFrame:
         """Every webhook order line (:data:`LINE_COLUMNS`, ``ordered_at`` aware UTC), by order time."""
         self._ensure()
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(
                 sa.select(*(table.c[c] for c in LINE_COLUMNS)).order_by(table.c.ordered_at, table.c.line_id))]
-        frame = pd.DataFrame(rows, columns=LINE_COLUMNS)
-        frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True)
-        return frame
+        return _frame(rows)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=LINE_COLUMNS)
+    frame["ordered_at"] = pd.to_datetime(frame["ordered_at"], utc=True)
+    return frame

@@ -2,8 +2,11 @@
 
 :class:`PortalDesk` answers each portal request with a :class:`PortalPage` (template, status,
 context) that the route renders; it never returns order data for a link that is not valid. The
-recording goes through :func:`returnrisk.capture.recording.record_customer_return` (the returns
-store, channel ``portal``). Blocking: call from a thread.
+order is the shop's (its files), else the one the platform sent by webhook (``orders``: the
+:class:`~returnrisk.operations.webhook_orders.WebhookOrderStore`) — the orders of the day, before the
+nightly export has them — shown, checked and recorded the same way. The recording goes through
+:func:`returnrisk.capture.recording.record_customer_return` (the returns store, channel ``portal``).
+Blocking: call from a thread.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ import pandas as pd
 
 from returnrisk.capture.exchange import ExchangeOffer, exchange_offer
 from returnrisk.capture.links import LinkExpired, LinkInvalid, PortalLinks, PortalNotConfigured
-from returnrisk.capture.orders import OrderView, order_view
+from returnrisk.capture.orders import OrderLineLookup, OrderView
 from returnrisk.capture.photos import PhotoRejected, save_photo
 from returnrisk.capture.reasons import PORTAL_REASONS, SIZE_DIRECTIONS, portal_reason
-from returnrisk.capture.recording import CustomerReturn, OverReturn, record_customer_return, returned_units
+from returnrisk.capture.recording import CustomerReturn, OverReturn, customer_order, record_customer_return
 from returnrisk.capture.records import CaptureRecords
 from returnrisk.capture.settings import PortalSettings, photo_dir_for
 from returnrisk.config import Economics
@@ -60,7 +63,7 @@ class PortalPage:
 class PortalDesk:
     def __init__(self, settings: PortalSettings, economics: Economics, database_url: str, store: ReturnStore,
                  records: CaptureRecords, shop: ServiceShop, holder: ModelHolder, reasons: ReasonInferrer, *,
-                 secure_cookies: bool = True):
+                 secure_cookies: bool = True, orders: OrderLineLookup | None = None):
         secret = settings.portal_secret.get_secret_value() if settings.portal_secret else None
         self.settings, self.economics = settings, economics
         self.links = PortalLinks(secret, settings.link_seconds)
@@ -70,6 +73,7 @@ class PortalDesk:
         self.photo_dir = photo_dir_for(settings, database_url)
         self.secure_cookies = secure_cookies
         self.store, self.records, self._shop, self._holder, self._reasons = store, records, shop, holder, reasons
+        self._orders = orders   # the webhook order lines: orders the shop's files do not have yet
 
     # ---- pages ---------------------------------------------------------------------------------
     def problem(self, exc: Exception, lang: str) -> PortalPage:
@@ -124,17 +128,14 @@ class PortalDesk:
 
     # ---- the order -------------------------------------------------------------------------------
     def open_order(self, token: str) -> OrderView:
-        """The order of a valid link (raises LinkExpired, LinkInvalid, OrderUnknown, PortalNotConfigured)."""
+        """The order of a valid link: the shop's files first, else the webhook order lines (raises
+        LinkExpired, LinkInvalid, OrderUnknown, PortalNotConfigured)."""
         order_id = self.links.order_id(token)
-        loaded = self._shop.get()
-        lines = loaded.shop.order_lines
-        ids = lines.loc[lines["order_id"] == order_id, "line_id"].astype(str).tolist()
-        if not ids:
-            raise OrderUnknown(f"order {order_id!r} is not in the shop's data")
-        returned = returned_units(self.store, loaded, ids)
-        view = order_view(loaded.shop, order_id, returned)
+        view = customer_order(self.store, self._shop.get(), order_id, self._orders)
         if view is None:
-            raise OrderUnknown(f"order {order_id!r} is not in the shop's data")
+            among = " nor among the order lines received by webhook" if self._orders is not None else ""
+            raise OrderUnknown(f"order {order_id!r} is not in the shop's data{among}: make links for the "
+                               "order_id of order_lines (or of the platform's order webhook)")
         return view
 
     def _csrf(self) -> PortalCsrf:
@@ -252,7 +253,7 @@ class PortalDesk:
                 offer_source=offer.source if offer else None, product_id=line.product_id,
                 unit_price=line.unit_price, currency=line.currency or self.economics.currency, lang=lang)
             try:
-                record_customer_return(self.store, self.records, loaded, self._reasons, request)
+                record_customer_return(self.store, self.records, loaded, self._reasons, request, self._orders)
             except OverReturn as refused:
                 left = max(refused.ordered - refused.already, 0)
                 errors.append((f"qty-{choice.position}", translator(lang)(

@@ -31,7 +31,8 @@ part                 what it holds
 ``returns``          recording returns (line checks, reasons, store)
 ``csrf``             CSRF tokens of the dashboard's forms (:class:`~returnrisk.serving.csrf.CsrfGuard`)
 ``lifecycle``        fix statuses, measured effects and alerts (:class:`~returnrisk.serving.fix_lifecycle.FixLifecycle`)
-``orders``           the order lines received by webhook (service database)
+``orders``           the order lines received by webhook (service database): where the returns desk
+                     and the portal find the orders the shop's files do not have yet
 ``webhooks``         ``POST /v1/webhooks/shopify`` (signature, orders, returns, refunds)
 ``capture``          the capture tables (portal and e-mail returns, photos, inbox, review list)
 ``portal``           the return portal behind ``/returns`` (links, form, exchange offer)
@@ -131,7 +132,7 @@ class Services:
         capture = CaptureRecords(store.engine)
         try:
             portal = PortalDesk(settings.portal, settings.economics, settings.database_url, store, capture, shop,
-                                holder, reasons, secure_cookies=settings.secure_cookies)
+                                holder, reasons, secure_cookies=settings.secure_cookies, orders=orders)
         except ValueError as exc:
             raise InputError(f"RETURNRISK_PORTAL_RATE_LIMIT: {exc}") from None
         metrics = Metrics(settings.metrics_dir)

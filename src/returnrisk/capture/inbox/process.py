@@ -3,7 +3,9 @@
 :meth:`InboxProcessor.process` claims the message by its Message-ID first (a message processed
 before, or being processed by another run, is skipped), then:
 
-* finds the order number (subject, body, quoted and forwarded parts);
+* finds the order number (subject, body, quoted and forwarded parts): an order of the shop's files,
+  or — with ``orders``, the webhook order lines — one the platform sent by webhook that the files do
+  not have yet (the files win when both have it);
 * no number of the shop's → review (``no_order_number`` / ``order_not_found``); several orders →
   review (``several_orders``);
 * picks the lines named (by product name, else size); none named in an order of several lines →
@@ -30,8 +32,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from returnrisk.capture.inbox.mail import InboxMessage, read_message
 from returnrisk.capture.inbox.matching import OrderIndex, pick_lines
-from returnrisk.capture.orders import order_view
-from returnrisk.capture.recording import CustomerReturn, OverReturn, record_customer_return, returned_units
+from returnrisk.capture.orders import OrderLineLookup
+from returnrisk.capture.recording import CustomerReturn, OverReturn, customer_order, record_customer_return
 from returnrisk.capture.records import CaptureRecords
 from returnrisk.errors import UnavailableError
 from returnrisk.operations.reasoning import ReasonInferrer
@@ -72,13 +74,15 @@ class InboxOutcome:
 
 
 class InboxProcessor:
-    """Processes messages against one load of the shop (reload it between runs)."""
+    """Processes messages against one load of the shop and of the webhook order lines ``orders``, if given
+    (build one per run)."""
 
     def __init__(self, store: ReturnStore, records: CaptureRecords, loaded: LoadedShop, reasons: ReasonInferrer,
-                 order_pattern: str):
+                 order_pattern: str, orders: OrderLineLookup | None = None):
         self.store, self.records, self.loaded, self.reasons = store, records, loaded, reasons
+        self.orders = orders
         self.pattern = re.compile(order_pattern, re.IGNORECASE)
-        self.index = OrderIndex(loaded.shop.order_lines)
+        self.index = OrderIndex(_known_orders(loaded.shop.order_lines, orders))
 
     def process(self, raw: bytes, source: str, key: str = "") -> InboxOutcome:
         message = read_message(raw)
@@ -108,10 +112,10 @@ class InboxProcessor:
         if len(found.orders) > 1:
             return self._review(message, "several_orders", None, inferred,
                                 numbers=", ".join(n for n, _ in found.orders))
-        order_id = found.orders[0][1]
-        shop = self.loaded.shop
-        ids = shop.order_lines.loc[shop.order_lines["order_id"] == order_id, "line_id"].astype(str).tolist()
-        order = order_view(shop, order_id, returned_units(self.store, self.loaded, ids))
+        number, order_id = found.orders[0]
+        order = customer_order(self.store, self.loaded, order_id, self.orders)
+        if order is None:   # a webhook order whose lines were all removed since the run began
+            return self._review(message, "order_not_found", None, inferred, numbers=number)
         pick = pick_lines(order, message.words)
         if not pick.positions:
             return self._review(message, "nothing_left", order_id, inferred, number=order.order_number)
@@ -127,7 +131,7 @@ class InboxProcessor:
                 size_ordered=line.size, unit_price=line.unit_price, currency=line.currency, review=pick.review)
             try:
                 recorded.append(record_customer_return(self.store, self.records, self.loaded, self.reasons,
-                                                       request).return_id)
+                                                       request, self.orders).return_id)
             except OverReturn as exc:
                 log.info("inbox: %s", exc)
         if not recorded:
@@ -158,6 +162,18 @@ class InboxProcessor:
             "received_at": message.received_at})
         return InboxOutcome(message.message_id, "review", order_id=order_id, why=why, return_ids=returns or [],
                             reason=inferred[0], confidence=inferred[1])
+
+
+def _known_orders(lines: pd.DataFrame, orders: OrderLineLookup | None) -> pd.DataFrame:
+    """``order_id`` (and ``order_number``) of the shop's files, then of the webhook orders (the files' first:
+    a number both have is the files' order)."""
+    known = lines[[c for c in ("order_id", "order_number") if c in lines.columns]]
+    if orders is None:
+        return known
+    webhook = orders.order_numbers()
+    if webhook.empty:
+        return known
+    return pd.concat([known.astype(object), webhook.astype(object)], ignore_index=True)
 
 
 def _returned_at(received: datetime | None) -> datetime:

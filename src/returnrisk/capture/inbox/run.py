@@ -2,7 +2,9 @@
 
 The shop's data is reloaded when its files change between runs (:class:`ShopSource`), the
 service database is checked like the service does at start-up (created if empty, refused if
-behind: ``returnrisk db upgrade``).
+behind: ``returnrisk db upgrade``). An order the shop's files do not have yet is looked for among the
+order lines the platform sent by webhook to the service (the same database's
+:class:`~returnrisk.operations.webhook_orders.WebhookOrderStore`), read afresh at each run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from returnrisk.errors import InputError
 from returnrisk.operations.reasoning import ReasonInferrer
 from returnrisk.operations.sources import ShopSource
 from returnrisk.operations.store import ReturnStore
+from returnrisk.operations.webhook_orders import WebhookOrderStore
 
 __all__ = ["InboxRun", "InboxSummary"]
 
@@ -52,6 +55,7 @@ class InboxRun:
             raise InputError(f"--db: {exc}") from None
         self.store.prepare()
         self.records = CaptureRecords(self.store.engine)
+        self.orders = WebhookOrderStore(self.store.engine)
         self.shop = ShopSource(data_dir, reason_filler_factory=default_reason_filler, recheck_seconds=0)
         self.reasons = ReasonInferrer()
         self.pattern = order_pattern
@@ -68,7 +72,7 @@ class InboxRun:
 
     def once(self) -> InboxSummary:
         loaded = self.shop.get()   # reloaded when the shop's files changed; DataError: the CLI lists the problems
-        processor = InboxProcessor(self.store, self.records, loaded, self.reasons, self.pattern)
+        processor = InboxProcessor(self.store, self.records, loaded, self.reasons, self.pattern, self.orders)
         source, messages = self._messages()
         summary = InboxSummary()
         for message in messages:
