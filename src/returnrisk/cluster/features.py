@@ -256,11 +256,11 @@ def _product_pass(lines: pd.DataFrame, returns: pd.DataFrame, setting: _Setting,
     history._distance = lines["distance"].to_numpy(dtype=float)  # noqa: SLF001 (from the customer shards)
     codes, cutoffs = history.line_codes, day_floor(history.t)
     ncol = len(STATE_COLUMNS)
-    answers = pd.DataFrame(np.hstack([
-        history.state("product", codes.product, cutoffs),
-        history.state("product_size", codes.product_size, cutoffs),
-        history.fit_offset(codes.product, cutoffs),
-    ]), columns=[f"p{i}" for i in range(ncol)] + [f"s{i}" for i in range(ncol)] + ["fo_sum", "fo_n"])
+    # states travel as float32 (the home shard keeps them as float32: the same values, half the bytes)
+    states = np.hstack([history.state("product", codes.product, cutoffs),
+                        history.state("product_size", codes.product_size, cutoffs)]).astype(np.float32)
+    answers = pd.DataFrame(states, columns=[f"p{i}" for i in range(ncol)] + [f"s{i}" for i in range(ncol)])
+    answers[["fo_sum", "fo_n"]] = history.fit_offset(codes.product, cutoffs)
     answers.insert(0, "_order", lines["_order"].to_numpy())
     answers["_cshard"] = lines["_cshard"].to_numpy()
 
@@ -368,10 +368,11 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
         "window_days": window_days, "knots_days": knots_days, "kept_after_days": kept_after_days,
         "offset_strength": smoothing.fit_offset, "brand_offset_strength": smoothing.brand_fit_offset}, shards)
     setting_f = hold(client, setting, "feature-setting")
-    keep = [setting_f]   # every intermediate future, held until the frames exist: a worker lost meanwhile
-    #                      is recovered by recomputing what it held from what is still held
+    # Futures are dropped on the client as soon as their consumers are submitted: Dask keeps a result
+    # only while a task still needs it, so at most about two copies of the lines are in memory at
+    # once. A worker lost meanwhile is still recovered: the scheduler keeps every task of the graph
+    # behind a wanted result and recomputes what was lost (from the loaded parts, which the client holds).
     lines = [client.submit(_prepare_part, part, i, setting_f) for i, part in enumerate(shop.line_parts)]
-    keep += lines
     first, last = shop.first_order, min(shop.last_order, as_of)
     as_of_s = int(epoch_seconds(as_of, whole=True))
     grid = np.unique(np.append(np.arange(int(day_floor(epoch_seconds(first, whole=True))),
@@ -379,13 +380,15 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
                                as_of_s)).astype(np.int64)
 
     # pass 1: customer shards
-    c_lines = exchange(client, lines, split_on, shards, name="lines-by-customer", column="_cshard", keep=keep)
-    c_returns = exchange(client, shop.return_parts, split_on, shards, name="returns-by-customer", column="_cshard", keep=keep)
+    c_lines = exchange(client, lines, split_on, shards, name="lines-by-customer", column="_cshard")
+    c_returns = exchange(client, shop.return_parts, split_on, shards, name="returns-by-customer", column="_cshard")
+    del lines
     first_pass = [client.submit(_customer_pass, lk, rk, setting_f, grid) for lk, rk in zip(c_lines, c_returns)]
     distances = [client.submit(operator.getitem, f, 0) for f in first_pass]
     partial = [client.submit(operator.getitem, f, 1) for f in first_pass]
-    keep += c_lines + c_returns + first_pass + distances + partial
+    del first_pass
     sums = client.submit(_add_sums, partial).result()
+    del partial
     n = {"shop": 1, "category": len(pd.unique(attrs["category"].astype(object))),
          "brand": len(pd.unique(attrs["brand"].astype(object).dropna())),
          "systems": len(pd.unique(attrs["size_system"].astype(object)))}
@@ -393,33 +396,35 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
     window_s = int(window_days * DAY)
     tables = _global_tables(sums, grid, n, knots_s, window_s)
     tables_f = hold(client, tables, "small-entity-tables")
-    keep.append(tables_f)
 
     # pass 2: product shards (each line with its distance)
     with_distance = [client.submit(_with_distance, lk, dk) for lk, dk in zip(c_lines, distances)]
-    p_lines = exchange(client, with_distance, split_on, shards, name="lines-by-product", column="_pshard", keep=keep)
-    p_returns = exchange(client, shop.return_parts, split_on, shards, name="returns-by-product", column="_pshard", keep=keep)
+    del distances
+    p_lines = exchange(client, with_distance, split_on, shards, name="lines-by-product", column="_pshard")
+    p_returns = exchange(client, shop.return_parts, split_on, shards, name="returns-by-product", column="_pshard")
+    del with_distance
     second = [client.submit(_product_pass, lk, rk, setting_f, tables_f, k)
               for k, (lk, rk) in enumerate(zip(p_lines, p_returns))]
+    del p_lines, p_returns
     answers_out = [client.submit(operator.getitem, s, 0) for s in second]
-    keep += with_distance + p_lines + p_returns + second + answers_out
-    back = []
-    for j in range(shards):
-        pieces = [client.submit(operator.getitem, a, j) for a in answers_out]
-        keep += pieces
-        back.append(client.submit(_concat_sorted, pieces))
-    keep += back
-    product_finals = client.gather([client.submit(operator.getitem, s, 1) for s in second])
+    product_finals_f = [client.submit(operator.getitem, s, 1) for s in second]
+    del second
+    back = [client.submit(_concat_sorted, [client.submit(operator.getitem, a, j) for a in answers_out])
+            for j in range(shards)]
+    del answers_out
+    product_finals = client.gather(product_finals_f)
+    del product_finals_f
 
     # pass 3: home (customer) shards
     third = [client.submit(_home_pass, lk, rk, ak, setting_f, tables_f, vocabulary, smoothing, validation_start, k)
              for k, (lk, rk, ak) in enumerate(zip(c_lines, c_returns, back))]
+    del c_lines, c_returns, back
     frames = [client.submit(operator.getitem, f, 0) for f in third]
-    keep += third
-    home_finals = client.gather([client.submit(operator.getitem, f, 1) for f in third])
+    home_finals_f = [client.submit(operator.getitem, f, 1) for f in third]
+    del third
+    home_finals = client.gather(home_finals_f)
+    del home_finals_f
     sizes = client.gather([client.submit(len, f) for f in frames])
-    # the frames exist: their lineage is let go (a worker lost from now on fails the run, clearly)
-    del keep, third, back, c_lines, c_returns, lines
 
     first_sale = np.minimum.reduce([f["first_sale"] for f in home_finals])
     snapshot = _snapshot(attrs, vocabulary, smoothing, window_days, setting.as_of, tables, product_finals, home_finals)

@@ -577,13 +577,18 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
     events = [client.submit(operator.getitem, f, 0) for f in finished["returns"]]
     line_sums = client.gather([client.submit(operator.getitem, f, 1) for f in finished["order_lines"]])
     event_sums = client.gather([client.submit(operator.getitem, f, 1) for f in finished["returns"]])
-    keep = finished["order_lines"] + finished["returns"] + [prices, catalogue, other]
+    del finished
+    # only the small shared values are held; every part is recomputed from its lineage (its file, its
+    # verdicts, the catalogue) if the worker holding it dies — holding the intermediates as well
+    # doubled what a worker had to keep or spill at 30M lines
+    keep = [prices, catalogue, other]
     if several:   # some lines came back in several returns: gather each line's returns on one shard
-        events = exchange(client, events, split_on, shards, name="returns-by-line", column="_cshard", keep=keep)
+        events = exchange(client, events, split_on, shards, name="returns-by-line", column="_cshard")
     per_line = [client.submit(_per_line, e) for e in events]
-    keep += events + per_line
+    del events
     return_parts = [client.submit(operator.getitem, f, 0) for f in per_line]
     return_sums = client.gather([client.submit(operator.getitem, f, 1) for f in per_line])
+    del per_line
 
     if reason_filler:
         from returnrisk.reasons.fill import classifier_for_examples, examples_from_counts
@@ -594,7 +599,7 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
         classifier = classifier_for_examples(*examples_from_counts(counts)) if counts is not None \
             else classifier_for_examples(np.array([], object), np.array([], object), np.array([], float))
         classifier = hold(client, classifier, "reason-classifier")
-        keep += return_parts + [classifier]
+        keep.append(classifier)
         return_parts = [client.submit(_fill, r, classifier) for r in return_parts]
 
     tables = {"products": product_load}
@@ -619,7 +624,7 @@ def validate_partitioned(client, read: ReadShop, *, strict: bool = False, reason
         last_return=max((s["last"] for s in return_sums if pd.notna(s["last"])), default=pd.NaT),
         last_refund=max((s["last_refund"] for s in return_sums if pd.notna(s["last_refund"])), default=pd.NaT),
         n_returns=sum(s["n"] for s in return_sums), pairs=pairs, merchandise=merchandise,
-        keep=keep + line_parts,
+        keep=keep,
     )
 
 
