@@ -72,6 +72,9 @@ def _train(data, spec, *, out, params, tracker, as_of, quarantine, start, end, s
     require_dask()
     for noisy in ("distributed", "tornado", "bokeh"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # distributed always starts its dashboard with websocket origin "*", and bokeh warns about it on
+    # every run: a fact of Dask's dashboard (protect it at the network level), not of this run
+    logging.getLogger("bokeh.server.util").setLevel(logging.ERROR)
     from returnrisk.cluster.train import ClusterStageClock, run_cluster_training
 
     with connect(spec) as client:
