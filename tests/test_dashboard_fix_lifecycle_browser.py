@@ -13,89 +13,35 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from browser_support import launched_browser, running_service
 from returnrisk.db.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "screenshots"
 KEY = "anna-browser-key"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 PRODUCT, LEVER, LIVE = "P000122", "improve_photos", "2025-08-12"
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    path = _chromium()
-    if path is None:
-        if os.environ.get("RETURNRISK_REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium is required (RETURNRISK_REQUIRE_BROWSER=1) but not installed: apt-get install chromium")
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with launched_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
 def service(planted, tmp_path_factory):
-    port = _free_port()
     work = tmp_path_factory.mktemp("fix_service")
     db_url = f"sqlite:///{work}/service.db"
     upgrade(db_url)
     env = {**os.environ, "RETURNRISK_TRACKING_URI": planted.tracking_uri,
            "RETURNRISK_MERCHANT_API_KEYS": f"anna:{KEY}", "RETURNRISK_DATA_DIR": str(planted.data),
            "RETURNRISK_SECURE_COOKIES": "false", "RETURNRISK_DATABASE_URL": db_url}
-    log_path = work / "service.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "returnrisk", "serve", "--port", str(port), "--log-level",
-                             "warning"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the service stopped: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the service did not become ready in 300 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_service(env, work) as base:
+        yield base
 
 
 def _shot(page, name: str) -> None:

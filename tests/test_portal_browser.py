@@ -14,19 +14,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from browser_support import launched_browser, running_service
 from portal_support import SECRET, Orders, expired_token, portal_shop
 from returnrisk.capture.exchange import exchange_offer
 from returnrisk.capture.links import PortalLinks
 from returnrisk.scoring import ExplainedScorer
-from test_dashboard_browser import CHROMIUM_ARGS, _chromium, _free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "docs" / "screenshots"
@@ -47,51 +44,20 @@ def shop(trained, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def portal_service(trained, shop, tmp_path_factory):
-    port = _free_port()
     work = tmp_path_factory.mktemp("portal-browser-service")
     env = {**os.environ, "RETURNRISK_TRACKING_URI": trained.tracking_uri, "RETURNRISK_MERCHANT_API_KEYS": KEY,
            "RETURNRISK_DATA_DIR": str(shop), "RETURNRISK_SECURE_COOKIES": "false",
            "RETURNRISK_DATABASE_URL": f"sqlite:///{work}/service.db", "RETURNRISK_PORTAL_SECRET": SECRET,
            "RETURNRISK_PORTAL_SHOP_NAME": "Maison Demo"}
     env.pop("RETURNRISK_RETURNS_DB_URL", None)
-    log = open(work / "service.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "returnrisk", "serve", "--port", str(port), "--log-level",
-                             "warning"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the service stopped: {(work / 'service.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the service did not become ready in 300 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_service(env, work) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    path = _chromium()
-    if path is None:
-        if os.environ.get("RETURNRISK_REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium is required (RETURNRISK_REQUIRE_BROWSER=1) but not installed: apt-get install chromium")
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with launched_browser() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

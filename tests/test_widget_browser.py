@@ -20,6 +20,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from browser_support import free_port, launched_browser
 from returnrisk.serving import Settings, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,30 +28,13 @@ EXAMPLE = ROOT / "examples" / "storefront" / "product.html"
 SHOTS = ROOT / "test-output" / "screenshots"
 SECRET = "widget-browser-test-secret-0123456789abcdef"
 KEY = "widget-browser-merchant-key"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Api:
     """The service on 127.0.0.1 in a thread (uvicorn), which the test can stop."""
 
     def __init__(self, app):
         import uvicorn
 
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -110,17 +94,8 @@ def api(tiny_bundle, shop):
 
 @pytest.fixture(scope="module")
 def browser():
-    path = _chromium()
-    if path is None:
-        if os.environ.get("RETURNRISK_REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium is required (RETURNRISK_REQUIRE_BROWSER=1) but not installed: apt-get install chromium")
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with launched_browser() as b:
         yield b
-        b.close()
 
 
 class Page:
