@@ -23,8 +23,12 @@ watchdog: its resident memory (the process and its children) is sampled every 0.
 is stopped past ``--single-limit``; then the stages it finished and the peak it reached are the
 measured point where it stops fitting.
 
+Dask's spill goes to ``WORK/dask-spill``; its size is sampled every 2 s and printed (the most on
+disk at once), and a run is stopped when that disk has less than ``--min-free-disk`` (default
+5 GiB) left — the first design of the cluster path spilled 69 GB at 30M lines.
+
 Printed: per stage the wall time, the client's peak RSS and each worker's peak RSS; the whole
-run; the costs per million lines per core (load + validate, features, fit per fitted line,
+run; the spill's peak; the costs per million lines per core (load + validate, features, fit per fitted line,
 evaluate) — the figures docs/scale-out.md extrapolates to a billion lines; validation AUC; for the
 single-process run the same per stage (or where it stopped).
 """
@@ -103,24 +107,46 @@ def join_parts(shop: Path, target: Path) -> None:
 _STAGE_LOG = re.compile(r"stage (\w+): ([\d.]+) s, peak (\d+) MiB, cpu ([\d.]+) s")
 
 
-def measure_limited(cmd: list[str], limit_mb: float, cwd: Path, name: str) -> dict:
+def _folder_mb(folder: Path) -> float:
+    total = 0
+    for base, _, files in os.walk(folder):
+        for f in files:
+            try:
+                total += os.stat(os.path.join(base, f)).st_size
+            except OSError:   # a spill file deleted meanwhile
+                pass
+    return total / 2**20
+
+
+def measure_limited(cmd: list[str], limit_mb: float, cwd: Path, name: str, *, min_free_disk_mb: float = 0.0) -> dict:
     """Run ``cmd`` with its stdout and stderr in ``cwd/name.stdout|.stderr`` (follow a long run with
     ``tail -f``); its resident memory (the process and its children: a local cluster's workers
-    included) is sampled every 0.25 s and the command is killed past ``limit_mb`` (``stopped``)."""
+    included) is sampled every 0.25 s and the command is killed past ``limit_mb`` (``stopped``).
+
+    Dask's spill goes to ``cwd/dask-spill`` (``DASK_TEMPORARY_DIRECTORY``): its size is sampled
+    every 2 s (``spill_peak_mb``), and the command is killed when the disk holding it has less than
+    ``min_free_disk_mb`` left (``disk_full``) — a spilling run must not fill the machine's disk."""
     import psutil
 
+    spill = cwd / "dask-spill"
+    spill.mkdir(exist_ok=True)
+    env = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(spill)}
     with open(cwd / f"{name}.stdout", "w+") as out, open(cwd / f"{name}.stderr", "w+") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd)
-        root, peak, stopped = psutil.Process(proc.pid), 0.0, False
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=env)
+        root, peak, stopped, disk_full, spill_peak, next_spill = psutil.Process(proc.pid), 0.0, False, False, 0.0, 0.0
         while proc.poll() is None:
             try:
                 rss = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
             except psutil.Error:
                 rss = 0.0
             peak = max(peak, rss)
-            if rss > limit_mb:
-                stopped = True
+            if time.perf_counter() >= next_spill:
+                spill_peak = max(spill_peak, _folder_mb(spill))
+                next_spill = time.perf_counter() + 2.0
+                disk_full = shutil.disk_usage(spill).free / 2**20 < min_free_disk_mb
+            if rss > limit_mb or disk_full:
+                stopped = not disk_full
                 for p in [*root.children(recursive=True), root]:
                     try:
                         p.kill()
@@ -133,7 +159,7 @@ def measure_limited(cmd: list[str], limit_mb: float, cwd: Path, name: str) -> di
         out.seek(0)
         err.seek(0)
         return {"wall": wall, "peak_mb": peak, "code": proc.returncode, "stdout": out.read(), "stderr": err.read(),
-                "stopped": stopped}
+                "stopped": stopped, "disk_full": disk_full, "spill_peak_mb": spill_peak}
 
 
 def _fitted_lines(m: dict, refit: bool, max_fit_rows: int) -> float:
@@ -175,8 +201,9 @@ def report_single(title: str, r: dict, limit_mb: float, lines: int, refit: bool,
 def report(title: str, r: dict, cores: int, lines: int, refit: bool, max_fit_rows: int) -> dict | None:
     if r["code"] != 0:
         tail = r["stderr"].strip().splitlines()[-3:]
-        print(f"\n{title}: FAILED (exit {r['code']}, peak {r['peak_mb']:,.0f} MiB, {r['wall']:.0f} s)\n  "
-              + "\n  ".join(tail))
+        why = (f"STOPPED: the disk had less than --min-free-disk left, {r['spill_peak_mb']:,.0f} MiB spilled"
+               if r.get("disk_full") else f"FAILED (exit {r['code']}")
+        print(f"\n{title}: {why}, peak {r['peak_mb']:,.0f} MiB, {r['wall']:.0f} s)\n  " + "\n  ".join(tail))
         return None
     out_lines = r["stdout"].strip().splitlines()
     result = json.loads(out_lines[-1])
@@ -198,6 +225,7 @@ def report(title: str, r: dict, cores: int, lines: int, refit: bool, max_fit_row
               + " / ".join(f"{v:,.1f}" for v in s.get("workers_cpu_s", {}).values()))
     if worker_peak:
         print("whole run, peak per worker: " + " / ".join(f"{v:,} MiB" for v in worker_peak.values()))
+    print(f"Dask spill on disk: at most {r['spill_peak_mb']:,.0f} MiB (sampled every 2 s)")
     per_m = lines / 1e6
     fitted = _fitted_lines(m, refit, max_fit_rows) / 1e6
 
@@ -243,11 +271,14 @@ def main() -> None:
     parser.add_argument("--single-limit", default="20GiB",
                         help="stop the single-process run past this resident memory (default 20GiB)")
     parser.add_argument("--params", default=None, help="training parameters (default training/params.yaml)")
+    parser.add_argument("--min-free-disk", default="5GiB",
+                        help="stop a run when the disk holding Dask's spill has less free space (default 5GiB)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # idle LightGBM threads sleep: CPU time is work
     exe = str(BIN / "returnrisk")
     limit_mb = parse_bytes(args.single_limit) / 2**20
+    min_free_mb = parse_bytes(args.min_free_disk) / 2**20
     params = load_params(args.params)
     refit, max_fit_rows = params.refit, params.model.max_fit_rows
     mode = "separate scheduler and worker processes (tcp://…)" if args.scheduler_processes else f"--cluster local:{args.workers}"
@@ -278,14 +309,14 @@ def main() -> None:
                 procs, address = start_cluster(work, args.workers, args.worker_memory)
                 try:
                     cluster = ["--cluster", address, *sharding]
-                    r = measure_limited([*train, *cluster], float("inf"), work, "cluster")
+                    r = measure_limited([*train, *cluster], float("inf"), work, "cluster", min_free_disk_mb=min_free_mb)
                 finally:
                     stop_cluster(procs)
             else:
                 cluster = ["--cluster", f"local:{args.workers}", *sharding]
                 cluster += ["--worker-memory", args.worker_memory] if args.worker_memory else []
                 print(f"running: returnrisk {' '.join(train[2:] + cluster)} (log: {work}/cluster.stderr)", flush=True)
-                r = measure_limited([*train, *cluster], float("inf"), work, "cluster")
+                r = measure_limited([*train, *cluster], float("inf"), work, "cluster", min_free_disk_mb=min_free_mb)
             report(f"{n:,} lines on the cluster ({args.workers} workers)", r, args.workers, n, refit, max_fit_rows)
             if args.single:
                 join_parts(shop, work / "single")
