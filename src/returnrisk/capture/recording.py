@@ -127,7 +127,10 @@ def line_quantities(loaded: LoadedShop, line_ids: list[str],
                     orders: OrderLineLookup | None = None) -> dict[str, int]:
     """Ordered units of each line (lines unknown to the shop's files, and to ``orders`` when given, are left
     out)."""
-    rows = _line_rows(loaded, line_ids, orders)
+    return _quantities(_line_rows(loaded, line_ids, orders))
+
+
+def _quantities(rows: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in zip(rows["line_id"], rows["quantity"], strict=True)}
 
 
@@ -182,9 +185,8 @@ def customer_order(store: ReturnStore, loaded: LoadedShop, order_id: str,
     rows = _stored(lambda: order_lines_of(loaded.shop, order_id, orders))
     if rows.empty:
         return None
-    ids = rows["line_id"].astype(str).tolist()
-    ordered = {str(k): int(v) for k, v in zip(rows["line_id"], rows["quantity"], strict=True)}
-    return order_view_of(rows, order_id, _stored(lambda: _returned_units(store, loaded, ids, ordered)))
+    ordered = _quantities(rows)
+    return order_view_of(rows, order_id, _stored(lambda: _returned_units(store, loaded, list(ordered), ordered)))
 
 
 def _check_line(loaded: LoadedShop, request: CustomerReturn,

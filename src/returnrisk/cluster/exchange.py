@@ -61,22 +61,18 @@ def concat_frames(pieces: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def exchange(client, sources: list, split, shards: int, combine=concat_frames, *, name: str = "exchange",
-             keep: list | None = None, **split_kwargs) -> list:
+             **split_kwargs) -> list:
     """All-to-all: ``split(source, shards, **kw)`` gives each source's list of ``shards`` pieces;
     destination ``j`` is ``combine([piece j of every source, in source order])``. Returns futures.
 
-    Futures of the splits and pieces are appended to ``keep``: while the caller holds them, Dask
-    can recompute any destination a dead worker held (it forgets what nobody holds)."""
+    Only the destinations are returned: a split or a piece lives while a task still needs it, and
+    the scheduler recomputes any destination a dead worker held from its lineage."""
     cut = client.map(split, sources, shards=shards, key=[f"{name}-split-{i}-{_token(s)}" for i, s in enumerate(sources)],
                      **split_kwargs)
     out = []
     for j in range(shards):
         pieces = [client.submit(operator.getitem, c, j, key=f"{name}-piece-{i}-{j}-{c.key}") for i, c in enumerate(cut)]
         out.append(client.submit(combine, pieces, key=f"{name}-combine-{j}-{_token(pieces)}"))
-        if keep is not None:
-            keep.extend(pieces)
-    if keep is not None:
-        keep.extend(cut)
     return out
 
 

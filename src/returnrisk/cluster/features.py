@@ -249,7 +249,7 @@ def _with_distance(lines: pd.DataFrame, distances: pd.DataFrame) -> pd.DataFrame
 
 def _product_pass(lines: pd.DataFrame, returns: pd.DataFrame, setting: _Setting, tables: GlobalTables, shard: int):
     """Pass 2: product and product-size states and fit offsets of every line of this product shard,
-    cut by the lines' customer shards; and the shard's end-of-data states for the snapshot."""
+    with each line's customer shard (``_cshard``); and the shard's end-of-data states for the snapshot."""
     lines = _sorted(lines)
     history = _ShardHistory(setting.attrs, lines, _returns_frame(returns), setting.as_of, tables=tables,
                             **setting.history)
@@ -280,7 +280,7 @@ def _product_pass(lines: pd.DataFrame, returns: pd.DataFrame, setting: _Setting,
                                     columns=["distance_sum", "count"]),
         "sizes": _sizes_sold(history) if len(lines) else None,
     }
-    return split_on(answers, setting.shards, "_cshard"), finals
+    return answers, finals
 
 
 @dataclass
@@ -409,8 +409,8 @@ def build_cluster_features(client, shop, as_of: pd.Timestamp, validation_start: 
     answers_out = [client.submit(operator.getitem, s, 0) for s in second]
     product_finals_f = [client.submit(operator.getitem, s, 1) for s in second]
     del second
-    back = [client.submit(_concat_sorted, [client.submit(operator.getitem, a, j) for a in answers_out])
-            for j in range(shards)]
+    back = exchange(client, answers_out, split_on, shards, _concat_sorted, name="answers-by-customer",
+                    column="_cshard")
     del answers_out
     product_finals = client.gather(product_finals_f)
     del product_finals_f

@@ -151,21 +151,16 @@ class WebhookOrderStore:
                                 .order_by(table.c.order_id)).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=["order_id", "order_number"], dtype=object)
 
-    def _select(self, where) -> pd.DataFrame:
+    def _select(self, where=sa.true(), order_by=(table.c.order_id, table.c.line_id)) -> pd.DataFrame:
         self._ensure()
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(
-                sa.select(*(table.c[c] for c in LINE_COLUMNS)).where(where).order_by(table.c.order_id,
-                                                                                        table.c.line_id))]
+                sa.select(*(table.c[c] for c in LINE_COLUMNS)).where(where).order_by(*order_by))]
         return _frame(rows)
 
     def frame(self) -> pd.DataFrame:
         """Every webhook order line (:data:`LINE_COLUMNS`, ``ordered_at`` aware UTC), by order time."""
-        self._ensure()
-        with self.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(
-                sa.select(*(table.c[c] for c in LINE_COLUMNS)).order_by(table.c.ordered_at, table.c.line_id))]
-        return _frame(rows)
+        return self._select(order_by=(table.c.ordered_at, table.c.line_id))
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
