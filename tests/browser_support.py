@@ -1,4 +1,4 @@
-"""What the browser tests share: the system's Chromium driven by Playwright, and a running service.
+"""What the browser tests (and others) share: the system's Chromium driven by Playwright, and a running service.
 
 Chromium comes from the system (Debian's ``chromium`` package; ``.ci/run`` installs it);
 Playwright only drives it. When Chromium is missing the tests are skipped — unless
@@ -59,14 +59,15 @@ def launched_browser() -> Iterator:
 
 
 @contextmanager
-def running_service(env: dict[str, str], work: Path, ready_within: float = 300) -> Iterator[str]:
-    """``returnrisk serve`` on a free port with ``env`` (cwd ``work``, log ``work/service.log``); yields
-    its base URL once ``/readyz`` answers 200, stops it afterwards."""
+def running_service(env: dict[str, str], work: Path, ready_within: float = 300,
+                    args: tuple[str, ...] = ()) -> Iterator[str]:
+    """``returnrisk serve [args]`` on a free port with ``env`` (cwd ``work``, log ``work/service.log``);
+    yields its base URL once ``/readyz`` answers 200, stops it afterwards."""
     port = free_port()
     log_path = work / "service.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "returnrisk", "serve", "--port", str(port), "--log-level",
-                                 "warning"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "returnrisk", "serve", *args, "--port", str(port),
+                                 "--log-level", "warning"], env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT)
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.time() + ready_within

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from browser_support import running_service
 from returnrisk.errors import InputError
 from returnrisk.timeutil import default_as_of
 
@@ -481,49 +482,14 @@ def test_cluster_run_logs_the_same_mlflow_artefacts_and_is_served(both_runs, tmp
     with TestClient(create_app(Settings(tracking_uri=cluster_uri))) as client:
         expected = [client.get(f"/v1/products/{p}/risk", params={"size": s}).json() for p, s in queries]
     # the real server, started by the command a user runs
-    port = _free_port()
     env = {**os.environ, "RETURNRISK_DATABASE_URL": f"sqlite:///{tmp_path}/service.db"}
-    log = open(tmp_path / "serve.log", "w")   # noqa: SIM115 (closed below)
-    server = subprocess.Popen([*CLI, "serve", "--tracking-uri", cluster_uri, "--port", str(port), "--log-level",
-                               "warning"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        base = _wait_ready(server, port, tmp_path / "serve.log")
+    with running_service(env, tmp_path, args=("--tracking-uri", cluster_uri)) as base:
         for (product, size), want in zip(queries, expected):
             with urllib.request.urlopen(f"{base}/v1/products/{product}/risk?size={urllib.parse.quote(str(size))}",
                                         timeout=30) as answer:
                 body = json.loads(answer.read())
             assert 0 < body["p_return"] < 1 and body["model_version"] == "1"
             assert body["p_return"] == want["p_return"] and body == want
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_ready(server: subprocess.Popen, port: int, log: Path) -> str:
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"returnrisk serve stopped: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return base
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail("returnrisk serve did not become ready in 300 s")
 
 
 def test_a_worker_killed_during_the_features_is_recovered(dask_client, parts_shop, tmp_path):
